@@ -1,0 +1,182 @@
+// Package hub is the meeting point of ingest and egress: a registry of live
+// streams by path, each a ring of immutable packets written by one publisher
+// and read by any number of readers, each with its own cursor.
+//
+// Publishers never block: a reader that falls behind by more than
+// Options.MaxLag jumps to the newest keyframe (it is sent sequence headers
+// again and never a broken GOP); one that keeps falling behind is dropped.
+package hub
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Errors returned to callers that decide what to tell clients.
+var (
+	// ErrBusy means the path already has a publisher.
+	ErrBusy = errors.New("hub: stream is already being published")
+	// ErrNotFound means no stream is published at the path.
+	ErrNotFound = errors.New("hub: stream not found")
+	// ErrNotReady means the stream exists but its publisher did not announce
+	// its tracks within Options.WaitTimeout.
+	ErrNotReady = errors.New("hub: stream has no media yet")
+	// ErrEnded means the stream ended (publisher gone past the grace period,
+	// kicked, or server shutdown).
+	ErrEnded = errors.New("hub: stream ended")
+	// ErrLagging means a reader fell behind more than Options.MaxSkips times
+	// in a minute and was dropped.
+	ErrLagging = errors.New("hub: reader too slow, dropped")
+	// ErrClosed means the hub is shut down.
+	ErrClosed = errors.New("hub: closed")
+)
+
+// Options configure a Hub. Zero values take the documented defaults.
+type Options struct {
+	// MaxLag is how far (in media time) a reader may fall behind the newest
+	// packet before it jumps to the newest keyframe. Default 5 s.
+	MaxLag time.Duration
+	// RepublishGrace is how long a stream outlives its publisher, waiting
+	// for it to reconnect. Default 10 s.
+	RepublishGrace time.Duration
+	// MaxBufferBytes bounds the payload bytes one stream retains. Default
+	// 64 MiB.
+	MaxBufferBytes int
+	// MaxSkips is how many keyframe jumps in one minute a reader may take
+	// before it is dropped. Default 3.
+	MaxSkips int
+	// WaitTimeout bounds how long Subscribe waits for a stream that exists
+	// but has not announced its tracks yet. Default 5 s.
+	WaitTimeout time.Duration
+	// Logger receives stream lifecycle logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxLag <= 0 {
+		o.MaxLag = 5 * time.Second
+	}
+	if o.RepublishGrace <= 0 {
+		o.RepublishGrace = 10 * time.Second
+	}
+	if o.MaxBufferBytes <= 0 {
+		o.MaxBufferBytes = 64 << 20
+	}
+	if o.MaxSkips <= 0 {
+		o.MaxSkips = 3
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Hub is the registry of live streams. It is safe for concurrent use.
+type Hub struct {
+	opts Options
+
+	mu      sync.Mutex
+	streams map[string]*Stream
+	closed  bool
+}
+
+// New returns an empty hub.
+func New(opts Options) *Hub {
+	opts.setDefaults()
+	return &Hub{opts: opts, streams: make(map[string]*Stream)}
+}
+
+// Options returns the hub's effective options.
+func (h *Hub) Options() Options { return h.opts }
+
+// Publish claims path for a new publisher. If the path is in its republish
+// grace period, the publisher continues the existing stream's timeline. A
+// path with an active publisher returns ErrBusy.
+func (h *Hub) Publish(path string, info ClientInfo) (*Publisher, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	s := h.streams[path]
+	if s == nil || s.Ended() {
+		s = newStream(h, path)
+		h.streams[path] = s
+	}
+	p, err := s.attachPublisher(info)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Stream returns the stream at path, or nil.
+func (h *Hub) Stream(path string) *Stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.streams[path]
+}
+
+// Streams returns the live streams sorted by path.
+func (h *Hub) Streams() []*Stream {
+	h.mu.Lock()
+	out := make([]*Stream, 0, len(h.streams))
+	for _, s := range h.streams {
+		out = append(out, s)
+	}
+	h.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	return out
+}
+
+// Subscribe attaches a reader to the stream at path, positioned at the
+// newest keyframe (GOP cache) so its first video frame decodes at once. It
+// returns ErrNotFound if nothing is published there and waits up to
+// Options.WaitTimeout for a stream whose publisher has not announced its
+// tracks yet.
+func (h *Hub) Subscribe(ctx context.Context, path string, info ClientInfo) (*Reader, error) {
+	s := h.Stream(path)
+	if s == nil {
+		return nil, ErrNotFound
+	}
+	return s.subscribe(ctx, info)
+}
+
+// remove drops s from the registry if it is still the stream there.
+func (h *Hub) remove(s *Stream) {
+	h.mu.Lock()
+	if h.streams[s.path] == s {
+		delete(h.streams, s.path)
+	}
+	h.mu.Unlock()
+}
+
+// Close ends every stream: publishers are kicked and readers get ErrEnded
+// once they have drained what was published. New publishes get ErrClosed.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	streams := make([]*Stream, 0, len(h.streams))
+	for _, s := range h.streams {
+		streams = append(streams, s)
+	}
+	h.mu.Unlock()
+	for _, s := range streams {
+		s.end("server shutdown")
+	}
+}
+
+// ClientInfo identifies a publisher or reader for logs, the API and metrics.
+type ClientInfo struct {
+	// Protocol is the client's protocol, e.g. "rtmp", "rtmps", "http-flv",
+	// "ws-flv", "hls", "whep".
+	Protocol string
+	// Remote is the client's address.
+	Remote string
+}

@@ -1,0 +1,50 @@
+package hub
+
+import (
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/av"
+)
+
+// Publisher is the single writer of a Stream. Its methods are called from
+// the publishing connection's goroutine.
+type Publisher struct {
+	s     *Stream
+	info  ClientInfo
+	since time.Time
+	done  chan struct{}
+
+	// Guarded by s.mu.
+	closed  bool
+	started bool
+	offset  time.Duration
+	jumps   int
+}
+
+// Path returns the stream's path.
+func (p *Publisher) Path() string { return p.s.path }
+
+// Stream returns the stream being published.
+func (p *Publisher) Stream() *Stream { return p.s }
+
+// Announce declares which kinds of track the publisher sends. Readers wait
+// for it (up to Options.WaitTimeout) so that, for example, an FLV header can
+// state the right flags. Calling it again updates the kinds.
+func (p *Publisher) Announce(hasVideo, hasAudio bool) { p.s.announce(hasVideo, hasAudio) }
+
+// WritePacket publishes pkt. It never blocks on readers. The hub rebases
+// pkt's timestamps onto the stream's timeline; pkt must not be used for
+// writing afterwards, as readers share it. It returns ErrEnded once the
+// publisher was closed or kicked.
+func (p *Publisher) WritePacket(pkt *av.Packet) error { return p.s.write(p, pkt) }
+
+// Done is closed when the publisher is closed or kicked (stream ended,
+// server shutdown): the publishing connection should then stop.
+func (p *Publisher) Done() <-chan struct{} { return p.done }
+
+// Close detaches the publisher. The stream stays for Options.RepublishGrace,
+// waiting for a publisher to reconnect, and then ends.
+func (p *Publisher) Close(reason string) { p.s.detachPublisher(p, reason) }
+
+// Kick ends the whole stream at once, without a grace period.
+func (p *Publisher) Kick(reason string) { p.s.end(reason) }

@@ -1,0 +1,334 @@
+package hub
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/av"
+)
+
+const (
+	// republishGap is the media-time gap inserted between the last packet of
+	// a publisher and the first packet of the one that reconnects, so the
+	// timeline stays strictly increasing.
+	republishGap = 40 * time.Millisecond
+	// Timestamp jumps beyond these are rebased rather than passed on.
+	maxBackwardJump = time.Second
+	maxForwardJump  = 10 * time.Second
+)
+
+// Stream is one live stream: its packet ring, GOP cache position, current
+// tracks, publisher and readers. One mutex guards all mutable state; the
+// publisher is the single writer.
+type Stream struct {
+	hub     *Hub
+	path    string
+	created time.Time
+
+	mu         sync.RWMutex
+	ring       *ring
+	notify     chan struct{} // closed and replaced on every write or end
+	lastKeySeq uint64
+	haveKey    bool
+	sawVideo   bool
+	lastDTS    time.Duration
+	haveDTS    bool
+	video      *av.Track
+	audio      *av.Track
+	publisher  *Publisher
+	graceTimer *time.Timer
+	ready      chan struct{}
+	announced  bool
+	hasVideo   bool
+	hasAudio   bool
+	ended      bool
+	pendDisc   bool
+	readers    map[*Reader]struct{}
+
+	bytesIn     atomic.Uint64
+	packetsIn   atomic.Uint64
+	skips       atomic.Uint64
+	drops       atomic.Uint64
+	republishes atomic.Uint64
+}
+
+func newStream(h *Hub, path string) *Stream {
+	return &Stream{
+		hub:     h,
+		path:    path,
+		created: time.Now(),
+		ring:    newRing(),
+		notify:  make(chan struct{}),
+		ready:   make(chan struct{}),
+		readers: make(map[*Reader]struct{}),
+	}
+}
+
+// Path returns the stream's path, e.g. "live/cam1".
+func (s *Stream) Path() string { return s.path }
+
+// Tracks returns the stream's current video and audio tracks (nil when
+// absent or not yet known).
+func (s *Stream) Tracks() (video, audio *av.Track) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.video, s.audio
+}
+
+// Kinds returns which kinds the publisher announced.
+func (s *Stream) Kinds() (hasVideo, hasAudio bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.hasVideo, s.hasAudio
+}
+
+func (s *Stream) attachPublisher(info ClientInfo) (*Publisher, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil, ErrEnded
+	}
+	if s.publisher != nil {
+		return nil, ErrBusy
+	}
+	if s.graceTimer != nil {
+		s.graceTimer.Stop()
+		s.graceTimer = nil
+		s.republishes.Add(1)
+	}
+	p := &Publisher{s: s, info: info, since: time.Now(), done: make(chan struct{})}
+	s.publisher = p
+	s.hub.opts.Logger.Info("publish started", "path", s.path, "proto", info.Protocol, "remote", info.Remote)
+	return p, nil
+}
+
+// wake tells waiting readers that something changed. Caller holds s.mu.
+func (s *Stream) wake() {
+	close(s.notify)
+	s.notify = make(chan struct{})
+}
+
+// write inserts a packet from publisher p. Caller does not hold s.mu.
+func (s *Stream) write(p *Publisher, pkt *av.Packet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.closed || s.ended {
+		return ErrEnded
+	}
+	if !p.started {
+		p.started = true
+		if s.haveDTS {
+			// Continue the timeline of the previous publisher.
+			p.offset = s.lastDTS + republishGap - pkt.DTS
+		}
+		if s.pendDisc {
+			pkt.Discontinuity = true
+			s.pendDisc = false
+		}
+	}
+	dts := pkt.DTS + p.offset
+	if s.haveDTS && (dts < s.lastDTS-maxBackwardJump || dts > s.lastDTS+maxForwardJump) {
+		adjust := s.lastDTS - dts
+		p.offset += adjust
+		dts += adjust
+		p.jumps++
+		if p.jumps <= 3 || p.jumps%100 == 0 {
+			s.hub.opts.Logger.Warn("publisher timestamp jump rebased", "path", s.path,
+				"remote", p.info.Remote, "jump", -adjust, "count", p.jumps)
+		}
+	}
+	pkt.PTS += dts - pkt.DTS
+	pkt.DTS = dts
+	if !s.haveDTS || dts > s.lastDTS {
+		s.lastDTS = dts
+		s.haveDTS = true
+	}
+	if pkt.Arrival.IsZero() {
+		pkt.Arrival = time.Now()
+	}
+
+	seq := s.ring.push(pkt)
+	if pkt.Kind() == av.KindVideo {
+		s.sawVideo = true
+		s.video = pkt.Track
+		if pkt.Key {
+			s.lastKeySeq, s.haveKey = seq, true
+		}
+	} else {
+		s.audio = pkt.Track
+		if !s.sawVideo && !s.hasVideo {
+			s.lastKeySeq, s.haveKey = seq, true
+		}
+	}
+	s.trim()
+	s.bytesIn.Add(uint64(len(pkt.Data)))
+	s.packetsIn.Add(1)
+	s.wake()
+	return nil
+}
+
+// trim drops packets that no reader may need any more: older than MaxLag and
+// before the newest keyframe (the GOP cache), or anything beyond
+// MaxBufferBytes. Caller holds s.mu.
+func (s *Stream) trim() {
+	r := s.ring
+	for r.len() > 1 {
+		if r.bytes > s.hub.opts.MaxBufferBytes {
+			r.popFront()
+			continue
+		}
+		if s.haveKey && r.front >= s.lastKeySeq {
+			break
+		}
+		if s.lastDTS-r.at(r.front).DTS <= s.hub.opts.MaxLag {
+			break
+		}
+		r.popFront()
+	}
+	if s.haveKey && s.lastKeySeq < r.front {
+		s.haveKey = false
+	}
+}
+
+func (s *Stream) announce(hasVideo, hasAudio bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hasVideo, s.hasAudio = hasVideo, hasAudio
+	if !s.announced {
+		s.announced = true
+		close(s.ready)
+	}
+}
+
+func (s *Stream) detachPublisher(p *Publisher, reason string) {
+	s.mu.Lock()
+	if p.closed {
+		s.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.done)
+	if s.publisher != p || s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.publisher = nil
+	s.pendDisc = true
+	grace := s.hub.opts.RepublishGrace
+	s.graceTimer = time.AfterFunc(grace, func() { s.expireGrace() })
+	s.mu.Unlock()
+	s.hub.opts.Logger.Info("publish stopped", "path", s.path, "proto", p.info.Protocol,
+		"remote", p.info.Remote, "reason", reason, "grace", grace)
+}
+
+func (s *Stream) expireGrace() {
+	s.mu.RLock()
+	waiting := s.publisher == nil && !s.ended
+	s.mu.RUnlock()
+	if waiting {
+		s.end("no publisher within the republish grace period")
+	}
+}
+
+// end finishes the stream: the publisher (if any) is kicked, readers get
+// ErrEnded after draining, and the path is free for a new stream.
+func (s *Stream) end(reason string) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	if s.graceTimer != nil {
+		s.graceTimer.Stop()
+	}
+	if p := s.publisher; p != nil && !p.closed {
+		p.closed = true
+		close(p.done)
+	}
+	if !s.announced {
+		s.announced = true
+		close(s.ready)
+	}
+	s.wake()
+	s.mu.Unlock()
+	s.hub.remove(s)
+	s.hub.opts.Logger.Info("stream ended", "path", s.path, "reason", reason)
+}
+
+// Ended reports whether the stream has ended.
+func (s *Stream) Ended() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ended
+}
+
+func (s *Stream) subscribe(ctx context.Context, info ClientInfo) (*Reader, error) {
+	timer := time.NewTimer(s.hub.opts.WaitTimeout)
+	defer timer.Stop()
+	select {
+	case <-s.ready:
+	case <-timer.C:
+		return nil, ErrNotReady
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil, ErrEnded
+	}
+	r := &Reader{s: s, info: info, since: time.Now()}
+	switch {
+	case s.haveKey:
+		r.cursor = s.lastKeySeq
+	case s.hasVideo || s.sawVideo:
+		r.cursor = s.ring.front
+		r.needKey = true
+	default:
+		r.cursor = s.ring.head
+	}
+	s.readers[r] = struct{}{}
+	return r, nil
+}
+
+// Stats is a point-in-time snapshot of a stream for the API and metrics.
+type Stats struct {
+	Path            string
+	Created         time.Time
+	Publisher       *ClientInfo
+	PublishedAt     time.Time
+	Video           *av.Track
+	Audio           *av.Track
+	BytesIn         uint64
+	PacketsIn       uint64
+	Readers         map[string]int // by protocol
+	Skips           uint64
+	Drops           uint64
+	Republishes     uint64
+	BufferedPackets int
+	BufferedBytes   int
+}
+
+// Stats returns a snapshot of the stream.
+func (s *Stream) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{
+		Path: s.path, Created: s.created, Video: s.video, Audio: s.audio,
+		BytesIn: s.bytesIn.Load(), PacketsIn: s.packetsIn.Load(),
+		Readers: make(map[string]int), Skips: s.skips.Load(), Drops: s.drops.Load(),
+		Republishes: s.republishes.Load(), BufferedPackets: s.ring.len(), BufferedBytes: s.ring.bytes,
+	}
+	if p := s.publisher; p != nil {
+		info := p.info
+		st.Publisher = &info
+		st.PublishedAt = p.since
+	}
+	for r := range s.readers {
+		st.Readers[r.info.Protocol]++
+	}
+	return st
+}

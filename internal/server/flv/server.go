@@ -1,0 +1,161 @@
+// Package flvserver serves live streams as HTTP-FLV (chunked transfer) and
+// WebSocket-FLV (binary messages carrying the same FLV byte stream, as
+// mpegts.js expects): one subscriber loop, two transports.
+package flvserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sluicemedia/sluice/internal/av"
+	"github.com/sluicemedia/sluice/internal/flv"
+	"github.com/sluicemedia/sluice/internal/hub"
+)
+
+// Server answers GET requests for /APP/NAME.flv. Fill the exported fields
+// and route requests to ServeStream.
+type Server struct {
+	// Hub is where streams are read from.
+	Hub *hub.Hub
+	// WriteTimeout drops a viewer whose connection accepts nothing for this
+	// long. Default 5 s.
+	WriteTimeout time.Duration
+	// Logger receives viewer logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout > 0 {
+		return s.WriteTimeout
+	}
+	return 5 * time.Second
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// ServeStream plays the stream at path (already validated) to the client,
+// over WebSocket when the request is an upgrade, else as HTTP-FLV.
+func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string) {
+	proto := "http-flv"
+	isWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	if isWS {
+		proto = "ws-flv"
+	}
+	log := s.logger().With("proto", proto, "remote", r.RemoteAddr, "path", path)
+	reader, err := s.Hub.Subscribe(r.Context(), path, hub.ClientInfo{Protocol: proto, Remote: r.RemoteAddr})
+	if err != nil {
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, hub.ErrNotFound) || errors.Is(err, hub.ErrNotReady) || errors.Is(err, hub.ErrEnded) {
+			status = http.StatusNotFound
+		}
+		log.Info("flv play refused", "reason", err.Error())
+		http.Error(w, "stream "+path+" is not published", status)
+		return
+	}
+	defer reader.Close()
+
+	var sink sink
+	if isWS {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			// Players are embedded in pages of any origin, as with HTTP-FLV's
+			// Access-Control-Allow-Origin: *.
+			InsecureSkipVerify: true,
+			CompressionMode:    websocket.CompressionDisabled,
+		})
+		if err != nil {
+			log.Info("ws-flv upgrade failed", "reason", err.Error())
+			return
+		}
+		sink = newWSSink(ws)
+	} else {
+		sink, err = newHTTPSink(w, r)
+		if err != nil {
+			log.Warn("http-flv setup failed", "reason", err.Error())
+			return
+		}
+	}
+	defer sink.close()
+	log.Debug("flv play started")
+	err = s.play(r.Context(), reader, sink)
+	switch {
+	case errors.Is(err, hub.ErrEnded):
+		log.Info("flv play ended: stream ended")
+	case errors.Is(err, context.Canceled), errors.Is(err, errClientGone):
+		log.Debug("flv play ended: client left")
+	default:
+		log.Warn("flv viewer dropped", "reason", err.Error())
+	}
+}
+
+// sink is one transport of the FLV byte stream.
+type sink interface {
+	// context ends when the client goes away.
+	context(parent context.Context) context.Context
+	// write sends bufs as one batch within the deadline.
+	write(bufs [][]byte, deadline time.Time) error
+	close()
+}
+
+var errClientGone = errors.New("client went away")
+
+// play writes the FLV header, metadata and the hub's packets to sink until
+// the stream ends, the client leaves or the client is too slow.
+func (s *Server) play(ctx context.Context, reader *hub.Reader, out sink) error {
+	ctx = out.context(ctx)
+	stream := reader.Stream()
+	hasVideo, hasAudio := stream.Kinds()
+	video, audio := stream.Tracks()
+	head := flv.AppendHeader(nil, hasVideo, hasAudio)
+	head = flv.AppendTag(head, flv.TagScript, 0, flv.MetadataBody(video, audio))
+
+	batch := make([]*av.Packet, 0, 64)
+	store := make([][]byte, 0, 2*cap(batch)+1)
+	store = append(store, head)
+	pending := store // the header goes out with the first batch
+	var lastVideo, lastAudio *av.Track
+	for {
+		var err error
+		batch, err = reader.Read(ctx, batch[:0])
+		if err != nil {
+			return err
+		}
+		bufs := pending
+		for _, p := range batch {
+			last := &lastAudio
+			if p.Kind() == av.KindVideo {
+				last = &lastVideo
+			}
+			if p.Track != *last {
+				*last = p.Track
+				bufs = append(bufs, sequenceHeaderTag(p))
+			}
+			bufs = append(bufs, flv.SharedTag(p))
+		}
+		if err := out.write(bufs, time.Now().Add(s.writeTimeout())); err != nil {
+			if ctx.Err() != nil {
+				return errClientGone
+			}
+			return err
+		}
+		pending = store[:0]
+	}
+}
+
+func sequenceHeaderTag(p *av.Packet) []byte {
+	typ := uint8(flv.TagAudio)
+	if p.Kind() == av.KindVideo {
+		typ = flv.TagVideo
+	}
+	return flv.AppendTag(nil, typ, flv.TimestampMS(p.DTS), flv.AppendSequenceHeaderBody(nil, p.Track))
+}

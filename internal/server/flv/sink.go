@@ -1,0 +1,160 @@
+package flvserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// responseHeaders are sent with every HTTP-FLV response.
+var responseHeaders = map[string]string{
+	"Content-Type":                "video/x-flv",
+	"Cache-Control":               "no-cache, no-store",
+	"Access-Control-Allow-Origin": "*",
+}
+
+// newHTTPSink takes over the connection for HTTP/1.x, so that each batch is
+// one writev of [chunk-size line, shared tags..., CRLF] with no copy; for
+// HTTP/2 it falls back to the ResponseWriter.
+func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
+	if r.ProtoMajor == 1 {
+		if hj, ok := w.(http.Hijacker); ok {
+			nc, rw, err := hj.Hijack()
+			if err != nil {
+				return nil, fmt.Errorf("hijack: %w", err)
+			}
+			hs := &hijackedSink{nc: nc, rw: rw}
+			if err := hs.writeHead(r); err != nil {
+				nc.Close()
+				return nil, err
+			}
+			return hs, nil
+		}
+	}
+	for k, v := range responseHeaders {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(http.StatusOK)
+	return &responseSink{w: w, rc: http.NewResponseController(w)}, nil
+}
+
+// hijackedSink writes chunked transfer encoding itself.
+type hijackedSink struct {
+	nc      net.Conn
+	rw      *bufio.ReadWriter
+	sizeBuf [16]byte
+	bufs    net.Buffers
+}
+
+func (h *hijackedSink) writeHead(r *http.Request) error {
+	head := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+	for k, v := range responseHeaders {
+		head += k + ": " + v + "\r\n"
+	}
+	head += "\r\n"
+	_ = h.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, err := io.WriteString(h.nc, head)
+	return err
+}
+
+// context is cancelled when the client closes its side: the client sends
+// nothing after its request, so any read result means it is gone.
+func (h *hijackedSink) context(parent context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		defer cancel()
+		_, _ = io.Copy(io.Discard, h.rw.Reader)
+	}()
+	return ctx
+}
+
+var crlf = []byte("\r\n")
+
+func (h *hijackedSink) write(bufs [][]byte, deadline time.Time) error {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	if n == 0 {
+		return nil
+	}
+	size := strconv.AppendInt(h.sizeBuf[:0], int64(n), 16)
+	size = append(size, '\r', '\n')
+	h.bufs = append(h.bufs[:0], size)
+	h.bufs = append(h.bufs, bufs...)
+	h.bufs = append(h.bufs, crlf)
+	if err := h.nc.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	b := h.bufs
+	_, err := b.WriteTo(h.nc)
+	return err
+}
+
+func (h *hijackedSink) close() {
+	_ = h.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = h.nc.Write([]byte("0\r\n\r\n"))
+	h.nc.Close()
+}
+
+// responseSink is the HTTP/2 path.
+type responseSink struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s *responseSink) context(parent context.Context) context.Context { return parent }
+
+func (s *responseSink) write(bufs [][]byte, deadline time.Time) error {
+	if err := s.rc.SetWriteDeadline(deadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	for _, b := range bufs {
+		if _, err := s.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return s.rc.Flush()
+}
+
+func (s *responseSink) close() {}
+
+// wsSink sends each batch as one binary WebSocket message.
+type wsSink struct {
+	ws  *websocket.Conn
+	ctx context.Context
+}
+
+func newWSSink(ws *websocket.Conn) *wsSink { return &wsSink{ws: ws} }
+
+// context ends when the peer closes: CloseRead reads (and discards) what the
+// client sends and cancels on close.
+func (s *wsSink) context(parent context.Context) context.Context {
+	s.ctx = s.ws.CloseRead(parent)
+	return s.ctx
+}
+
+func (s *wsSink) write(bufs [][]byte, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(s.ctx, deadline)
+	defer cancel()
+	w, err := s.ws.Writer(ctx, websocket.MessageBinary)
+	if err != nil {
+		return err
+	}
+	for _, b := range bufs {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+func (s *wsSink) close() { _ = s.ws.Close(websocket.StatusNormalClosure, "stream ended") }

@@ -1,0 +1,251 @@
+package rtmpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/amf0"
+	"github.com/sluicemedia/sluice/internal/rtmp"
+)
+
+// Message stream and chunk stream IDs the server uses for its replies and
+// media. Every play session uses the same IDs, which is what lets all RTMP
+// viewers share one chunked copy of each packet.
+const (
+	mediaStreamID = 1
+	csidControl   = 2
+	csidCommand   = 3
+	csidAudio     = 4
+	csidData      = 5
+	csidVideo     = 6
+
+	// windowAckSize is announced to peers: they acknowledge every 2.5 MB.
+	windowAckSize = 2_500_000
+)
+
+// conn is one RTMP client connection, publisher or player.
+type conn struct {
+	srv   *Server
+	nc    net.Conn
+	proto string
+	log   *slog.Logger
+	wire  *rtmp.Conn
+
+	app      string
+	appQuery url.Values
+	tcURL    string
+
+	pub  *publishSession
+	play *playSession
+}
+
+// errClientQuit ends a session normally (deleteStream, closeStream, EOF).
+var errClientQuit = errors.New("client closed the session")
+
+func (c *conn) serve(ctx context.Context) {
+	defer c.nc.Close()
+	c.log = c.srv.Logger.With("proto", c.proto, "remote", c.nc.RemoteAddr().String())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	err := c.run(ctx)
+	c.nc.Close() // unblocks a play writer stuck on a dead socket
+	if c.pub != nil {
+		c.pub.close(err)
+	}
+	if c.play != nil {
+		c.play.stop()
+	}
+	switch {
+	case err == nil, errors.Is(err, errClientQuit), errors.Is(err, io.EOF), ctx.Err() != nil:
+		c.log.Debug("rtmp connection closed", "path", c.path())
+	case errors.Is(err, net.ErrClosed):
+		c.log.Debug("rtmp connection closed", "path", c.path())
+	default:
+		c.log.Warn("rtmp connection dropped", "path", c.path(), "reason", err.Error())
+	}
+}
+
+func (c *conn) path() string {
+	switch {
+	case c.pub != nil:
+		return c.pub.path
+	case c.play != nil:
+		return c.play.path
+	}
+	return ""
+}
+
+func (c *conn) run(ctx context.Context) error {
+	if err := c.nc.SetDeadline(time.Now().Add(c.srv.HandshakeTimeout)); err != nil {
+		return err
+	}
+	if err := rtmp.ServerHandshake(c.nc); err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	c.wire = rtmp.NewConn(c.nc, c.srv.Limits)
+	for {
+		if c.play == nil {
+			// Publishers and clients that have not started must keep talking.
+			// Players only send acknowledgements; their liveness shows in
+			// the write path.
+			timeout := c.srv.IdleTimeout
+			if c.app == "" {
+				timeout = c.srv.HandshakeTimeout
+			}
+			if err := c.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+				return err
+			}
+		}
+		msg, err := c.wire.ReadMessage()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("idle: no data for %s", c.srv.IdleTimeout)
+			}
+			return err
+		}
+		if err := c.handle(ctx, msg); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *conn) handle(ctx context.Context, msg *rtmp.Message) error {
+	switch msg.Type {
+	case rtmp.MsgAudio, rtmp.MsgVideo, rtmp.MsgAggregate:
+		if c.pub == nil {
+			return nil // media before publish: ignore, as other servers do
+		}
+		return c.pub.media(msg)
+	case rtmp.MsgDataAMF0, rtmp.MsgDataAMF3:
+		if c.pub == nil {
+			return nil
+		}
+		vals, err := rtmp.ParseData(msg)
+		if err != nil {
+			return fmt.Errorf("data message: %w", err)
+		}
+		c.pub.data(vals)
+		return nil
+	case rtmp.MsgCommandAMF0, rtmp.MsgCommandAMF3:
+		cmd, err := rtmp.ParseCommand(msg)
+		if err != nil {
+			return fmt.Errorf("command: %w", err)
+		}
+		return c.command(ctx, cmd)
+	}
+	return nil // protocol control is handled by rtmp.Conn
+}
+
+func (c *conn) command(ctx context.Context, cmd *rtmp.Command) error {
+	switch cmd.Name {
+	case "connect":
+		return c.connect(cmd)
+	case "releaseStream", "FCPublish", "FCSubscribe", "getStreamLength":
+		if cmd.TransactionID != 0 {
+			return c.reply(cmd, nil)
+		}
+		return nil
+	case "createStream":
+		return c.reply(cmd, nil, float64(mediaStreamID))
+	case "publish":
+		if c.app == "" {
+			return errors.New("publish before connect")
+		}
+		return c.startPublish(ctx, cmd)
+	case "play":
+		if c.app == "" {
+			return errors.New("play before connect")
+		}
+		return c.startPlay(ctx, cmd)
+	case "deleteStream", "closeStream", "FCUnpublish":
+		if c.pub != nil || c.play != nil {
+			return errClientQuit
+		}
+		return nil
+	}
+	return nil // unknown commands (receiveAudio, pause, ...) are ignored
+}
+
+func (c *conn) connect(cmd *rtmp.Command) error {
+	obj, _ := cmd.Object.(amf0.Object)
+	app := obj.String("app")
+	c.tcURL = obj.String("tcUrl")
+	// The app may carry a query (rtmp://h/live?token=x/cam1 puts it there).
+	if i := strings.IndexByte(app, '?'); i >= 0 {
+		c.appQuery, _ = url.ParseQuery(app[i+1:])
+		app = app[:i]
+	}
+	app = strings.Trim(app, "/")
+	if app == "" {
+		return errors.New("connect: empty app")
+	}
+	c.app = app
+	if err := c.nc.SetDeadline(time.Time{}); err != nil {
+		return err
+	}
+	for _, m := range []*rtmp.Message{
+		rtmp.WindowAckSizeMessage(windowAckSize),
+		rtmp.SetPeerBandwidthMessage(windowAckSize, 2),
+	} {
+		if err := c.wire.WriteMessage(m); err != nil {
+			return err
+		}
+	}
+	if err := c.wire.SetOutChunkSize(c.srv.ChunkSize); err != nil {
+		return err
+	}
+	props := amf0.Object{{Key: "fmsVer", Value: "FMS/3,0,1,123"}, {Key: "capabilities", Value: 31.0}}
+	// Enhanced RTMP: echo the codecs we understand when the client lists them.
+	if _, ok := obj.Get("fourCcList"); ok {
+		props = append(props, amf0.Property{Key: "fourCcList", Value: amf0.StrictArray{"avc1", "hvc1", "av01", "Opus", "mp4a"}})
+	}
+	info := rtmp.StatusObject("status", "NetConnection.Connect.Success", "Connection succeeded.")
+	info = append(info, amf0.Property{Key: "objectEncoding", Value: 0.0})
+	return c.reply(cmd, props, info)
+}
+
+// reply sends _result for cmd with the given command object and arguments.
+func (c *conn) reply(cmd *rtmp.Command, obj any, args ...any) error {
+	res := &rtmp.Command{Name: "_result", TransactionID: cmd.TransactionID, Object: obj, Args: args}
+	m, err := res.Message(csidCommand, 0)
+	if err != nil {
+		return err
+	}
+	return c.wire.WriteMessage(m)
+}
+
+// status sends an onStatus event on the media stream.
+func (c *conn) status(level, code, desc string) error {
+	cmd := &rtmp.Command{Name: "onStatus", Object: nil, Args: []any{rtmp.StatusObject(level, code, desc)}}
+	m, err := cmd.Message(csidCommand, mediaStreamID)
+	if err != nil {
+		return err
+	}
+	return c.wire.WriteMessage(m)
+}
+
+// refuse tells the client why and ends the connection.
+func (c *conn) refuse(code, desc string) error {
+	if err := c.status("error", code, desc); err != nil {
+		return err
+	}
+	return fmt.Errorf("refused: %s: %s", code, desc)
+}
+
+// streamName returns the publish/play stream name argument.
+func streamName(cmd *rtmp.Command) string {
+	if len(cmd.Args) == 0 {
+		return ""
+	}
+	s, _ := cmd.Args[0].(string)
+	return s
+}

@@ -1,0 +1,210 @@
+// Package testutil holds what tests share: ffmpeg and ffprobe drivers, clip
+// generators, temporary certificates and a runner for the sluice binary.
+// Every process it starts is killed when the test ends.
+package testutil
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// RequireTool fails the test when a program the test needs is missing: the
+// README's test command installs them, so a missing tool is a set-up error,
+// never a reason to pass silently.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found in PATH: install it (make deps / .ci/run does apt-get install ffmpeg)", name)
+	}
+	return p
+}
+
+// Process is a child process whose output is kept for failure messages.
+type Process struct {
+	Cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+// Start runs name with args; the process is killed when the test ends.
+func Start(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	RequireTool(t, name)
+	p := &Process{Cmd: exec.Command(name, args...), done: make(chan struct{})}
+	p.Cmd.Stderr = &lockedWriter{p: p}
+	if err := p.Cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.err = p.Cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.Kill() })
+	return p
+}
+
+type lockedWriter struct{ p *Process }
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	if w.p.stderr.Len() < 1<<20 {
+		w.p.stderr.Write(b)
+	}
+	return len(b), nil
+}
+
+// Stderr returns what the process printed on stderr so far (first MiB).
+func (p *Process) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// Kill stops the process and waits for it.
+func (p *Process) Kill() {
+	if p.Cmd.Process != nil {
+		_ = p.Cmd.Process.Kill()
+	}
+	<-p.done
+}
+
+// Done is closed when the process exits.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Wait waits for the process to exit within timeout.
+func (p *Process) Wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		return fmt.Errorf("process did not exit within %s", timeout)
+	}
+}
+
+// PublishOptions shape a test-pattern publish.
+type PublishOptions struct {
+	Size     string // default 320x240
+	Rate     int    // frames per second, default 25
+	GOP      int    // frames per GOP, default 2*Rate
+	Bitrate  string // video bitrate, default 500k
+	Duration time.Duration
+	// Extra output options placed before the URL (e.g. "-tls_verify", "0").
+	Extra []string
+}
+
+// PublishTestPattern runs ffmpeg publishing testsrc2 (H.264) + sine (AAC) in
+// real time to url ("rtmp://..." or "rtmps://..."), looping until the test
+// ends or Duration passes.
+func PublishTestPattern(t testing.TB, url string, o PublishOptions) *Process {
+	t.Helper()
+	if o.Size == "" {
+		o.Size = "320x240"
+	}
+	if o.Rate == 0 {
+		o.Rate = 25
+	}
+	if o.GOP == 0 {
+		o.GOP = 2 * o.Rate
+	}
+	if o.Bitrate == "" {
+		o.Bitrate = "500k"
+	}
+	args := []string{"-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", o.Size, o.Rate),
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+	}
+	if o.Duration > 0 {
+		args = append(args, "-t", strconv.FormatFloat(o.Duration.Seconds(), 'f', 3, 64))
+	}
+	args = append(args,
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+		"-b:v", o.Bitrate, "-g", strconv.Itoa(o.GOP), "-keyint_min", strconv.Itoa(o.GOP), "-sc_threshold", "0",
+		"-c:a", "aac", "-b:a", "64k", "-ar", "44100", "-ac", "2",
+	)
+	args = append(args, o.Extra...)
+	args = append(args, "-f", "flv", url)
+	return Start(t, "ffmpeg", args...)
+}
+
+// ProbeStream is one stream as ffprobe reports it.
+type ProbeStream struct {
+	CodecType  string `json:"codec_type"`
+	CodecName  string `json:"codec_name"`
+	Profile    string `json:"profile"`
+	Width      int    `json:"width"`
+	Height     int    `json:"height"`
+	SampleRate string `json:"sample_rate"`
+	Channels   int    `json:"channels"`
+}
+
+// Probe runs ffprobe on url and returns its streams.
+func Probe(t testing.TB, url string, timeout time.Duration, extra ...string) ([]ProbeStream, error) {
+	t.Helper()
+	RequireTool(t, "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	args := append([]string{"-hide_banner", "-v", "error", "-print_format", "json", "-show_streams"}, extra...)
+	args = append(args, url)
+	cmd := exec.CommandContext(ctx, "ffprobe", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("ffprobe %s: %v: %s", url, err, stderr.String())
+	}
+	var res struct {
+		Streams []ProbeStream `json:"streams"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("ffprobe output: %v", err)
+	}
+	return res.Streams, nil
+}
+
+// DecodeResult is what a decode run reports.
+type DecodeResult struct {
+	VideoFrames int
+	// Errors holds every line ffmpeg logged at level error or above.
+	Errors []string
+}
+
+// Decode runs `ffmpeg -i url -t seconds -f null -` and counts decoded video
+// frames; ffmpeg's error lines are returned, not judged.
+func Decode(t testing.TB, url string, d time.Duration, extra ...string) (DecodeResult, error) {
+	t.Helper()
+	RequireTool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), d+20*time.Second)
+	defer cancel()
+	args := append([]string{"-hide_banner", "-nostdin", "-v", "error", "-progress", "pipe:1"}, extra...)
+	args = append(args, "-i", url, "-t", strconv.FormatFloat(d.Seconds(), 'f', 3, 64), "-f", "null", "-")
+	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	res := DecodeResult{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok {
+			res.VideoFrames, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if line != "" {
+			res.Errors = append(res.Errors, line)
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("ffmpeg decode %s: %v: %s", url, err, stderr.String())
+	}
+	return res, nil
+}

@@ -1,0 +1,178 @@
+package testutil
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// BuildSluice builds cmd/sluice (with the race detector) once per test
+// binary and returns its path.
+func BuildSluice(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "sluice-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "sluice")
+		cmd := exec.Command("go", "build", "-race", "-o", builtBin, "./cmd/sluice")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/sluice: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// Sluice is a running sluice binary with the addresses it bound.
+type Sluice struct {
+	Cmd       *exec.Cmd
+	RTMPAddr  string
+	RTMPSAddr string
+	HTTPAddr  string
+	HTTPSAddr string
+
+	mu   sync.Mutex
+	logs []map[string]any
+	done chan struct{}
+	err  error
+}
+
+// StartSluice runs the binary with loopback ephemeral ports and JSON logs,
+// plus env (KEY=VALUE, overriding those defaults) and args, and waits until
+// its listeners are up. It is stopped when the test ends.
+func StartSluice(t testing.TB, env []string, args ...string) *Sluice {
+	t.Helper()
+	bin := BuildSluice(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(),
+		"SLUICE_RTMP_LISTEN=127.0.0.1:0",
+		"SLUICE_RTMPS_LISTEN=127.0.0.1:0",
+		"SLUICE_HTTP_LISTEN=127.0.0.1:0",
+		"SLUICE_HTTPS_LISTEN=127.0.0.1:0",
+		"SLUICE_WEBRTC_LISTEN=127.0.0.1:0",
+		"SLUICE_LOG_FORMAT=json",
+		"SLUICE_LOG_LEVEL=debug",
+	)
+	cmd.Env = append(cmd.Env, env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start sluice: %v", err)
+	}
+	s := &Sluice{Cmd: cmd, done: make(chan struct{})}
+	ready := make(chan struct{})
+	go s.readLogs(stderr, ready)
+	go func() { s.err = cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-s.done
+		if t.Failed() {
+			t.Logf("sluice logs:\n%s", s.LogText())
+		}
+	})
+	select {
+	case <-ready:
+	case <-s.done:
+		t.Fatalf("sluice exited before listening: %v\n%s", s.err, s.LogText())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("sluice did not start listening within 30s\n%s", s.LogText())
+	}
+	return s
+}
+
+func (s *Sluice) readLogs(r interface{ Read([]byte) (int, error) }, ready chan struct{}) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	signalled := false
+	for sc.Scan() {
+		line := sc.Text()
+		rec := map[string]any{}
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			rec = map[string]any{"msg": line}
+		}
+		s.mu.Lock()
+		s.logs = append(s.logs, rec)
+		if msg, _ := rec["msg"].(string); strings.HasSuffix(msg, "listening") {
+			addr, _ := rec["addr"].(string)
+			switch rec["proto"] {
+			case "rtmp":
+				s.RTMPAddr = addr
+			case "rtmps":
+				s.RTMPSAddr = addr
+			case "http":
+				s.HTTPAddr = addr
+			case "https":
+				s.HTTPSAddr = addr
+			}
+		}
+		if msg, _ := rec["msg"].(string); msg == "sluice started" && !signalled {
+			signalled = true
+			close(ready)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Logs returns the log records so far whose msg contains substr.
+func (s *Sluice) Logs(substr string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, r := range s.logs {
+		if msg, _ := r["msg"].(string); strings.Contains(msg, substr) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// LogText returns all logs as text.
+func (s *Sluice) LogText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, r := range s.logs {
+		j, _ := json.Marshal(r)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// Signal sends sig to the process.
+func (s *Sluice) Signal(sig os.Signal) error { return s.Cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit within timeout and returns its error.
+func (s *Sluice) Wait(timeout time.Duration) error {
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(timeout):
+		return fmt.Errorf("sluice did not exit within %s", timeout)
+	}
+}

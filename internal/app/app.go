@@ -4,14 +4,189 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
 
 	"github.com/sluicemedia/sluice/internal/config"
+	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/rtmp"
+	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
+	rtmpserver "github.com/sluicemedia/sluice/internal/server/rtmp"
 )
 
-// Run starts every configured component and blocks until ctx is done, then
-// stops them gracefully.
+// shutdownTimeout bounds the graceful stop (CONTRACT.md: exit within 5 s).
+const shutdownTimeout = 4 * time.Second
+
+// App is a running Sluice: its listeners are bound by New, so their
+// addresses are known before Run.
+type App struct {
+	cfg *config.Config
+	log *slog.Logger
+	hub *hub.Hub
+
+	rtmp      *rtmpserver.Server
+	rtmpLn    net.Listener
+	rtmpsLn   net.Listener
+	httpSrv   *http.Server
+	httpLn    net.Listener
+	httpsLn   net.Listener
+	listeners []net.Listener
+}
+
+// Run builds the app from cfg, runs it until ctx ends and stops gracefully.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	<-ctx.Done()
-	return nil
+	a, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// New builds every component and binds every listener. On error nothing is
+// left open.
+func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
+	a = &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			for _, ln := range a.listeners {
+				ln.Close()
+			}
+		}
+	}()
+	a.hub = hub.New(hub.Options{
+		MaxLag:         cfg.Hub.MaxLag.Duration,
+		RepublishGrace: cfg.Hub.RepublishGrace.Duration,
+		MaxBufferBytes: cfg.Hub.MaxBufferBytes,
+		MaxSkips:       cfg.Hub.MaxSkips,
+		WaitTimeout:    cfg.Hub.WaitTimeout.Duration,
+		Logger:         log.With("component", "hub"),
+	})
+	a.rtmp = &rtmpserver.Server{
+		Hub:              a.hub,
+		ChunkSize:        uint32(cfg.RTMP.ChunkSize),
+		HandshakeTimeout: cfg.RTMP.HandshakeTimeout.Duration,
+		IdleTimeout:      cfg.RTMP.IdleTimeout.Duration,
+		WriteTimeout:     cfg.Hub.MaxLag.Duration,
+		Limits: rtmp.Limits{
+			MaxMessageSize:  uint32(cfg.RTMP.MaxMessageSize),
+			MaxChunkSize:    uint32(cfg.RTMP.MaxChunkSize),
+			MaxChunkStreams: cfg.RTMP.MaxChunkStreams,
+		},
+		MaxConnections: cfg.RTMP.MaxConnections,
+		Logger:         log.With("component", "rtmp"),
+	}
+	if a.rtmpLn, err = a.listen("rtmp.listen", cfg.RTMP.Listen, nil); err != nil {
+		return nil, err
+	}
+	if cfg.RTMPS.Cert != "" {
+		tlsCfg, err := loadTLS(cfg.RTMPS.Cert, cfg.RTMPS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("rtmps: %w", err)
+		}
+		if a.rtmpsLn, err = a.listen("rtmps.listen", cfg.RTMPS.Listen, tlsCfg); err != nil {
+			return nil, err
+		}
+	}
+
+	routes := &httpRoutes{hub: a.hub, flv: &flvserver.Server{
+		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"),
+	}}
+	a.httpSrv = &http.Server{
+		Handler:           routes.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug),
+	}
+	if a.httpLn, err = a.listen("http.listen", cfg.HTTP.Listen, nil); err != nil {
+		return nil, err
+	}
+	if cfg.HTTPS.Cert != "" {
+		tlsCfg, err := loadTLS(cfg.HTTPS.Cert, cfg.HTTPS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("https: %w", err)
+		}
+		tlsCfg.NextProtos = []string{"h2", "http/1.1"}
+		if a.httpsLn, err = a.listen("https.listen", cfg.HTTPS.Listen, tlsCfg); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *App) listen(key, addr string, tlsCfg *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", key, addr, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	a.listeners = append(a.listeners, ln)
+	return ln, nil
+}
+
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate %s / key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Hub returns the app's stream hub.
+func (a *App) Hub() *hub.Hub { return a.hub }
+
+// Run serves until ctx ends, then stops: listeners close, streams end
+// (viewers are told), connections drain, within shutdownTimeout.
+func (a *App) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	serve := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				errc <- err
+			}
+		}()
+	}
+	a.log.Info("rtmp listening", "proto", "rtmp", "addr", a.rtmpLn.Addr().String())
+	serve(func() error { return a.rtmp.Serve(a.rtmpLn, "rtmp") })
+	if a.rtmpsLn != nil {
+		a.log.Info("rtmp listening", "proto", "rtmps", "addr", a.rtmpsLn.Addr().String())
+		serve(func() error { return a.rtmp.Serve(a.rtmpsLn, "rtmps") })
+	}
+	a.log.Info("http listening", "proto", "http", "addr", a.httpLn.Addr().String())
+	serve(func() error { return a.httpSrv.Serve(a.httpLn) })
+	if a.httpsLn != nil {
+		a.log.Info("http listening", "proto", "https", "addr", a.httpsLn.Addr().String())
+		serve(func() error { return a.httpSrv.Serve(a.httpsLn) })
+	}
+	a.log.Info("sluice started", "rtmp", a.rtmpLn.Addr().String(), "http", a.httpLn.Addr().String())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		a.log.Error("listener failed", "err", runErr)
+	}
+	a.log.Info("sluice stopping")
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	// Stop accepting and end streams first, so viewers are told the stream
+	// ended and handlers return; then drain HTTP.
+	a.hub.Close()
+	_ = a.rtmp.Close()
+	if err := a.httpSrv.Shutdown(stopCtx); err != nil {
+		a.log.Warn("http shutdown incomplete", "err", err)
+		_ = a.httpSrv.Close()
+	}
+	wg.Wait()
+	a.log.Info("sluice stopped")
+	return runErr
 }

@@ -102,7 +102,7 @@ func TestLaggingReaderSkipsToKeyframeThenIsDropped(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		start += 4 * time.Second
 		feed(t, p, start, 100, 10) // 4 s of media, far beyond MaxLag
-		got := readN(t, r, 20) // exactly the newest GOP: 10 video + 10 audio
+		got := readN(t, r, 20)     // exactly the newest GOP: 10 video + 10 audio
 		require.Len(t, got, 20)
 		require.True(t, got[0].Key && got[0].Kind() == av.KindVideo, "skip %d lands on a video keyframe", i)
 		require.Equal(t, start+90*40*time.Millisecond, got[0].DTS, "skip %d lands on the newest keyframe", i)

@@ -1,0 +1,244 @@
+// Command sluice-bench loads a running Sluice (or any RTMP server) with one
+// publisher and N viewers and reports delivery, latency and the server's
+// CPU and memory.
+//
+// The publisher replays an FLV clip in real time and records the wall-clock
+// send time of every video frame by timestamp; viewers run in the same
+// process, so publish→viewer latency is measured on one clock.
+//
+//	sluice-bench -clip clip.flv -rtmp rtmp://127.0.0.1:1935/live/bench \
+//	    -play http://127.0.0.1:8080/live/bench.flv -viewers 100 -duration 30s -pid $(pidof sluice)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/replay"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.clip, "clip", "", "FLV clip to publish (H.264/AAC); required")
+	flag.StringVar(&o.publish, "rtmp", "", "RTMP URL to publish to; required")
+	flag.StringVar(&o.play, "play", "", "URL viewers play: http(s)://…/x.flv (HTTP-FLV) or rtmp://… ; required")
+	flag.IntVar(&o.viewers, "viewers", 10, "number of viewers")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measurement duration after all viewers connected")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "time after the publish starts before viewers connect")
+	flag.IntVar(&o.pid, "pid", 0, "server process ID to sample CPU and RSS from /proc (0: none)")
+	flag.StringVar(&o.jsonOut, "json", "", "write the result as JSON to this file")
+	flag.Parse()
+	if o.clip == "" || o.publish == "" || o.play == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+		os.Exit(1)
+	}
+	fmt.Print(res.Markdown())
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(o.jsonOut, b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+type options struct {
+	clip, publish, play string
+	viewers             int
+	duration, warmup    time.Duration
+	pid                 int
+	jsonOut             string
+}
+
+// sendLog maps a video timestamp to the wall-clock time it was sent.
+type sendLog struct {
+	mu   sync.RWMutex
+	sent map[uint32]time.Time
+}
+
+func (l *sendLog) record(ts uint32, at time.Time) {
+	l.mu.Lock()
+	l.sent[ts] = at
+	l.mu.Unlock()
+}
+
+func (l *sendLog) lookup(ts uint32) (time.Time, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t, ok := l.sent[ts]
+	return t, ok
+}
+
+func run(ctx context.Context, o options) (*Result, error) {
+	clip, err := replay.LoadClip(o.clip)
+	if err != nil {
+		return nil, err
+	}
+	sends := &sendLog{sent: make(map[uint32]time.Time)}
+	pub := &replay.Publisher{URL: o.publish, Clip: clip, OnSend: func(typ uint8, ts uint32, at time.Time) {
+		if typ == 9 {
+			sends.record(ts, at)
+		}
+	}}
+	pctx, cancelPub := context.WithCancel(ctx)
+	defer cancelPub()
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- pub.Run(pctx) }()
+	select {
+	case <-time.After(o.warmup):
+	case err := <-pubErr:
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+
+	cpu0, _ := readCPU(o.pid)
+	rss0, _ := readRSS(o.pid)
+	vctx, cancelViewers := context.WithTimeout(ctx, o.duration+10*time.Second)
+	defer cancelViewers()
+	viewers := make([]*viewer, o.viewers)
+	var wg sync.WaitGroup
+	for i := range viewers {
+		v := &viewer{url: o.play, sends: sends}
+		viewers[i] = v
+		wg.Add(1)
+		go func() { defer wg.Done(); v.run(vctx) }()
+	}
+	// Measure from when every viewer is connected.
+	connectDeadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(connectDeadline) {
+		n := 0
+		for _, v := range viewers {
+			if v.connected.Load() || v.failed.Load() {
+				n++
+			}
+		}
+		if n == len(viewers) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	pubBytes0 := pub.BytesSent()
+	for _, v := range viewers {
+		v.startMeasure(start)
+	}
+	peakRSS := rss0
+	ticker := time.NewTicker(500 * time.Millisecond)
+	end := start.Add(o.duration)
+	for time.Now().Before(end) {
+		select {
+		case <-ticker.C:
+			if r, err := readRSS(o.pid); err == nil && r > peakRSS {
+				peakRSS = r
+			}
+		case err := <-pubErr:
+			return nil, fmt.Errorf("publisher stopped: %w", err)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	ticker.Stop()
+	elapsed := time.Since(start)
+	pubBytes := pub.BytesSent() - pubBytes0
+	cpu1, _ := readCPU(o.pid)
+	for _, v := range viewers {
+		v.stopMeasure()
+	}
+	cancelViewers()
+	wg.Wait()
+
+	res := &Result{
+		Play: o.play, Viewers: o.viewers, Seconds: elapsed.Seconds(),
+		PublishBitrateKbps: float64(pubBytes) * 8 / elapsed.Seconds() / 1000,
+		ServerPID:          o.pid,
+	}
+	var lat []time.Duration
+	for _, v := range viewers {
+		v.mu.Lock()
+		switch {
+		case v.failed.Load() && !v.connected.Load():
+			res.Failed++
+			if res.FirstError == "" {
+				res.FirstError = v.err
+			}
+		default:
+			res.Connected++
+		}
+		if v.measuredBytes < uint64(0.95*float64(pubBytes)) {
+			res.FallingBehind++
+		}
+		res.Stalls += v.stalls
+		lat = append(lat, v.latencies...)
+		v.mu.Unlock()
+	}
+	res.LatencyMedianMS, res.LatencyP99MS, res.LatencyMaxMS = percentiles(lat)
+	if o.pid > 0 {
+		res.ServerCPUSeconds = cpu1 - cpu0
+		res.ServerCPUPercent = 100 * res.ServerCPUSeconds / elapsed.Seconds()
+		res.ServerRSSStartMB = float64(rss0) / (1 << 20)
+		res.ServerRSSPeakMB = float64(peakRSS) / (1 << 20)
+		if o.viewers > 0 {
+			res.RSSPerViewerKB = float64(peakRSS-rss0) / 1024 / float64(o.viewers)
+		}
+	}
+	return res, nil
+}
+
+func percentiles(d []time.Duration) (median, p99, maxv float64) {
+	if len(d) == 0 {
+		return 0, 0, 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	ms := func(x time.Duration) float64 { return float64(x) / float64(time.Millisecond) }
+	return ms(d[len(d)/2]), ms(d[(len(d)*99)/100]), ms(d[len(d)-1])
+}
+
+// Result is one run's report.
+type Result struct {
+	Play               string  `json:"play"`
+	Viewers            int     `json:"viewers"`
+	Connected          int     `json:"connected"`
+	Failed             int     `json:"failed"`
+	FirstError         string  `json:"first_error,omitempty"`
+	FallingBehind      int     `json:"falling_behind"`
+	Stalls             int     `json:"stalls"`
+	Seconds            float64 `json:"seconds"`
+	PublishBitrateKbps float64 `json:"publish_bitrate_kbps"`
+	LatencyMedianMS    float64 `json:"latency_median_ms"`
+	LatencyP99MS       float64 `json:"latency_p99_ms"`
+	LatencyMaxMS       float64 `json:"latency_max_ms"`
+	ServerPID          int     `json:"server_pid,omitempty"`
+	ServerCPUSeconds   float64 `json:"server_cpu_seconds"`
+	ServerCPUPercent   float64 `json:"server_cpu_percent"`
+	ServerRSSStartMB   float64 `json:"server_rss_start_mb"`
+	ServerRSSPeakMB    float64 `json:"server_rss_peak_mb"`
+	RSSPerViewerKB     float64 `json:"rss_per_viewer_kb"`
+}
+
+// Markdown renders the result as a table row with its header.
+func (r *Result) Markdown() string {
+	var b strings.Builder
+	b.WriteString("| play | viewers | connected | failed | behind | stalls | publish kb/s | latency p50 ms | p99 ms | max ms | server CPU % | RSS start MB | RSS peak MB | RSS/viewer KB |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n",
+		r.Play, r.Viewers, r.Connected, r.Failed, r.FallingBehind, r.Stalls, r.PublishBitrateKbps,
+		r.LatencyMedianMS, r.LatencyP99MS, r.LatencyMaxMS, r.ServerCPUPercent, r.ServerRSSStartMB, r.ServerRSSPeakMB, r.RSSPerViewerKB)
+	if r.FirstError != "" {
+		fmt.Fprintf(&b, "\nfirst viewer error: %s\n", r.FirstError)
+	}
+	return b.String()
+}

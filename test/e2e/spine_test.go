@@ -69,6 +69,7 @@ func TestPublishAndPlayOverRTMPHTTPFLVAndWSFLV(t *testing.T) {
 	ws, _, err := websocket.Dial(ctx, wsURL, nil)
 	require.NoError(t, err)
 	defer ws.CloseNow()
+	ws.SetReadLimit(64 << 20) // one message may carry the whole GOP cache
 	pr, pw := io.Pipe()
 	go func() {
 		for {

@@ -3,11 +3,14 @@ module github.com/sluicemedia/sluice
 go 1.26
 
 require (
-	github.com/bluenviron/mediacommon/v2 v2.9.3 // indirect
-	github.com/coder/websocket v1.8.15 // indirect
+	github.com/bluenviron/mediacommon/v2 v2.9.3
+	github.com/coder/websocket v1.8.15
+	github.com/stretchr/testify v1.11.1
+	go.yaml.in/yaml/v3 v3.0.4
+)
+
+require (
 	github.com/davecgh/go-spew v1.1.1 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/stretchr/testify v1.11.1 // indirect
-	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

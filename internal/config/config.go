@@ -1,0 +1,281 @@
+// Package config is Sluice's typed configuration: embedded defaults
+// (defaults.yaml), an optional YAML file overlaid strictly on them, then
+// SLUICE_* environment variables overlaid key by key, and Validate.
+//
+// It is a leaf package: it imports only the standard library and YAML.
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// defaultsYAML is the built-in configuration, documented key by key.
+//
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+// DefaultsYAML returns the embedded, commented default configuration.
+func DefaultsYAML() []byte {
+	return append([]byte(nil), defaultsYAML...)
+}
+
+// Config is Sluice's whole configuration. Every field's default lives in
+// defaults.yaml; Load returns a Config with all of them filled in.
+type Config struct {
+	// Log configures logging to stderr.
+	Log LogConfig `yaml:"log"`
+	// RTMP configures the RTMP listener and protocol limits.
+	RTMP RTMPConfig `yaml:"rtmp"`
+	// RTMPS configures RTMP over TLS, enabled when Cert and Key are set.
+	RTMPS RTMPSConfig `yaml:"rtmps"`
+	// HTTP configures the plain HTTP listener.
+	HTTP HTTPConfig `yaml:"http"`
+	// HTTPS configures HTTP over TLS, enabled when Cert and Key are set.
+	HTTPS HTTPSConfig `yaml:"https"`
+	// WebRTC configures the WebRTC media port.
+	WebRTC WebRTCConfig `yaml:"webrtc"`
+	// HLS configures HLS packaging.
+	HLS HLSConfig `yaml:"hls"`
+	// Hub configures stream buffering and viewer lag policy.
+	Hub HubConfig `yaml:"hub"`
+	// Paths maps glob patterns of stream paths (path.Match syntax) to
+	// per-path settings; see PathSettings for which pattern applies.
+	// Default empty. Not overridable by environment variables.
+	Paths map[string]PathConfig `yaml:"paths"`
+}
+
+// LogConfig is the "log" section.
+type LogConfig struct {
+	// Level is the lowest level logged: debug, info, warn or error.
+	// Default "info".
+	Level string `yaml:"level"`
+	// Format is the line format: text (key=value) or json. Default "text".
+	Format string `yaml:"format"`
+}
+
+// RTMPConfig is the "rtmp" section.
+type RTMPConfig struct {
+	// Listen is the TCP host:port for RTMP publish and play.
+	// Default ":1935".
+	Listen string `yaml:"listen"`
+	// ChunkSize is the outgoing chunk size in bytes, 128..16777215.
+	// Default 4096.
+	ChunkSize int `yaml:"chunk_size"`
+	// HandshakeTimeout bounds the RTMP handshake. Default 10s.
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+	// IdleTimeout closes a connection that sends nothing for this long.
+	// Default 30s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxMessageSize is the largest message a peer may send, in bytes.
+	// Default 8388608 (8 MiB).
+	MaxMessageSize int `yaml:"max_message_size"`
+	// MaxChunkSize is the largest chunk size a peer may announce, in bytes.
+	// Default 16777216 (16 MiB).
+	MaxChunkSize int `yaml:"max_chunk_size"`
+	// MaxChunkStreams is the most chunk stream IDs a peer may use on one
+	// connection. Default 64.
+	MaxChunkStreams int `yaml:"max_chunk_streams"`
+	// MaxConnections caps concurrent RTMP and RTMPS connections.
+	// Default 4096.
+	MaxConnections int `yaml:"max_connections"`
+}
+
+// RTMPSConfig is the "rtmps" section. RTMPS is enabled when both Cert and
+// Key are set.
+type RTMPSConfig struct {
+	// Listen is the TCP host:port for RTMPS. Default ":1936".
+	Listen string `yaml:"listen"`
+	// Cert is the PEM certificate chain file. Default "" (RTMPS off).
+	Cert string `yaml:"cert"`
+	// Key is the PEM private key file. Default "" (RTMPS off).
+	Key string `yaml:"key"`
+}
+
+// Enabled reports whether RTMPS is configured (Cert and Key both set).
+func (c RTMPSConfig) Enabled() bool { return c.Cert != "" && c.Key != "" }
+
+// HTTPConfig is the "http" section.
+type HTTPConfig struct {
+	// Listen is the TCP host:port for HLS, DASH, FLV, WHIP/WHEP, API,
+	// metrics and web pages. Default ":8080".
+	Listen string `yaml:"listen"`
+}
+
+// HTTPSConfig is the "https" section. HTTPS is enabled when both Cert and
+// Key are set.
+type HTTPSConfig struct {
+	// Listen is the TCP host:port for the HTTP surface over TLS.
+	// Default ":8443".
+	Listen string `yaml:"listen"`
+	// Cert is the PEM certificate chain file. Default "" (HTTPS off).
+	Cert string `yaml:"cert"`
+	// Key is the PEM private key file. Default "" (HTTPS off).
+	Key string `yaml:"key"`
+}
+
+// Enabled reports whether HTTPS is configured (Cert and Key both set).
+func (c HTTPSConfig) Enabled() bool { return c.Cert != "" && c.Key != "" }
+
+// WebRTCConfig is the "webrtc" section.
+type WebRTCConfig struct {
+	// Listen is the host:port of the single UDP and TCP socket carrying all
+	// WebRTC media (ICE mux). Default ":8189".
+	Listen string `yaml:"listen"`
+}
+
+// HLS variants accepted by HLSConfig.Variant.
+const (
+	// HLSLowLatency is fMP4/CMAF with LL-HLS parts, blocking playlist
+	// reload and preload hints.
+	HLSLowLatency = "lowlatency"
+	// HLSFMP4 is fMP4/CMAF segments without parts.
+	HLSFMP4 = "fmp4"
+	// HLSMPEGTS is MPEG-TS segments.
+	HLSMPEGTS = "mpegts"
+)
+
+// HLSConfig is the "hls" section.
+type HLSConfig struct {
+	// Variant is the HLS flavour: lowlatency, fmp4 or mpegts.
+	// Default "lowlatency".
+	Variant string `yaml:"variant"`
+}
+
+// HubConfig is the "hub" section.
+type HubConfig struct {
+	// MaxLag is how far a viewer may fall behind the live edge before it
+	// skips to the newest keyframe. Default 5s.
+	MaxLag Duration `yaml:"max_lag"`
+	// RepublishGrace is how long a stream outlives its publisher, waiting
+	// for it to reconnect. Default 10s.
+	RepublishGrace Duration `yaml:"republish_grace"`
+	// MaxBufferBytes bounds the media payload one stream buffers, in bytes.
+	// Default 67108864 (64 MiB).
+	MaxBufferBytes int `yaml:"max_buffer_bytes"`
+	// MaxSkips is how many keyframe skips per minute a viewer may take
+	// before it is disconnected. Default 3.
+	MaxSkips int `yaml:"max_skips"`
+	// WaitTimeout bounds how long a new viewer waits for a stream to
+	// announce its tracks. Default 5s.
+	WaitTimeout Duration `yaml:"wait_timeout"`
+}
+
+// PathConfig is the settings for the stream paths matching one pattern of
+// Config.Paths. The zero value means: open publish and play, HLS on demand,
+// no transcoding.
+type PathConfig struct {
+	// PublishKeys are the keys a publisher must present (RTMP ?key=K;
+	// HTTP "Authorization: Bearer K" or ?key=K). Default empty: anyone may
+	// publish.
+	PublishKeys []string `yaml:"publish_keys,omitempty"`
+	// PlayKeys are the keys a viewer must present, the same ways. Default
+	// empty: anyone may play.
+	PlayKeys []string `yaml:"play_keys,omitempty"`
+	// HLS holds per-path HLS settings.
+	HLS PathHLSConfig `yaml:"hls,omitempty"`
+	// Transcode holds the ABR ladder.
+	Transcode TranscodeConfig `yaml:"transcode,omitempty"`
+}
+
+// PathHLSConfig is the "hls" block of a PathConfig.
+type PathHLSConfig struct {
+	// AlwaysOn packages HLS/DASH from the moment a stream is published
+	// instead of when the first HLS/DASH viewer asks. Default false.
+	AlwaysOn bool `yaml:"always_on"`
+}
+
+// TranscodeConfig is the "transcode" block of a PathConfig.
+type TranscodeConfig struct {
+	// Passthrough keeps the source as the top rendition of the ladder.
+	// Default false.
+	Passthrough bool `yaml:"passthrough"`
+	// Ladder lists the renditions; each becomes the stream APP/NAME_<Name>.
+	// Default empty: no transcoding.
+	Ladder []Rendition `yaml:"ladder,omitempty"`
+}
+
+// Rendition is one rung of a transcoding ladder.
+type Rendition struct {
+	// Name is the rung name, appended to the stream name ("480p" makes
+	// live/cam1_480p): 1..64 characters of [A-Za-z0-9_.-]. Required.
+	Name string `yaml:"name"`
+	// Width is the output width in pixels; 0 keeps the aspect ratio.
+	// Default 0.
+	Width int `yaml:"width"`
+	// Height is the output height in pixels. Required.
+	Height int `yaml:"height"`
+	// VideoBitrate is the video bitrate in bits per second with an
+	// optional k or M suffix ("1200k", "2.5M"). Required.
+	VideoBitrate string `yaml:"video_bitrate"`
+	// AudioBitrate is the audio bitrate, same syntax ("96k"). Default ""
+	// (the transcoder's default).
+	AudioBitrate string `yaml:"audio_bitrate,omitempty"`
+	// MaxFPS caps the frame rate, in frames per second. Default 0 (keep
+	// the source rate).
+	MaxFPS int `yaml:"max_fps,omitempty"`
+	// Preset is the encoder speed preset (x264 names such as "veryfast").
+	// Default "" (the transcoder's default).
+	Preset string `yaml:"preset,omitempty"`
+}
+
+// Duration is a time.Duration written in YAML and environment variables as
+// a Go duration string with a unit ("250ms", "5s", "1m30s").
+type Duration struct {
+	time.Duration
+}
+
+// D returns d as a Duration.
+func D(d time.Duration) Duration { return Duration{d} }
+
+// ParseDuration parses a duration string such as "5s" or "250ms". A bare
+// number without a unit is refused, so "5" is never silently 5 ns.
+func ParseDuration(s string) (Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return Duration{}, fmt.Errorf("invalid duration %q (want a number with a unit, e.g. 250ms, 5s, 1m)", truncate(s))
+	}
+	return Duration{d}, nil
+}
+
+// MarshalYAML writes d as a duration string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// UnmarshalYAML reads a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New("want a duration string such as 5s")
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalText writes d as a duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// truncate shortens s for quoting in an error message.
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

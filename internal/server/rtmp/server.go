@@ -93,7 +93,6 @@ func (s *Server) Serve(ln net.Listener, proto string) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
-	s.Logger.Info("rtmp listening", "proto", proto, "addr", ln.Addr().String())
 
 	var backoff time.Duration
 	for {

@@ -119,10 +119,13 @@ func (s *Server) play(ctx context.Context, reader *hub.Reader, out sink) error {
 	head := flv.AppendHeader(nil, hasVideo, hasAudio)
 	head = flv.AppendTag(head, flv.TagScript, 0, flv.MetadataBody(video, audio))
 
+	// The header goes out at once: players (and proxies) see a live
+	// response even before the first packet.
+	if err := out.write([][]byte{head}, time.Now().Add(s.writeTimeout())); err != nil {
+		return err
+	}
 	batch := make([]*av.Packet, 0, 64)
-	store := make([][]byte, 0, 2*cap(batch)+1)
-	store = append(store, head)
-	pending := store // the header goes out with the first batch
+	store := make([][]byte, 0, 2*cap(batch))
 	var lastVideo, lastAudio *av.Track
 	for {
 		var err error
@@ -130,7 +133,7 @@ func (s *Server) play(ctx context.Context, reader *hub.Reader, out sink) error {
 		if err != nil {
 			return err
 		}
-		bufs := pending
+		bufs := store[:0]
 		for _, p := range batch {
 			last := &lastAudio
 			if p.Kind() == av.KindVideo {
@@ -148,7 +151,6 @@ func (s *Server) play(ctx context.Context, reader *hub.Reader, out sink) error {
 			}
 			return err
 		}
-		pending = store[:0]
 	}
 }
 

@@ -1,0 +1,257 @@
+package rtmp
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// extendedTimestamp is the 24-bit timestamp field value that announces a
+// 32-bit Extended Timestamp after the message header (§5.3.1.3).
+const extendedTimestamp = 0xFFFFFF
+
+// chunkStream is the per-chunk-stream state of §5.3.1.2: the fields that
+// header types 1, 2 and 3 inherit, plus the message being reassembled.
+type chunkStream struct {
+	timestamp uint32 // absolute timestamp of the current/last message
+	delta     uint32 // last timestamp field (absolute after type 0, else delta)
+	length    uint32
+	typ       uint8
+	streamID  uint32
+	extended  bool   // last header carried an Extended Timestamp
+	extValue  uint32 // that Extended Timestamp value
+	active    bool   // a message is partially received
+	buf       []byte // partial payload
+}
+
+// ChunkReader reassembles RTMP messages from a chunk stream (§5.3). It keeps
+// per-chunk-stream header state for all four chunk header types, handles
+// extended timestamps (including their repetition on type-3 chunks) and
+// interleaved chunk streams, and enforces Limits. It is not safe for
+// concurrent use.
+type ChunkReader struct {
+	r         *bufio.Reader
+	limits    Limits
+	chunkSize uint32
+	streams   map[uint32]*chunkStream
+	bytesRead uint64
+	hdr       [11]byte
+}
+
+// NewChunkReader returns a reader of chunks from r with the default chunk
+// size of 128 bytes (§5.4.1). Zero fields of l take their defaults. r is
+// wrapped in a bufio.Reader unless it is one already.
+func NewChunkReader(r io.Reader, l Limits) *ChunkReader {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 8192)
+	}
+	return &ChunkReader{
+		r:         br,
+		limits:    l.withDefaults(),
+		chunkSize: DefaultChunkSize,
+		streams:   make(map[uint32]*chunkStream),
+	}
+}
+
+// SetChunkSize sets the maximum chunk payload size for reading, as a peer's
+// Set Chunk Size message requests (§5.4.1). n must be in 1..MaxChunkSize and
+// have its top bit clear.
+func (r *ChunkReader) SetChunkSize(n uint32) error {
+	if n == 0 || n > maxSettableChunkSize || n > r.limits.MaxChunkSize {
+		return fmt.Errorf("rtmp: invalid chunk size %d (limit %d)", n, r.limits.MaxChunkSize)
+	}
+	r.chunkSize = n
+	return nil
+}
+
+// ChunkSize returns the current read chunk size.
+func (r *ChunkReader) ChunkSize() uint32 { return r.chunkSize }
+
+// Abort drops the partially received message on chunk stream csid, as the
+// Abort message requests (§5.4.2).
+func (r *ChunkReader) Abort(csid uint32) {
+	if cs, ok := r.streams[csid]; ok {
+		cs.active = false
+		cs.buf = nil
+	}
+}
+
+// BytesRead returns the number of bytes consumed from the stream so far.
+func (r *ChunkReader) BytesRead() uint64 { return r.bytesRead }
+
+func (r *ChunkReader) readFull(p []byte) error {
+	n, err := io.ReadFull(r.r, p)
+	r.bytesRead += uint64(n)
+	return err
+}
+
+// ReadMessage reads chunks until a message is complete and returns it. The
+// returned payload is owned by the caller. Errors are wrapped with context;
+// io.EOF is returned unwrapped only when the stream ends cleanly between
+// chunks. After any error the reader's state is undefined and the
+// connection should be closed.
+func (r *ChunkReader) ReadMessage() (*Message, error) {
+	for {
+		m, err := r.readChunk()
+		if err != nil || m != nil {
+			return m, err
+		}
+	}
+}
+
+// readChunk reads one chunk and returns the message it completes, if any.
+func (r *ChunkReader) readChunk() (*Message, error) {
+	// Basic header, §5.3.1.1.
+	b0, err := r.r.ReadByte()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("rtmp: read chunk basic header: %w", err)
+	}
+	r.bytesRead++
+	format := b0 >> 6
+	csid := uint32(b0 & 0x3F)
+	switch csid {
+	case 0:
+		if err := r.readFull(r.hdr[:1]); err != nil {
+			return nil, fmt.Errorf("rtmp: read chunk basic header: %w", unexpected(err))
+		}
+		csid = uint32(r.hdr[0]) + 64
+	case 1:
+		if err := r.readFull(r.hdr[:2]); err != nil {
+			return nil, fmt.Errorf("rtmp: read chunk basic header: %w", unexpected(err))
+		}
+		csid = uint32(r.hdr[1])<<8 + uint32(r.hdr[0]) + 64
+	}
+
+	cs := r.streams[csid]
+	if cs == nil {
+		if format != 0 {
+			return nil, fmt.Errorf("rtmp: chunk stream %d: type %d header without a prior type 0 header", csid, format)
+		}
+		if len(r.streams) >= r.limits.MaxChunkStreams {
+			return nil, fmt.Errorf("rtmp: chunk stream %d: more than %d chunk streams", csid, r.limits.MaxChunkStreams)
+		}
+		cs = &chunkStream{}
+		r.streams[csid] = cs
+	}
+
+	// Message header, §5.3.1.2.
+	if format != 3 && cs.active {
+		return nil, fmt.Errorf("rtmp: chunk stream %d: type %d header inside an unfinished message (%d of %d bytes)", csid, format, len(cs.buf), cs.length)
+	}
+	var field uint32
+	switch format {
+	case 0, 1, 2:
+		n := [3]int{11, 7, 3}[format]
+		if err := r.readFull(r.hdr[:n]); err != nil {
+			return nil, fmt.Errorf("rtmp: chunk stream %d: read type %d message header: %w", csid, format, unexpected(err))
+		}
+		field = uint32(r.hdr[0])<<16 | uint32(r.hdr[1])<<8 | uint32(r.hdr[2])
+		if format <= 1 {
+			length := uint32(r.hdr[3])<<16 | uint32(r.hdr[4])<<8 | uint32(r.hdr[5])
+			if length > r.limits.MaxMessageSize {
+				return nil, fmt.Errorf("rtmp: chunk stream %d: message length %d exceeds limit %d", csid, length, r.limits.MaxMessageSize)
+			}
+			cs.length = length
+			cs.typ = r.hdr[6]
+		}
+		if format == 0 {
+			cs.streamID = binary.LittleEndian.Uint32(r.hdr[7:11]) // §5.3.1.2.1: little-endian
+		}
+		cs.extended = field == extendedTimestamp
+		if cs.extended {
+			if err := r.readFull(r.hdr[:4]); err != nil {
+				return nil, fmt.Errorf("rtmp: chunk stream %d: read extended timestamp: %w", csid, unexpected(err))
+			}
+			field = binary.BigEndian.Uint32(r.hdr[:4])
+			cs.extValue = field
+		}
+		cs.delta = field
+		if format == 0 {
+			cs.timestamp = field
+		} else {
+			cs.timestamp += field
+		}
+	case 3:
+		if cs.active {
+			// Continuation chunk. The Extended Timestamp is repeated here by
+			// Flash, FMS and ffmpeg; some encoders omit it, so it is consumed
+			// only when the next 4 bytes equal the value already seen.
+			if cs.extended {
+				p, err := r.r.Peek(4)
+				if err != nil {
+					return nil, fmt.Errorf("rtmp: chunk stream %d: read extended timestamp: %w", csid, unexpected(err))
+				}
+				if binary.BigEndian.Uint32(p) == cs.extValue {
+					_ = r.readFull(r.hdr[:4])
+				}
+			}
+		} else {
+			// A new message inheriting everything, timestamp advanced by the
+			// previous delta (§5.3.1.2.4).
+			if cs.extended {
+				if err := r.readFull(r.hdr[:4]); err != nil {
+					return nil, fmt.Errorf("rtmp: chunk stream %d: read extended timestamp: %w", csid, unexpected(err))
+				}
+				cs.extValue = binary.BigEndian.Uint32(r.hdr[:4])
+				cs.delta = cs.extValue
+			}
+			cs.timestamp += cs.delta
+		}
+	}
+
+	if !cs.active {
+		cs.active = true
+		// Start small and grow as bytes arrive: a declared length is not
+		// trusted for allocation.
+		cs.buf = make([]byte, 0, min(cs.length, r.chunkSize, 64<<10))
+	}
+
+	// Chunk data, at most chunkSize bytes.
+	n := min(cs.length-uint32(len(cs.buf)), r.chunkSize)
+	if n > 0 {
+		start := len(cs.buf)
+		cs.buf = growTo(cs.buf, start+int(n), int(cs.length))
+		if err := r.readFull(cs.buf[start:]); err != nil {
+			return nil, fmt.Errorf("rtmp: chunk stream %d: read chunk data: %w", csid, unexpected(err))
+		}
+	}
+	if uint32(len(cs.buf)) < cs.length {
+		return nil, nil
+	}
+	m := &Message{
+		Type:          cs.typ,
+		ChunkStreamID: csid,
+		StreamID:      cs.streamID,
+		Timestamp:     cs.timestamp,
+		Payload:       cs.buf,
+	}
+	cs.active = false
+	cs.buf = nil
+	return m, nil
+}
+
+// growTo returns b resliced to length n, reallocating when its capacity is
+// too small: doubling, but never beyond limit (the message length).
+func growTo(b []byte, n, limit int) []byte {
+	if n <= cap(b) {
+		return b[:n]
+	}
+	nb := make([]byte, n, max(n, min(2*cap(b), limit)))
+	copy(nb, b)
+	return nb
+}
+
+// unexpected turns a clean EOF in the middle of a chunk into
+// io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+
+	"github.com/sluicemedia/sluice/internal/av"
 )
 
 // Frame is one encoded video frame of a test vector.
@@ -108,6 +111,23 @@ func splitFMP4(b []byte, configBox string) (VideoVector, error) {
 	}
 	if len(v.Frames) == 0 {
 		return v, fmt.Errorf("no frames")
+	}
+	// Sync-sample flags of ffmpeg's fragments are not reliable through the
+	// fMP4 reader: take keyframes from the bitstream.
+	for i := range v.Frames {
+		f := &v.Frames[i]
+		switch configBox {
+		case "hvcC":
+			f.Key = av.IsH265Keyframe(f.Data)
+		case "avcC":
+			f.Key = av.IsH264Keyframe(f.Data)
+		case "av1C":
+			var tu av1.Bitstream
+			if err := tu.Unmarshal(f.Data); err != nil {
+				return v, fmt.Errorf("frame %d: %w", i, err)
+			}
+			f.Key = av1.IsRandomAccess2(tu)
+		}
 	}
 	if configBox == "av1C" && len(v.Config) == 0 {
 		// ffmpeg 5.1 writes an empty av1C with empty_moov: build the record

@@ -436,3 +436,7 @@ func (c *Client) Close() error {
 	})
 	return c.closeErr
 }
+
+// LocalAddr returns the client socket's local address (what the server
+// sees as the remote address).
+func (c *Client) LocalAddr() net.Addr { return c.nc.LocalAddr() }

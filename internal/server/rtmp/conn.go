@@ -88,6 +88,10 @@ func (c *conn) run(ctx context.Context) error {
 		return err
 	}
 	if err := rtmp.ServerHandshake(c.nc); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("handshake: not completed within %s", c.srv.HandshakeTimeout)
+		}
 		return fmt.Errorf("handshake: %w", err)
 	}
 	c.wire = rtmp.NewConn(c.nc, c.srv.Limits)

@@ -11,7 +11,7 @@ while IFS= read -r line; do
   name="$(sed -E 's/^.*func (Fuzz[A-Za-z0-9_]+).*/\1/' <<<"$line")"
   dir="./$(dirname "$file")"
   echo "fuzz: $dir $name ($FUZZTIME)"
-  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$dir" >/tmp/sluice-fuzz.log 2>&1; then
+  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 10x "$dir" >/tmp/sluice-fuzz.log 2>&1; then
     cat /tmp/sluice-fuzz.log
     status=1
   fi

@@ -134,6 +134,20 @@ func (s *Server) play(ctx context.Context, reader *hub.Reader, out sink) error {
 			return err
 		}
 		bufs := store[:0]
+		if lastVideo == nil && lastAudio == nil {
+			// Both sequence headers go first, so players configure both
+			// decoders before the first frame (the GOP may open with video
+			// and carry its first audio frame later).
+			ts := flv.TimestampMS(batch[0].DTS)
+			if video != nil {
+				lastVideo = video
+				bufs = append(bufs, flv.AppendTag(nil, flv.TagVideo, ts, flv.AppendSequenceHeaderBody(nil, video)))
+			}
+			if audio != nil {
+				lastAudio = audio
+				bufs = append(bufs, flv.AppendTag(nil, flv.TagAudio, ts, flv.AppendSequenceHeaderBody(nil, audio)))
+			}
+		}
 		for _, p := range batch {
 			last := &lastAudio
 			if p.Kind() == av.KindVideo {

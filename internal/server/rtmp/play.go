@@ -111,6 +111,21 @@ func (ps *playSession) loop(ctx context.Context) error {
 			return err
 		}
 		bufs := store[:0]
+		if lastVideo == nil && lastAudio == nil {
+			// Both sequence headers first: see flvserver.play.
+			video, audio := ps.reader.Stream().Tracks()
+			for _, t := range []*av.Track{video, audio} {
+				if t == nil {
+					continue
+				}
+				if t.Kind() == av.KindVideo {
+					lastVideo = t
+				} else {
+					lastAudio = t
+				}
+				bufs = append(bufs, srv.sequenceHeaderChunks(t, batch[0].DTS))
+			}
+		}
 		for _, p := range batch {
 			last := &lastAudio
 			if p.Kind() == av.KindVideo {
@@ -120,7 +135,7 @@ func (ps *playSession) loop(ctx context.Context) error {
 				// New or changed codec configuration: its sequence header
 				// goes first. Rare, so built per viewer.
 				*last = p.Track
-				bufs = append(bufs, srv.sequenceHeaderChunks(p))
+				bufs = append(bufs, srv.sequenceHeaderChunks(p.Track, p.DTS))
 			}
 			bufs = append(bufs, srv.packetChunks(p))
 		}
@@ -151,9 +166,12 @@ func (s *Server) packetChunks(p *av.Packet) []byte {
 	})
 }
 
-func (s *Server) sequenceHeaderChunks(p *av.Packet) []byte {
-	typ, csid := messageType(p)
-	m := rtmp.Message{Type: typ, ChunkStreamID: csid, StreamID: mediaStreamID, Timestamp: flv.TimestampMS(p.DTS),
-		Payload: flv.AppendSequenceHeaderBody(nil, p.Track)}
+func (s *Server) sequenceHeaderChunks(t *av.Track, dts time.Duration) []byte {
+	typ, csid := uint8(rtmp.MsgAudio), uint32(csidAudio)
+	if t.Kind() == av.KindVideo {
+		typ, csid = rtmp.MsgVideo, csidVideo
+	}
+	m := rtmp.Message{Type: typ, ChunkStreamID: csid, StreamID: mediaStreamID, Timestamp: flv.TimestampMS(dts),
+		Payload: flv.AppendSequenceHeaderBody(nil, t)}
 	return rtmp.AppendChunks(nil, &m, s.ChunkSize)
 }

@@ -91,46 +91,62 @@ func (p *Process) Wait(timeout time.Duration) error {
 	}
 }
 
+// Pattern is the test pattern every test uses: testsrc2 video encoded as
+// constant-bitrate H.264 (no B-frames) and a sine tone as stereo AAC.
+type Pattern struct {
+	Size     string        // default 320x240
+	Rate     int           // frames per second, default 25
+	GOP      int           // frames per GOP, default 2*Rate
+	Bitrate  string        // video bitrate, default 500k
+	Duration time.Duration // 0: endless when publishing
+}
+
+func (p Pattern) withDefaults() Pattern {
+	if p.Size == "" {
+		p.Size = "320x240"
+	}
+	if p.Rate == 0 {
+		p.Rate = 25
+	}
+	if p.GOP == 0 {
+		p.GOP = 2 * p.Rate
+	}
+	if p.Bitrate == "" {
+		p.Bitrate = "500k"
+	}
+	return p
+}
+
+// args returns ffmpeg's input and encoding arguments for p (defaults set).
+func (p Pattern) args() []string {
+	args := []string{
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", p.Size, p.Rate),
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+	}
+	if p.Duration > 0 {
+		args = append(args, "-t", strconv.FormatFloat(p.Duration.Seconds(), 'f', 3, 64))
+	}
+	return append(args,
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+		"-b:v", p.Bitrate, "-minrate", p.Bitrate, "-maxrate", p.Bitrate, "-bufsize", p.Bitrate,
+		"-x264-params", "nal-hrd=cbr",
+		"-g", strconv.Itoa(p.GOP), "-keyint_min", strconv.Itoa(p.GOP), "-sc_threshold", "0",
+		"-c:a", "aac", "-b:a", "64k", "-ar", "44100", "-ac", "2",
+	)
+}
+
 // PublishOptions shape a test-pattern publish.
 type PublishOptions struct {
-	Size     string // default 320x240
-	Rate     int    // frames per second, default 25
-	GOP      int    // frames per GOP, default 2*Rate
-	Bitrate  string // video bitrate, default 500k
-	Duration time.Duration
+	Pattern
 	// Extra output options placed before the URL (e.g. "-tls_verify", "0").
 	Extra []string
 }
 
-// PublishTestPattern runs ffmpeg publishing testsrc2 (H.264) + sine (AAC) in
-// real time to url ("rtmp://..." or "rtmps://..."), looping until the test
-// ends or Duration passes.
+// PublishTestPattern runs ffmpeg publishing the Pattern in real time to url
+// ("rtmp://..." or "rtmps://..."), until the test ends or Duration passes.
 func PublishTestPattern(t testing.TB, url string, o PublishOptions) *Process {
 	t.Helper()
-	if o.Size == "" {
-		o.Size = "320x240"
-	}
-	if o.Rate == 0 {
-		o.Rate = 25
-	}
-	if o.GOP == 0 {
-		o.GOP = 2 * o.Rate
-	}
-	if o.Bitrate == "" {
-		o.Bitrate = "500k"
-	}
-	args := []string{"-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", o.Size, o.Rate),
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-	}
-	if o.Duration > 0 {
-		args = append(args, "-t", strconv.FormatFloat(o.Duration.Seconds(), 'f', 3, 64))
-	}
-	args = append(args,
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-		"-b:v", o.Bitrate, "-g", strconv.Itoa(o.GOP), "-keyint_min", strconv.Itoa(o.GOP), "-sc_threshold", "0",
-		"-c:a", "aac", "-b:a", "64k", "-ar", "44100", "-ac", "2",
-	)
+	args := append([]string{"-hide_banner", "-loglevel", "error", "-re"}, o.Pattern.withDefaults().args()...)
 	args = append(args, o.Extra...)
 	args = append(args, "-f", "flv", url)
 	return Start(t, "ffmpeg", args...)

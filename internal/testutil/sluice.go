@@ -27,7 +27,7 @@ func BuildSluice(t testing.TB) string {
 	buildOnce.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "sluice-bin-")
+		dir, err := sharedTempDir("sluice-bin-")
 		if err != nil {
 			buildErr = err
 			return

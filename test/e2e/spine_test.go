@@ -137,7 +137,7 @@ func TestRTMPSPublishAndPlay(t *testing.T) {
 // had to wait for the next keyframe would wait up to 4 s.
 func TestNewViewerStartsAtKeyframeWithoutWaiting(t *testing.T) {
 	s := testutil.StartSluice(t, nil)
-	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/gop", testutil.PublishOptions{GOP: 100})
+	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/gop", testutil.PublishOptions{Pattern: testutil.Pattern{GOP: 100}})
 	waitForStream(t, s, "live/gop")
 	for i := 0; i < 5; i++ {
 		time.Sleep(700 * time.Millisecond) // land at different points in the GOP

@@ -45,6 +45,7 @@ const (
 type runFunc func(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 
 func main() {
+	app.Version = version
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr, app.Run))
 }
 

@@ -97,6 +97,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	routes := &httpRoutes{hub: a.hub, flv: &flvserver.Server{
 		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"),
 	}}
+	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
 	a.httpSrv = &http.Server{
 		Handler:           routes.handler(),
 		ReadHeaderTimeout: 10 * time.Second,

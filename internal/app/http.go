@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sluicemedia/sluice/internal/api"
 	"github.com/sluicemedia/sluice/internal/hub"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	"github.com/sluicemedia/sluice/internal/streampath"
@@ -16,6 +17,10 @@ import (
 type httpRoutes struct {
 	hub *hub.Hub
 	flv *flvserver.Server
+	// api serves the REST API under /api/v1/ (internal/api).
+	api http.Handler
+	// metrics serves GET /metrics (Prometheus text format).
+	metrics http.Handler
 }
 
 func (h *httpRoutes) handler() http.Handler {
@@ -25,6 +30,8 @@ func (h *httpRoutes) handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /{$}", h.dashboard)
+	mux.Handle(api.Prefix, h.api)
+	mux.Handle("GET /metrics", h.metrics)
 	mux.HandleFunc("/{app}/{name}", h.stream)
 	return mux
 }

@@ -43,6 +43,8 @@ type Config struct {
 	HLS HLSConfig `yaml:"hls"`
 	// Hub configures stream buffering and viewer lag policy.
 	Hub HubConfig `yaml:"hub"`
+	// API configures access to the REST API under /api/v1.
+	API APIConfig `yaml:"api"`
 	// Paths maps glob patterns of stream paths (path.Match syntax) to
 	// per-path settings; see PathSettings for which pattern applies.
 	// Default empty. Not overridable by environment variables.
@@ -163,6 +165,15 @@ type HubConfig struct {
 	// WaitTimeout bounds how long a new viewer waits for a stream to
 	// announce its tracks. Default 5s.
 	WaitTimeout Duration `yaml:"wait_timeout"`
+}
+
+// APIConfig is the "api" section: access to the REST API (/api/v1).
+type APIConfig struct {
+	// Key, when set, is required on every API request as
+	// "Authorization: Bearer KEY" or "X-API-Key: KEY"; 16..256 printable
+	// ASCII characters without spaces. Default "": no key, and the API
+	// answers loopback clients only (403 for any other address).
+	Key string `yaml:"key"`
 }
 
 // PathConfig is the settings for the stream paths matching one pattern of

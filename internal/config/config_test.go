@@ -220,7 +220,8 @@ func TestEnvVarNames(t *testing.T) {
 	require.Equal(t, "hub.max_lag", names["SLUICE_HUB_MAX_LAG"])
 	require.Equal(t, "webrtc.listen", names["SLUICE_WEBRTC_LISTEN"])
 	require.Equal(t, "https.key", names["SLUICE_HTTPS_KEY"])
-	require.Len(t, vars, 2+8+3+1+3+1+1+5)
+	require.Equal(t, "api.key", names["SLUICE_API_KEY"])
+	require.Len(t, vars, 2+8+3+1+3+1+1+5+1)
 }
 
 func TestEnvBadValue(t *testing.T) {

@@ -57,6 +57,8 @@ func (c *Config) Validate() error {
 	v.between("hub.max_skips", c.Hub.MaxSkips, 1, math.MaxInt32)
 	v.positiveDuration("hub.wait_timeout", c.Hub.WaitTimeout)
 
+	v.apiKey("api.key", c.API.Key)
+
 	patterns := make([]string, 0, len(c.Paths))
 	for p := range c.Paths {
 		patterns = append(patterns, p)
@@ -120,6 +122,25 @@ func (v *validator) certPair(section, cert, key string) {
 		v.fail(section+".key", "must be set when %s.cert is set", section)
 	case cert == "" && key != "":
 		v.fail(section+".cert", "must be set when %s.key is set", section)
+	}
+}
+
+// apiKey accepts "" (no key) or 16..256 printable ASCII characters without
+// spaces, so the key fits an HTTP header unchanged and is not trivially
+// guessable.
+func (v *validator) apiKey(key, val string) {
+	if val == "" {
+		return
+	}
+	if len(val) < 16 || len(val) > 256 {
+		v.fail(key, "must be empty (loopback-only API) or 16..256 characters, got %d characters", len(val))
+		return
+	}
+	for i := 0; i < len(val); i++ {
+		if c := val[i]; c <= ' ' || c > '~' {
+			v.fail(key, "must be printable ASCII without spaces (it is sent in an HTTP header)")
+			return
+		}
 	}
 }
 

@@ -11,8 +11,11 @@ import (
 // from a single goroutine.
 type Reader struct {
 	s     *Stream
+	id    uint64 // unique in the process, for the API (clients.go)
 	info  ClientInfo
 	since time.Time
+	// kicked is set by Stream.KickReader; guarded by s.mu.
+	kicked bool
 
 	cursor    uint64 // next sequence number to read
 	needKey   bool   // drop packets until the next keyframe
@@ -30,7 +33,8 @@ func (r *Reader) Skips() uint64 { return r.skipped }
 // blocking until at least one is available. A reader lagging more than
 // Options.MaxLag behind jumps to the newest keyframe; one that does so more
 // than Options.MaxSkips times in a minute gets ErrLagging. After the stream
-// ends and the reader has drained it, Read returns ErrEnded.
+// ends and the reader has drained it, Read returns ErrEnded; once the reader
+// is kicked (Stream.KickReader), Read returns ErrKicked at once.
 func (r *Reader) Read(ctx context.Context, dst []*av.Packet) ([]*av.Packet, error) {
 	if cap(dst) == 0 {
 		dst = make([]*av.Packet, 0, 64)
@@ -38,6 +42,10 @@ func (r *Reader) Read(ctx context.Context, dst []*av.Packet) ([]*av.Packet, erro
 	s := r.s
 	for {
 		s.mu.RLock()
+		if r.kicked {
+			s.mu.RUnlock()
+			return dst, ErrKicked
+		}
 		ring := s.ring
 		switch {
 		case r.cursor < ring.front:

@@ -280,7 +280,7 @@ func (s *Stream) subscribe(ctx context.Context, info ClientInfo) (*Reader, error
 	if s.ended {
 		return nil, ErrEnded
 	}
-	r := &Reader{s: s, info: info, since: time.Now()}
+	r := &Reader{s: s, id: nextReaderID(), info: info, since: time.Now()}
 	switch {
 	case s.haveKey:
 		r.cursor = s.lastKeySeq

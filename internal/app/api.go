@@ -1,0 +1,118 @@
+package app
+
+import (
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/api"
+	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/obs"
+)
+
+// Version is the server version reported by GET /api/v1/server and the
+// sluice_info metric. cmd/sluice may set it before Run; when empty, the
+// module version from the build info is used ("(devel)" for local builds).
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// apiHub adapts *hub.Hub to api.Hub and obs.StreamSource.
+type apiHub struct{ h *hub.Hub }
+
+var (
+	_ api.Hub          = apiHub{}
+	_ obs.StreamSource = apiHub{}
+)
+
+func (a apiHub) Streams() []hub.Stats {
+	streams := a.h.Streams()
+	out := make([]hub.Stats, 0, len(streams))
+	for _, s := range streams {
+		out = append(out, s.Stats())
+	}
+	return out
+}
+
+func (a apiHub) Stream(path string) (hub.Stats, bool) {
+	s := a.h.Stream(path)
+	if s == nil || s.Ended() {
+		return hub.Stats{}, false
+	}
+	return s.Stats(), true
+}
+
+func (a apiHub) Clients(path string) ([]hub.ClientStats, bool) {
+	s := a.h.Stream(path)
+	if s == nil || s.Ended() {
+		return nil, false
+	}
+	return s.Clients(), true
+}
+
+func (a apiHub) KickPublisher(path, reason string) bool {
+	s := a.h.Stream(path)
+	return s != nil && s.Kick(reason)
+}
+
+func (a apiHub) KickClient(id uint64) bool { return a.h.KickReader(id) }
+
+// StreamSnapshots converts hub snapshots for the metrics collector, which
+// must not import the hub (obs is a leaf).
+func (a apiHub) StreamSnapshots() []obs.StreamSnapshot {
+	streams := a.h.Streams()
+	out := make([]obs.StreamSnapshot, 0, len(streams))
+	for _, s := range streams {
+		st := s.Stats()
+		snap := obs.StreamSnapshot{
+			Path: st.Path, Viewers: st.Readers, BytesIn: st.BytesIn, PacketsIn: st.PacketsIn,
+			Skips: st.Skips, Drops: st.Drops, Republishes: st.Republishes, BufferedBytes: st.BufferedBytes,
+		}
+		if st.Publisher != nil {
+			snap.PublisherProtocol = st.Publisher.Protocol
+		}
+		out = append(out, snap)
+	}
+	return out
+}
+
+// newAPI builds the REST API handler (mounted at api.Prefix).
+func (a *App) newAPI() http.Handler {
+	return api.New(api.Options{
+		Hub:       apiHub{a.hub},
+		Key:       a.cfg.API.Key,
+		Version:   version(),
+		Started:   time.Now(),
+		Listeners: a.boundListeners,
+		Logger:    a.log.With("component", "api"),
+	})
+}
+
+// newMetrics builds the GET /metrics handler.
+func (a *App) newMetrics() http.Handler {
+	return obs.MetricsHandler(obs.NewMetricsRegistry(apiHub{a.hub}, version()))
+}
+
+// boundListeners reports the bound listeners. The fields it reads are set
+// by New before any request is served.
+func (a *App) boundListeners() []api.Listener {
+	var out []api.Listener
+	for _, l := range []struct {
+		name string
+		ln   net.Listener
+	}{{"rtmp", a.rtmpLn}, {"rtmps", a.rtmpsLn}, {"http", a.httpLn}, {"https", a.httpsLn}} {
+		if l.ln != nil {
+			out = append(out, api.Listener{Name: l.name, Addr: l.ln.Addr().String()})
+		}
+	}
+	return out
+}

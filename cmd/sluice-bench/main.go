@@ -26,6 +26,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "table" {
+		if err := printTable(os.Stdout, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench table:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	flag.StringVar(&o.clip, "clip", "", "FLV clip to publish (H.264/AAC); required")
 	flag.StringVar(&o.publish, "rtmp", "", "RTMP URL to publish to; required")
@@ -35,6 +42,8 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "time after the publish starts before viewers connect")
 	flag.IntVar(&o.pid, "pid", 0, "server process ID to sample CPU and RSS from /proc (0: none)")
 	flag.StringVar(&o.jsonOut, "json", "", "write the result as JSON to this file")
+	flag.StringVar(&o.label, "label", "sluice", "name of the server under test, for the table")
+	flag.StringVar(&o.proto, "proto", "", "protocol label for the table (default: from -play)")
 	flag.Parse()
 	if o.clip == "" || o.publish == "" || o.play == "" {
 		flag.Usage()
@@ -63,6 +72,7 @@ type options struct {
 	duration, warmup    time.Duration
 	pid                 int
 	jsonOut             string
+	label, proto        string
 }
 
 // sendLog maps a video timestamp to the wall-clock time it was sent.
@@ -161,7 +171,14 @@ func run(ctx context.Context, o options) (*Result, error) {
 	cancelViewers()
 	wg.Wait()
 
+	if o.proto == "" {
+		o.proto = "http-flv"
+		if strings.HasPrefix(o.play, "rtmp") {
+			o.proto = "rtmp"
+		}
+	}
 	res := &Result{
+		Server: o.label, Proto: o.proto,
 		Play: o.play, Viewers: o.viewers, Seconds: elapsed.Seconds(),
 		PublishBitrateKbps: float64(pubBytes) * 8 / elapsed.Seconds() / 1000,
 		ServerPID:          o.pid,
@@ -209,6 +226,8 @@ func percentiles(d []time.Duration) (median, p99, maxv float64) {
 
 // Result is one run's report.
 type Result struct {
+	Server             string  `json:"server"`
+	Proto              string  `json:"proto"`
 	Play               string  `json:"play"`
 	Viewers            int     `json:"viewers"`
 	Connected          int     `json:"connected"`

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// printTable reads result JSON files and prints one markdown table, with
+// Sluice ÷ nginx-rtmp ratios where both ran the same load.
+func printTable(w io.Writer, files []string) error {
+	var results []*Result
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		r := &Result{}
+		if err := json.Unmarshal(b, r); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		results = append(results, r)
+	}
+	sort.SliceStable(results, func(i, j int) bool {
+		a, b := results[i], results[j]
+		if a.Proto != b.Proto {
+			return a.Proto < b.Proto
+		}
+		if a.Viewers != b.Viewers {
+			return a.Viewers < b.Viewers
+		}
+		return a.Server > b.Server // sluice before nginx-rtmp
+	})
+	type key struct {
+		proto   string
+		viewers int
+	}
+	byKey := map[key]map[string]*Result{}
+	for _, r := range results {
+		k := key{r.Proto, r.Viewers}
+		if byKey[k] == nil {
+			byKey[k] = map[string]*Result{}
+		}
+		byKey[k][r.Server] = r
+	}
+	fmt.Fprintln(w, "| protocol | viewers | server | connected | failed | behind | stalls | latency p50 / p99 ms | CPU % | CPU ms/s per viewer | RSS peak MB | RSS KB per viewer | CPU ratio | RSS/viewer ratio |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range results {
+		cpuRatio, rssRatio := "", ""
+		if r.Server == "sluice" {
+			if n := byKey[key{r.Proto, r.Viewers}]["nginx-rtmp"]; n != nil {
+				if n.ServerCPUPercent > 0 {
+					cpuRatio = fmt.Sprintf("%.2f×", r.ServerCPUPercent/n.ServerCPUPercent)
+				}
+				if n.RSSPerViewerKB > 0 {
+					rssRatio = fmt.Sprintf("%.2f×", r.RSSPerViewerKB/n.RSSPerViewerKB)
+				}
+			}
+		}
+		perViewer := 0.0
+		if r.Viewers > 0 {
+			perViewer = 10 * r.ServerCPUPercent / float64(r.Viewers) // % of a core → ms of CPU per second
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %d | %d | %d | %d | %.1f / %.1f | %.1f | %.3f | %.1f | %.1f | %s | %s |\n",
+			r.Proto, r.Viewers, r.Server, r.Connected, r.Failed, r.FallingBehind, r.Stalls,
+			r.LatencyMedianMS, r.LatencyP99MS, r.ServerCPUPercent, perViewer, r.ServerRSSPeakMB, r.RSSPerViewerKB, cpuRatio, rssRatio)
+	}
+	return nil
+}

@@ -39,7 +39,7 @@ func main() {
 	flag.StringVar(&o.play, "play", "", "URL viewers play: http(s)://…/x.flv (HTTP-FLV) or rtmp://… ; required")
 	flag.IntVar(&o.viewers, "viewers", 10, "number of viewers")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measurement duration after all viewers connected")
-	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "time after the publish starts before viewers connect")
+	flag.DurationVar(&o.warmup, "warmup", 8*time.Second, "time after the publish starts before viewers connect and the RSS baseline is taken (let the server's buffers fill: hub.max_lag + one GOP)")
 	flag.IntVar(&o.pid, "pid", 0, "server process ID to sample CPU and RSS from /proc (0: none)")
 	flag.StringVar(&o.jsonOut, "json", "", "write the result as JSON to this file")
 	flag.StringVar(&o.label, "label", "sluice", "name of the server under test, for the table")
@@ -127,12 +127,14 @@ func run(ctx context.Context, o options) (*Result, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); v.run(vctx) }()
 	}
-	// Measure from when every viewer is connected.
+	// Measure from when every viewer has its first video frame: a server
+	// without a GOP cache makes viewers wait for the next keyframe, which is
+	// reported as time to first frame, not as falling behind.
 	connectDeadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(connectDeadline) {
 		n := 0
 		for _, v := range viewers {
-			if v.connected.Load() || v.failed.Load() {
+			if v.gotFrame.Load() || v.failed.Load() {
 				n++
 			}
 		}
@@ -183,7 +185,8 @@ func run(ctx context.Context, o options) (*Result, error) {
 		PublishBitrateKbps: float64(pubBytes) * 8 / elapsed.Seconds() / 1000,
 		ServerPID:          o.pid,
 	}
-	var lat []time.Duration
+	var lat, ttff []time.Duration
+	var ratios []float64
 	for _, v := range viewers {
 		v.mu.Lock()
 		switch {
@@ -195,14 +198,25 @@ func run(ctx context.Context, o options) (*Result, error) {
 		default:
 			res.Connected++
 		}
+		if pubBytes > 0 {
+			ratios = append(ratios, float64(v.measuredBytes)/float64(pubBytes))
+		}
 		if v.measuredBytes < uint64(0.95*float64(pubBytes)) {
 			res.FallingBehind++
 		}
 		res.Stalls += v.stalls
+		if v.gotFrame.Load() {
+			ttff = append(ttff, v.firstFrame)
+		}
 		lat = append(lat, v.latencies...)
 		v.mu.Unlock()
 	}
 	res.LatencyMedianMS, res.LatencyP99MS, res.LatencyMaxMS = percentiles(lat)
+	res.FirstFrameMedianMS, res.FirstFrameP99MS, _ = percentiles(ttff)
+	if len(ratios) > 0 {
+		sort.Float64s(ratios)
+		res.ReceivedRatioMin, res.ReceivedRatioMedian = ratios[0], ratios[len(ratios)/2]
+	}
 	if o.pid > 0 {
 		res.ServerCPUSeconds = cpu1 - cpu0
 		res.ServerCPUPercent = 100 * res.ServerCPUSeconds / elapsed.Seconds()
@@ -226,20 +240,25 @@ func percentiles(d []time.Duration) (median, p99, maxv float64) {
 
 // Result is one run's report.
 type Result struct {
-	Server             string  `json:"server"`
-	Proto              string  `json:"proto"`
-	Play               string  `json:"play"`
-	Viewers            int     `json:"viewers"`
-	Connected          int     `json:"connected"`
-	Failed             int     `json:"failed"`
-	FirstError         string  `json:"first_error,omitempty"`
-	FallingBehind      int     `json:"falling_behind"`
-	Stalls             int     `json:"stalls"`
-	Seconds            float64 `json:"seconds"`
-	PublishBitrateKbps float64 `json:"publish_bitrate_kbps"`
-	LatencyMedianMS    float64 `json:"latency_median_ms"`
-	LatencyP99MS       float64 `json:"latency_p99_ms"`
-	LatencyMaxMS       float64 `json:"latency_max_ms"`
+	Server              string  `json:"server"`
+	Proto               string  `json:"proto"`
+	Play                string  `json:"play"`
+	Viewers             int     `json:"viewers"`
+	Connected           int     `json:"connected"`
+	Failed              int     `json:"failed"`
+	FirstError          string  `json:"first_error,omitempty"`
+	FallingBehind       int     `json:"falling_behind"`
+	ReceivedRatioMin    float64 `json:"received_ratio_min"`
+	ReceivedRatioMedian float64 `json:"received_ratio_median"`
+	Stalls              int     `json:"stalls"`
+	Seconds             float64 `json:"seconds"`
+	PublishBitrateKbps  float64 `json:"publish_bitrate_kbps"`
+	LatencyMedianMS     float64 `json:"latency_median_ms"`
+	LatencyP99MS        float64 `json:"latency_p99_ms"`
+	LatencyMaxMS        float64 `json:"latency_max_ms"`
+	// FirstFrame*: from the play request to the first video frame.
+	FirstFrameMedianMS float64 `json:"first_frame_median_ms"`
+	FirstFrameP99MS    float64 `json:"first_frame_p99_ms"`
 	ServerPID          int     `json:"server_pid,omitempty"`
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds"`
 	ServerCPUPercent   float64 `json:"server_cpu_percent"`

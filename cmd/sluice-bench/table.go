@@ -45,8 +45,8 @@ func printTable(w io.Writer, files []string) error {
 		}
 		byKey[k][r.Server] = r
 	}
-	fmt.Fprintln(w, "| protocol | viewers | server | connected | failed | behind | stalls | latency p50 / p99 ms | CPU % | CPU ms/s per viewer | RSS peak MB | RSS KB per viewer | CPU ratio | RSS/viewer ratio |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| protocol | viewers | server | connected | failed | behind | stalls | latency p50 / p99 ms | first frame p50 / p99 ms | CPU % | CPU ms/s per viewer | RSS peak MB | RSS KB per viewer | CPU ratio | RSS/viewer ratio |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		cpuRatio, rssRatio := "", ""
 		if r.Server == "sluice" {
@@ -63,9 +63,9 @@ func printTable(w io.Writer, files []string) error {
 		if r.Viewers > 0 {
 			perViewer = 10 * r.ServerCPUPercent / float64(r.Viewers) // % of a core → ms of CPU per second
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %d | %d | %d | %d | %.1f / %.1f | %.1f | %.3f | %.1f | %.1f | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %d | %d | %d | %d | %.1f / %.1f | %.0f / %.0f | %.1f | %.3f | %.1f | %.1f | %s | %s |\n",
 			r.Proto, r.Viewers, r.Server, r.Connected, r.Failed, r.FallingBehind, r.Stalls,
-			r.LatencyMedianMS, r.LatencyP99MS, r.ServerCPUPercent, perViewer, r.ServerRSSPeakMB, r.RSSPerViewerKB, cpuRatio, rssRatio)
+			r.LatencyMedianMS, r.LatencyP99MS, r.FirstFrameMedianMS, r.FirstFrameP99MS, r.ServerCPUPercent, perViewer, r.ServerRSSPeakMB, r.RSSPerViewerKB, cpuRatio, rssRatio)
 	}
 	return nil
 }

@@ -24,6 +24,11 @@ type viewer struct {
 
 	connected atomic.Bool
 	failed    atomic.Bool
+	// gotFrame is set at the first video frame; firstFrame is how long it
+	// took from the request.
+	gotFrame   atomic.Bool
+	started    time.Time
+	firstFrame time.Duration
 
 	mu            sync.Mutex
 	err           string
@@ -57,6 +62,7 @@ func (v *viewer) fail(err error) {
 }
 
 func (v *viewer) run(ctx context.Context) {
+	v.started = time.Now()
 	var err error
 	if strings.HasPrefix(v.url, "rtmp") {
 		err = v.playRTMP(ctx)
@@ -73,6 +79,10 @@ func (v *viewer) onTag(typ uint8, ts uint32, body []byte) {
 	now := time.Now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if typ == flv.TagVideo && !v.gotFrame.Load() {
+		v.firstFrame = now.Sub(v.started)
+		v.gotFrame.Store(true)
+	}
 	if !v.measuring {
 		return
 	}

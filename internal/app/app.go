@@ -36,6 +36,8 @@ type App struct {
 	httpSrv   *http.Server
 	httpLn    net.Listener
 	httpsLn   net.Listener
+	pprofSrv  *http.Server
+	pprofLn   net.Listener
 	listeners []net.Listener
 }
 
@@ -116,6 +118,12 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 			return nil, err
 		}
 	}
+	if cfg.Debug.PprofListen != "" {
+		if a.pprofLn, err = a.listen("debug.pprof_listen", cfg.Debug.PprofListen, nil); err != nil {
+			return nil, err
+		}
+		a.pprofSrv = newPprofServer()
+	}
 	return a, nil
 }
 
@@ -168,6 +176,10 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Info("http listening", "proto", "https", "addr", a.httpsLn.Addr().String())
 		serve(func() error { return a.httpSrv.Serve(a.httpsLn) })
 	}
+	if a.pprofSrv != nil {
+		a.log.Info("pprof listening", "proto", "pprof", "addr", a.pprofLn.Addr().String())
+		serve(func() error { return a.pprofSrv.Serve(a.pprofLn) })
+	}
 	a.log.Info("sluice started", "rtmp", a.rtmpLn.Addr().String(), "http", a.httpLn.Addr().String())
 
 	var runErr error
@@ -186,6 +198,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.httpSrv.Shutdown(stopCtx); err != nil {
 		a.log.Warn("http shutdown incomplete", "err", err)
 		_ = a.httpSrv.Close()
+	}
+	if a.pprofSrv != nil {
+		_ = a.pprofSrv.Close()
 	}
 	wg.Wait()
 	a.log.Info("sluice stopped")

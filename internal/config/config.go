@@ -45,6 +45,8 @@ type Config struct {
 	Hub HubConfig `yaml:"hub"`
 	// API configures access to the REST API under /api/v1.
 	API APIConfig `yaml:"api"`
+	// Debug configures diagnostics for operators.
+	Debug DebugConfig `yaml:"debug"`
 	// Paths maps glob patterns of stream paths (path.Match syntax) to
 	// per-path settings; see PathSettings for which pattern applies.
 	// Default empty. Not overridable by environment variables.
@@ -165,6 +167,14 @@ type HubConfig struct {
 	// WaitTimeout bounds how long a new viewer waits for a stream to
 	// announce its tracks. Default 5s.
 	WaitTimeout Duration `yaml:"wait_timeout"`
+}
+
+// DebugConfig is the "debug" section.
+type DebugConfig struct {
+	// PprofListen, when set, serves Go's net/http/pprof profiles on this
+	// address (e.g. "127.0.0.1:6060"), on a listener of its own so it is
+	// never exposed with the public HTTP surface. Default "": off.
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 // APIConfig is the "api" section: access to the REST API (/api/v1).

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"go.yaml.in/yaml/v3"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,7 +222,32 @@ func TestEnvVarNames(t *testing.T) {
 	require.Equal(t, "webrtc.listen", names["SLUICE_WEBRTC_LISTEN"])
 	require.Equal(t, "https.key", names["SLUICE_HTTPS_KEY"])
 	require.Equal(t, "api.key", names["SLUICE_API_KEY"])
-	require.Len(t, vars, 2+8+3+1+3+1+1+5+1)
+	// Every scalar key of the embedded defaults has its variable, and every
+	// variable names a key there.
+	var tree map[string]any
+	require.NoError(t, yaml.Unmarshal(DefaultsYAML(), &tree))
+	scalars := map[string]bool{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			switch v.(type) {
+			case map[string]any:
+				walk(prefix+k+".", v.(map[string]any))
+			case []any:
+			default:
+				scalars[prefix+k] = true
+			}
+		}
+	}
+	delete(tree, "paths")
+	walk("", tree)
+	keys := map[string]bool{}
+	for _, v := range vars {
+		keys[v.Key] = true
+	}
+	for k := range scalars {
+		require.True(t, keys[k], "default key %s has no SLUICE_ variable", k)
+	}
 }
 
 func TestEnvBadValue(t *testing.T) {

@@ -48,6 +48,9 @@ func (c *Config) Validate() error {
 	v.listen("https.listen", c.HTTPS.Listen)
 	v.certPair("https", c.HTTPS.Cert, c.HTTPS.Key)
 	v.listen("webrtc.listen", c.WebRTC.Listen)
+	if c.Debug.PprofListen != "" {
+		v.listen("debug.pprof_listen", c.Debug.PprofListen)
+	}
 
 	v.oneOf("hls.variant", c.HLS.Variant, HLSLowLatency, HLSFMP4, HLSMPEGTS)
 

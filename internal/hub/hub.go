@@ -54,6 +54,11 @@ type Options struct {
 	WaitTimeout time.Duration
 	// Logger receives stream lifecycle logs. Default slog.Default().
 	Logger *slog.Logger
+	// OnStreamStart, if set, is called (in its own goroutine) when a new
+	// stream starts, not when a publisher rejoins one within its grace
+	// period. Consumers that follow every stream (transcoders, always-on
+	// packagers) start from it.
+	OnStreamStart func(path string)
 }
 
 func (o *Options) setDefaults() {
@@ -105,13 +110,17 @@ func (h *Hub) Publish(path string, info ClientInfo) (*Publisher, error) {
 		return nil, ErrClosed
 	}
 	s := h.streams[path]
-	if s == nil || s.Ended() {
+	fresh := s == nil || s.Ended()
+	if fresh {
 		s = newStream(h, path)
 		h.streams[path] = s
 	}
 	p, err := s.attachPublisher(info)
 	if err != nil {
 		return nil, err
+	}
+	if fresh && h.opts.OnStreamStart != nil {
+		go h.opts.OnStreamStart(path)
 	}
 	return p, nil
 }

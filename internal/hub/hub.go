@@ -125,11 +125,15 @@ func (h *Hub) Publish(path string, info ClientInfo) (*Publisher, error) {
 	return p, nil
 }
 
-// Stream returns the stream at path, or nil.
+// Stream returns the live stream at path, or nil.
 func (h *Hub) Stream(path string) *Stream {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.streams[path]
+	s := h.streams[path]
+	h.mu.Unlock()
+	if s == nil || s.Ended() {
+		return nil // an ended stream may linger until end() unregisters it
+	}
+	return s
 }
 
 // Streams returns the live streams sorted by path.
@@ -140,6 +144,13 @@ func (h *Hub) Streams() []*Stream {
 		out = append(out, s)
 	}
 	h.mu.Unlock()
+	live := out[:0]
+	for _, s := range out {
+		if !s.Ended() {
+			live = append(live, s)
+		}
+	}
+	out = live
 	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
 }

@@ -43,6 +43,16 @@ type job struct {
 	haveDTS  bool
 }
 
+// rungState survives ffmpeg restarts: a restarted ffmpeg re-reads the
+// source from its newest keyframe, so its first output overlaps what the
+// previous process already published; overlap is dropped to keep each
+// rendition's timeline monotonic.
+type rungState struct {
+	lastVideo, lastAudio time.Duration
+	seenVideo, seenAudio bool
+	needKey              bool
+}
+
 func (j *job) stats() JobStats {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -65,6 +75,10 @@ func (j *job) run(ctx context.Context) {
 	j.since = time.Now()
 	j.mu.Unlock()
 	pubs := make([]*hub.Publisher, len(j.ladder))
+	states := make([]*rungState, len(j.ladder))
+	for i := range states {
+		states[i] = &rungState{}
+	}
 	for i, r := range j.ladder {
 		p, err := h.Publish(RenditionPath(j.source, r), hub.ClientInfo{Protocol: "transcode", Remote: "ffmpeg"})
 		if err != nil {
@@ -92,7 +106,10 @@ func (j *job) run(ctx context.Context) {
 			return
 		}
 		start := time.Now()
-		err = j.runOnce(ctx, reader, pubs)
+		for _, st := range states {
+			st.needKey = true
+		}
+		err = j.runOnce(ctx, reader, pubs, states)
 		reader.Close()
 		if ctx.Err() != nil || errors.Is(err, hub.ErrEnded) || reader.Stream().Ended() {
 			return
@@ -114,7 +131,7 @@ func (j *job) run(ctx context.Context) {
 }
 
 // runOnce runs one ffmpeg process until it or the source ends.
-func (j *job) runOnce(ctx context.Context, reader *hub.Reader, pubs []*hub.Publisher) error {
+func (j *job) runOnce(ctx context.Context, reader *hub.Reader, pubs []*hub.Publisher, states []*rungState) error {
 	hasVideo, hasAudio := reader.Stream().Kinds()
 	if !hasVideo {
 		return fmt.Errorf("source has no video: nothing to transcode")
@@ -167,7 +184,7 @@ func (j *job) runOnce(ctx context.Context, reader *hub.Reader, pubs []*hub.Publi
 		go func() {
 			defer wg.Done()
 			defer readers[i].Close()
-			j.pump(readers[i], pubs[i], hasAudio)
+			j.pump(readers[i], pubs[i], states[i], hasAudio)
 		}()
 	}
 	wg.Wait()
@@ -229,7 +246,7 @@ func feed(ctx context.Context, w io.Writer, reader *hub.Reader, hasVideo, hasAud
 }
 
 // pump publishes one rendition's FLV output into the hub.
-func (j *job) pump(r io.Reader, pub *hub.Publisher, hasAudio bool) {
+func (j *job) pump(r io.Reader, pub *hub.Publisher, st *rungState, hasAudio bool) {
 	fr := flv.NewReader(r, 16<<20)
 	if _, _, err := fr.ReadHeader(); err != nil {
 		return
@@ -254,7 +271,7 @@ func (j *job) pump(r io.Reader, pub *hub.Publisher, hasAudio bool) {
 			j.log.Warn("transcode: bad rendition tag", "reason", err.Error())
 			continue
 		}
-		if pub == nil || pkt == nil {
+		if pub == nil || pkt == nil || st.overlaps(pkt) {
 			continue
 		}
 		if !announced && d.VideoTrack() != nil && (!hasAudio || d.AudioTrack() != nil) {
@@ -273,6 +290,27 @@ func (j *job) pump(r io.Reader, pub *hub.Publisher, hasAudio bool) {
 			j.mu.Unlock()
 		}
 	}
+}
+
+// overlaps reports a packet already covered by a previous process, and
+// records the ones that pass.
+func (st *rungState) overlaps(p *av.Packet) bool {
+	if p.Kind() == av.KindVideo {
+		if st.seenVideo && p.DTS <= st.lastVideo {
+			return true
+		}
+		if st.needKey && !p.Key {
+			return true
+		}
+		st.needKey = false
+		st.lastVideo, st.seenVideo = p.DTS, true
+		return false
+	}
+	if st.needKey || (st.seenAudio && p.DTS <= st.lastAudio) {
+		return true
+	}
+	st.lastAudio, st.seenAudio = p.DTS, true
+	return false
 }
 
 // tailBuffer keeps the last max bytes written (ffmpeg's error output).

@@ -150,3 +150,23 @@ func TestLadderPublishesAlignedRenditions(t *testing.T) {
 	require.Len(t, jobs, 1)
 	require.Len(t, jobs[0].Renditions, 3)
 }
+
+func TestRestartOverlapIsDropped(t *testing.T) {
+	v := &av.Track{Codec: av.CodecH264}
+	a := &av.Track{Codec: av.CodecAAC}
+	pk := func(tr *av.Track, ms int, key bool) *av.Packet {
+		return &av.Packet{Track: tr, DTS: time.Duration(ms) * time.Millisecond, Key: key}
+	}
+	st := &rungState{}
+	for _, p := range []*av.Packet{pk(v, 0, true), pk(a, 10, true), pk(v, 40, false), pk(a, 33, true)} {
+		require.False(t, st.overlaps(p))
+	}
+	// ffmpeg restarted: its output starts again at the keyframe at 0.
+	st.needKey = true
+	require.True(t, st.overlaps(pk(v, 0, true)), "already published")
+	require.True(t, st.overlaps(pk(a, 20, true)), "audio before the next keyframe")
+	require.True(t, st.overlaps(pk(v, 80, false)), "not a keyframe")
+	require.False(t, st.overlaps(pk(v, 2000, true)), "new keyframe after the last output")
+	require.False(t, st.overlaps(pk(a, 2010, true)))
+	require.True(t, st.overlaps(pk(a, 2000, true)), "audio must not go back")
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	rtmpserver "github.com/sluicemedia/sluice/internal/server/rtmp"
+	"github.com/sluicemedia/sluice/internal/transcode"
 )
 
 // shutdownTimeout bounds the graceful stop (CONTRACT.md: exit within 5 s).
@@ -30,15 +31,16 @@ type App struct {
 	log *slog.Logger
 	hub *hub.Hub
 
-	rtmp      *rtmpserver.Server
-	rtmpLn    net.Listener
-	rtmpsLn   net.Listener
-	httpSrv   *http.Server
-	httpLn    net.Listener
-	httpsLn   net.Listener
-	pprofSrv  *http.Server
-	pprofLn   net.Listener
-	listeners []net.Listener
+	transcoder *transcode.Manager
+	rtmp       *rtmpserver.Server
+	rtmpLn     net.Listener
+	rtmpsLn    net.Listener
+	httpSrv    *http.Server
+	httpLn     net.Listener
+	httpsLn    net.Listener
+	pprofSrv   *http.Server
+	pprofLn    net.Listener
+	listeners  []net.Listener
 }
 
 // Run builds the app from cfg, runs it until ctx ends and stops gracefully.
@@ -68,7 +70,15 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		MaxSkips:       cfg.Hub.MaxSkips,
 		WaitTimeout:    cfg.Hub.WaitTimeout.Duration,
 		Logger:         log.With("component", "hub"),
+		OnStreamStart: func(path string) {
+			if a.transcoder != nil {
+				a.transcoder.StreamStarted(path)
+			}
+		},
 	})
+	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
+		return nil, err
+	}
 	a.rtmp = &rtmpserver.Server{
 		Hub:              a.hub,
 		ChunkSize:        uint32(cfg.RTMP.ChunkSize),
@@ -194,6 +204,9 @@ func (a *App) Run(ctx context.Context) error {
 	// Stop accepting and end streams first, so viewers are told the stream
 	// ended and handlers return; then drain HTTP.
 	a.hub.Close()
+	if a.transcoder != nil {
+		a.transcoder.Close()
+	}
 	_ = a.rtmp.Close()
 	if err := a.httpSrv.Shutdown(stopCtx); err != nil {
 		a.log.Warn("http shutdown incomplete", "err", err)

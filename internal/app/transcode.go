@@ -1,0 +1,50 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/sluicemedia/sluice/internal/config"
+	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/transcode"
+)
+
+// newTranscoder returns the ABR ladder manager, or nil when no path has a
+// ladder. A ladder without the ffmpeg program is a startup error.
+func newTranscoder(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*transcode.Manager, error) {
+	any := false
+	for _, pc := range cfg.Paths {
+		if len(pc.Transcode.Ladder) > 0 {
+			any = true
+		}
+	}
+	if !any {
+		return nil, nil
+	}
+	if err := transcode.CheckFFmpeg(""); err != nil {
+		return nil, err
+	}
+	return transcode.New(transcode.Options{
+		Hub:    h,
+		Ladder: func(path string) []transcode.Rung { return ladderFor(cfg, path) },
+		Logger: log,
+	}), nil
+}
+
+// ladderFor converts the path's configured ladder; Validate has checked the
+// bitrates already.
+func ladderFor(cfg *config.Config, path string) []transcode.Rung {
+	pc := cfg.PathSettings(path)
+	rungs := make([]transcode.Rung, 0, len(pc.Transcode.Ladder))
+	for _, r := range pc.Transcode.Ladder {
+		vb, _ := config.ParseBitrate(r.VideoBitrate)
+		var ab int64
+		if r.AudioBitrate != "" {
+			ab, _ = config.ParseBitrate(r.AudioBitrate)
+		}
+		rungs = append(rungs, transcode.Rung{
+			Name: r.Name, Width: r.Width, Height: r.Height,
+			VideoBitrate: vb, AudioBitrate: ab, MaxFPS: r.MaxFPS, Preset: r.Preset,
+		})
+	}
+	return rungs
+}

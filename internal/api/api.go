@@ -56,6 +56,9 @@ type Options struct {
 	// Listeners returns the bound listeners, called per request. Default
 	// none.
 	Listeners func() []Listener
+	// Transcoders returns the running ABR ladders for
+	// GET /api/v1/transcoders. Default none.
+	Transcoders func() []Transcoder
 	// BitrateWindow is the span over which bitrate_in_kbps is averaged.
 	// Default 10 s.
 	BitrateWindow time.Duration
@@ -107,6 +110,7 @@ func (s *Server) routes() {
 	s.handle("/api/v1/streams/{app}/{name}/clients", map[string]http.HandlerFunc{"GET": s.listClients})
 	s.handle("/api/v1/streams/{app}/{name}/publisher", map[string]http.HandlerFunc{"DELETE": s.kickPublisher})
 	s.handle("/api/v1/clients/{id}", map[string]http.HandlerFunc{"DELETE": s.kickClient})
+	s.handle("/api/v1/transcoders", map[string]http.HandlerFunc{"GET": s.listTranscoders})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path+" (see docs/api.md)")
 	})

@@ -94,12 +94,38 @@ func (a *App) newAPI() http.Handler {
 		Started:   time.Now(),
 		Listeners: a.boundListeners,
 		Logger:    a.log.With("component", "api"),
+		Transcoders: func() []api.Transcoder {
+			if a.transcoder == nil {
+				return nil
+			}
+			var out []api.Transcoder
+			for _, j := range a.transcoder.Jobs() {
+				state := "restarting"
+				if j.Running {
+					state = "running"
+				}
+				out = append(out, api.Transcoder{Source: j.Source, Renditions: j.Renditions, State: state,
+					Speed: j.Speed, Restarts: j.Restarts, Since: j.Since})
+			}
+			return out
+		},
 	})
 }
 
 // newMetrics builds the GET /metrics handler.
 func (a *App) newMetrics() http.Handler {
-	return obs.MetricsHandler(obs.NewMetricsRegistry(apiHub{a.hub}, version()))
+	reg := obs.NewMetricsRegistry(apiHub{a.hub}, version())
+	reg.MustRegister(obs.NewTranscoderCollector(func() []obs.TranscoderSnapshot {
+		if a.transcoder == nil {
+			return nil
+		}
+		var out []obs.TranscoderSnapshot
+		for _, j := range a.transcoder.Jobs() {
+			out = append(out, obs.TranscoderSnapshot{Source: j.Source, Running: j.Running, Speed: j.Speed, Restarts: j.Restarts})
+		}
+		return out
+	}))
+	return obs.MetricsHandler(reg)
 }
 
 // boundListeners reports the bound listeners. The fields it reads are set

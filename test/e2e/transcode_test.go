@@ -88,4 +88,26 @@ func TestTranscodeLadder(t *testing.T) {
 	require.NotEmpty(t, s.Logs("transcode: ffmpeg exited, restarting"))
 	n, _ := readTagsFor(t, st, 3*time.Second)
 	require.Greater(t, n, 20, "rendition viewer keeps receiving after the restart")
+
+	// The API and the metrics show the ladder, its speed and the restart.
+	var got struct {
+		Transcoders []struct {
+			Source     string   `json:"source"`
+			Renditions []string `json:"renditions"`
+			State      string   `json:"state"`
+			Speed      float64  `json:"speed"`
+			Restarts   int      `json:"restarts"`
+		} `json:"transcoders"`
+	}
+	getJSON(t, "http://"+s.HTTPAddr+"/api/v1/transcoders", &got)
+	require.Len(t, got.Transcoders, 1)
+	tr := got.Transcoders[0]
+	require.Equal(t, "live/abr", tr.Source)
+	require.ElementsMatch(t, []string{"live/abr_360p", "live/abr_240p", "live/abr_144p"}, tr.Renditions)
+	require.Equal(t, "running", tr.State)
+	require.GreaterOrEqual(t, tr.Restarts, 1)
+	require.Greater(t, tr.Speed, 0.5, "a live ladder runs at about real time")
+	metrics := getText(t, "http://"+s.HTTPAddr+"/metrics")
+	require.Contains(t, metrics, `sluice_transcoder_running{source="live/abr"} 1`)
+	require.Regexp(t, `sluice_transcoder_restarts_total\{source="live/abr"\} [1-9]`, metrics)
 }

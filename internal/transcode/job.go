@@ -41,6 +41,7 @@ type job struct {
 	firstDTS time.Duration // first rendition packet of the current process
 	lastDTS  time.Duration
 	haveDTS  bool
+	firstOut time.Time // when that first packet came out
 }
 
 // rungState survives ffmpeg restarts: a restarted ffmpeg re-reads the
@@ -61,7 +62,7 @@ func (j *job) stats() JobStats {
 		st.Renditions = append(st.Renditions, RenditionPath(j.source, r))
 	}
 	if j.running && j.haveDTS {
-		if wall := time.Since(j.started); wall > 0 {
+		if wall := time.Since(j.firstOut); wall > time.Second {
 			st.Speed = float64(j.lastDTS-j.firstDTS) / float64(wall)
 		}
 	}
@@ -284,7 +285,7 @@ func (j *job) pump(r io.Reader, pub *hub.Publisher, st *rungState, hasAudio bool
 		if pkt.Kind() == av.KindVideo {
 			j.mu.Lock()
 			if !j.haveDTS {
-				j.firstDTS, j.haveDTS = pkt.DTS, true
+				j.firstDTS, j.haveDTS, j.firstOut = pkt.DTS, true, time.Now()
 			}
 			j.lastDTS = pkt.DTS
 			j.mu.Unlock()

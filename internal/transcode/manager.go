@@ -110,8 +110,8 @@ type JobStats struct {
 	Running    bool // an ffmpeg process is up
 	Restarts   int
 	Since      time.Time
-	// Speed is media time transcoded per wall time over the current
-	// process's life (1.0 = real time); 0 before any output.
+	// Speed is media time transcoded per wall time since the current
+	// process's first output (1.0 = real time); 0 in its first second.
 	Speed float64
 }
 

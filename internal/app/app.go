@@ -13,12 +13,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	rtmpserver "github.com/sluicemedia/sluice/internal/server/rtmp"
 	"github.com/sluicemedia/sluice/internal/transcode"
+	webrtcserver "github.com/sluicemedia/sluice/internal/webrtc"
 )
 
 // shutdownTimeout bounds the graceful stop (CONTRACT.md: exit within 5 s).
@@ -30,6 +32,8 @@ type App struct {
 	cfg *config.Config
 	log *slog.Logger
 	hub *hub.Hub
+	// auth is the one access decision point of every protocol.
+	auth *auth.Authorizer
 
 	transcoder *transcode.Manager
 	rtmp       *rtmpserver.Server
@@ -41,6 +45,7 @@ type App struct {
 	pprofSrv   *http.Server
 	pprofLn    net.Listener
 	listeners  []net.Listener
+	webrtc     *webrtcserver.Server
 }
 
 // Run builds the app from cfg, runs it until ctx ends and stops gracefully.
@@ -56,10 +61,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // left open.
 func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	a = &App{cfg: cfg, log: log}
+	built := a // the error returns below set a to nil
 	defer func() {
 		if err != nil {
+			a := built
 			for _, ln := range a.listeners {
 				ln.Close()
+			}
+			if a.webrtc != nil {
+				_ = a.webrtc.Close()
+			}
+			if a.auth != nil {
+				_ = a.auth.Close()
 			}
 		}
 	}()
@@ -79,6 +92,9 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
 		return nil, err
 	}
+	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth")}); err != nil {
+		return nil, err
+	}
 	a.rtmp = &rtmpserver.Server{
 		Hub:              a.hub,
 		ChunkSize:        uint32(cfg.RTMP.ChunkSize),
@@ -92,6 +108,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		},
 		MaxConnections: cfg.RTMP.MaxConnections,
 		Logger:         log.With("component", "rtmp"),
+		Auth:           a.auth,
 	}
 	if a.rtmpLn, err = a.listen("rtmp.listen", cfg.RTMP.Listen, nil); err != nil {
 		return nil, err
@@ -106,10 +123,24 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		}
 	}
 
-	routes := &httpRoutes{hub: a.hub, flv: &flvserver.Server{
-		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"),
+	a.webrtc = &webrtcserver.Server{
+		Hub:            a.hub,
+		Listen:         cfg.WebRTC.Listen,
+		IPs:            cfg.WebRTC.IPs,
+		MaxSessions:    cfg.WebRTC.MaxSessions,
+		SessionTimeout: cfg.WebRTC.SessionTimeout.Duration,
+		Logger:         log.With("component", "webrtc"),
+	}
+	if err = a.webrtc.Initialize(); err != nil {
+		a.webrtc = nil
+		return nil, fmt.Errorf("webrtc.listen %q: %w", cfg.WebRTC.Listen, err)
+	}
+
+	routes := &httpRoutes{hub: a.hub, webrtc: a.webrtc, flv: &flvserver.Server{
+		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"), Auth: a.auth,
 	}}
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
+	routes.hls = newHLS(cfg, a.hub, log)
 	a.httpSrv = &http.Server{
 		Handler:           routes.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -190,6 +221,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Info("pprof listening", "proto", "pprof", "addr", a.pprofLn.Addr().String())
 		serve(func() error { return a.pprofSrv.Serve(a.pprofLn) })
 	}
+	a.log.Info("webrtc listening", "proto", "webrtc", "addr", a.webrtc.Addr())
 	a.log.Info("sluice started", "rtmp", a.rtmpLn.Addr().String(), "http", a.httpLn.Addr().String())
 
 	var runErr error
@@ -208,6 +240,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.transcoder.Close()
 	}
 	_ = a.rtmp.Close()
+	_ = a.webrtc.Close()
 	if err := a.httpSrv.Shutdown(stopCtx); err != nil {
 		a.log.Warn("http shutdown incomplete", "err", err)
 		_ = a.httpSrv.Close()
@@ -215,6 +248,9 @@ func (a *App) Run(ctx context.Context) error {
 	if a.pprofSrv != nil {
 		_ = a.pprofSrv.Close()
 	}
+	// After the servers: their last on_unpublish / on_stop notifications
+	// are sent (within a second) before the exit.
+	_ = a.auth.Close()
 	wg.Wait()
 	a.log.Info("sluice stopped")
 	return runErr

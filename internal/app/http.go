@@ -2,14 +2,16 @@ package app
 
 import (
 	"fmt"
-	"html"
 	"net/http"
 	"strings"
 
 	"github.com/sluicemedia/sluice/internal/api"
 	"github.com/sluicemedia/sluice/internal/hub"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
+	hlsserver "github.com/sluicemedia/sluice/internal/server/hls"
 	"github.com/sluicemedia/sluice/internal/streampath"
+	"github.com/sluicemedia/sluice/internal/web"
+	webrtcserver "github.com/sluicemedia/sluice/internal/webrtc"
 )
 
 // httpRoutes is the HTTP surface: one ServeMux; stream URLs are dispatched
@@ -17,10 +19,17 @@ import (
 type httpRoutes struct {
 	hub *hub.Hub
 	flv *flvserver.Server
+	// hls serves /APP/NAME.m3u8 and /APP/NAME/hls/FILE.
+	hls *hlsserver.Server
 	// api serves the REST API under /api/v1/ (internal/api).
 	api http.Handler
 	// metrics serves GET /metrics (Prometheus text format).
 	metrics http.Handler
+	// webrtc serves WHEP signalling.
+	webrtc *webrtcserver.Server
+	// web serves the dashboard, the player pages and /static/ (default:
+	// web.MustNew()).
+	web *web.Handler
 }
 
 func (h *httpRoutes) handler() http.Handler {
@@ -29,11 +38,23 @@ func (h *httpRoutes) handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /{$}", h.dashboard)
+	if h.web == nil {
+		h.web = web.MustNew()
+	}
+	mux.HandleFunc("GET /{$}", h.web.Dashboard)
+	mux.Handle("GET /static/{file}", h.web.Static())
+	mux.Handle("GET /static/vendor/{file}", h.web.Static())
 	mux.Handle(api.Prefix, h.api)
 	mux.Handle("GET /metrics", h.metrics)
 	mux.HandleFunc("/{app}/{name}", h.stream)
-	return mux
+	// WHEP: POST|OPTIONS /{app}/{name}/whep and DELETE|PATCH|OPTIONS
+	// /{app}/{name}/whep/{id}. A method-less catch-all, because a pattern
+	// with a method here would conflict with the method-less api.Prefix
+	// ("/api/v1/whep" would match both); whep dispatches by method.
+	mux.HandleFunc("/{app}/{name}/{rest...}", h.whep)
+	// HLS media: /{app}/{name}/hls/{file}, dispatched before the mux
+	// (see hlsRoute) because such a pattern would conflict with api.Prefix.
+	return h.hlsRoute(mux)
 }
 
 // stream dispatches /APP/NAME.EXT.
@@ -60,8 +81,56 @@ func (h *httpRoutes) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.flv.ServeStream(w, r, path)
+	case ".m3u8":
+		path := app + "/" + base
+		if err := streampath.Validate(path); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h.hls.ServeStream(w, r, path, "")
+	case "": // the player page
+		path := app + "/" + base
+		if err := streampath.Validate(path); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.web.Player(w, r, path)
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// whep dispatches /APP/NAME/whep (POST offer, OPTIONS) and
+// /APP/NAME/whep/ID (DELETE, PATCH, OPTIONS) to the WebRTC server.
+func (h *httpRoutes) whep(w http.ResponseWriter, r *http.Request) {
+	path := r.PathValue("app") + "/" + r.PathValue("name")
+	rest := r.PathValue("rest")
+	id, isSession := strings.CutPrefix(rest, "whep/")
+	if rest != "whep" && !isSession {
+		http.NotFound(w, r)
+		return
+	}
+	if err := streampath.Validate(path); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	switch {
+	case isSession && !webrtcserver.IsSessionID(id):
+		http.Error(w, "no such WHEP session", http.StatusNotFound)
+	case isSession:
+		h.webrtc.ServeSession(w, r, path, id)
+	case r.Method == http.MethodPost:
+		h.webrtc.ServeWHEP(w, r, path)
+	case r.Method == http.MethodOptions:
+		webrtcserver.ServeOptions(w, r)
+	default:
+		w.Header().Set("Allow", "POST, OPTIONS")
+		http.Error(w, "method not allowed: POST an SDP offer to start a WHEP session", http.StatusMethodNotAllowed)
 	}
 }
 
@@ -71,15 +140,4 @@ func corsPreflight(w http.ResponseWriter) {
 	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
 	w.Header().Set("Access-Control-Max-Age", "86400")
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// dashboard is a plain list of live streams until the web UI lands.
-func (h *httpRoutes) dashboard(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprint(w, "<!doctype html><meta charset=utf-8><title>Sluice</title><h1>Sluice</h1><ul>")
-	for _, s := range h.hub.Streams() {
-		p := html.EscapeString(s.Path())
-		fmt.Fprintf(w, `<li>%s — <a href="/%s.flv">HTTP-FLV</a></li>`, p, p)
-	}
-	fmt.Fprint(w, "</ul>")
 }

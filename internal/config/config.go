@@ -47,6 +47,10 @@ type Config struct {
 	API APIConfig `yaml:"api"`
 	// Debug configures diagnostics for operators.
 	Debug DebugConfig `yaml:"debug"`
+	// Hooks configures the HTTP callbacks asked before every publish and
+	// play and told when a publisher or viewer leaves (SRS/nginx-rtmp
+	// style). A path pattern may override them (PathConfig.Hooks).
+	Hooks HooksConfig `yaml:"hooks"`
 	// Paths maps glob patterns of stream paths (path.Match syntax) to
 	// per-path settings; see PathSettings for which pattern applies.
 	// Default empty. Not overridable by environment variables.
@@ -130,6 +134,17 @@ type WebRTCConfig struct {
 	// Listen is the host:port of the single UDP and TCP socket carrying all
 	// WebRTC media (ICE mux). Default ":8189".
 	Listen string `yaml:"listen"`
+	// IPs are the public addresses announced in ICE host candidates instead
+	// of the local interface addresses (NAT 1:1, e.g. a cloud VM's public
+	// IP). Default empty: announce the local addresses. Set in a config
+	// file only; no environment variable sets it.
+	IPs []string `yaml:"ips"`
+	// MaxSessions caps concurrent WebRTC (WHEP) sessions; further requests
+	// get 503. Default 1000.
+	MaxSessions int `yaml:"max_sessions"`
+	// SessionTimeout closes a session whose peer has not connected (ICE and
+	// DTLS) within this time of the offer. Default 15s.
+	SessionTimeout Duration `yaml:"session_timeout"`
 }
 
 // HLS variants accepted by HLSConfig.Variant.
@@ -197,10 +212,147 @@ type PathConfig struct {
 	// PlayKeys are the keys a viewer must present, the same ways. Default
 	// empty: anyone may play.
 	PlayKeys []string `yaml:"play_keys,omitempty"`
+	// JWT accepts signed JSON Web Tokens (RFC 7519) as credentials, as an
+	// alternative to the keys. Default: off.
+	JWT JWTConfig `yaml:"jwt,omitempty"`
+	// Hooks overrides, key by key, the global hooks section for these
+	// paths. Default: nil (the global hooks apply).
+	Hooks *PathHooksConfig `yaml:"hooks,omitempty"`
 	// HLS holds per-path HLS settings.
 	HLS PathHLSConfig `yaml:"hls,omitempty"`
 	// Transcode holds the ABR ladder.
 	Transcode TranscodeConfig `yaml:"transcode,omitempty"`
+}
+
+// JWT actions: the values of the action claim and of JWTConfig.Actions.
+const (
+	// JWTActionPublish allows publishing.
+	JWTActionPublish = "publish"
+	// JWTActionPlay allows playing.
+	JWTActionPlay = "play"
+)
+
+// JWTConfig is the "jwt" block of a PathConfig: tokens signed with Secret
+// (HMAC) or by a key of a JWK Set (JWKSFile, JWKSURL). A token is
+// accepted when its signature verifies with an allowed algorithm, its exp
+// and nbf (when present) hold, its path claim matches the stream path and
+// its action claim names the action.
+type JWTConfig struct {
+	// Secret is the shared HMAC secret for HS256/HS384/HS512 tokens, at
+	// least 32 bytes (RFC 7518 §3.2). Default "": no HMAC tokens. Prefer
+	// setting it from a file readable only by Sluice.
+	Secret string `yaml:"secret,omitempty"`
+	// JWKSFile is a JSON file holding a JWK Set (RFC 7517 §5) of public
+	// keys for RS256/ES256... tokens, read at startup. Default "".
+	JWKSFile string `yaml:"jwks_file,omitempty"`
+	// JWKSURL is an http(s) URL serving a JWK Set, fetched at startup and
+	// refreshed hourly and on an unknown "kid". Default "".
+	JWKSURL string `yaml:"jwks_url,omitempty"`
+	// Algorithms are the accepted "alg" values: HS256, HS384, HS512,
+	// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512,
+	// EdDSA. Default: HS256 when Secret is set, plus RS256 and ES256 when
+	// a JWK Set is configured.
+	Algorithms []string `yaml:"algorithms,omitempty"`
+	// Actions are the actions for which a token is accepted as
+	// credentials: publish, play. An action left out is governed by the
+	// keys alone. Default [publish, play].
+	Actions []string `yaml:"actions,omitempty"`
+	// Claims names the claims checked against the request.
+	Claims JWTClaimsConfig `yaml:"claims,omitempty"`
+	// Issuer, when set, must equal the token's "iss". Default "": any.
+	Issuer string `yaml:"issuer,omitempty"`
+	// Audience, when set, must be one of the token's "aud". Default "":
+	// any.
+	Audience string `yaml:"audience,omitempty"`
+}
+
+// Enabled reports whether JWTs are configured (a secret or a JWK Set).
+func (j JWTConfig) Enabled() bool {
+	return j.Secret != "" || j.JWKSFile != "" || j.JWKSURL != ""
+}
+
+// JWTClaimsConfig names the claims a token is checked with.
+type JWTClaimsConfig struct {
+	// Path is the claim holding a glob pattern (path.Match syntax; "*"
+	// alone matches every path), or a list of them, that the stream path
+	// must match. Default "path".
+	Path string `yaml:"path,omitempty"`
+	// Action is the claim holding "publish", "play" or a list of them.
+	// Default "action".
+	Action string `yaml:"action,omitempty"`
+}
+
+// HooksConfig is the "hooks" section: HTTP callbacks. Each URL receives a
+// POST with a JSON body {"action", "path", "app", "name", "protocol",
+// "remote", "token", "query"}. For on_publish and on_play a 2xx answer
+// allows; any other answer, an error or a timeout denies (unless
+// FailOpen). on_unpublish and on_stop are notifications whose answer is
+// ignored.
+type HooksConfig struct {
+	// OnPublish is asked before every publish. Default "": not asked.
+	OnPublish string `yaml:"on_publish"`
+	// OnUnpublish is told when a publisher leaves. Default "".
+	OnUnpublish string `yaml:"on_unpublish"`
+	// OnPlay is asked before every play. Default "": not asked.
+	OnPlay string `yaml:"on_play"`
+	// OnStop is told when a viewer leaves. Default "".
+	OnStop string `yaml:"on_stop"`
+	// Timeout bounds each call. Default 2s.
+	Timeout Duration `yaml:"timeout"`
+	// FailOpen allows the client when on_publish or on_play cannot be
+	// reached or times out (an answer that is not 2xx still denies).
+	// Default false: deny.
+	FailOpen bool `yaml:"fail_open"`
+	// Cache is how long an allowing answer is reused for the same action,
+	// path, token and client IP; 0 asks every time. Default 5s.
+	Cache Duration `yaml:"cache"`
+}
+
+// PathHooksConfig is the "hooks" block of a PathConfig: every key it sets
+// replaces the global one for these paths; keys left out (empty, 0) keep
+// the global value.
+type PathHooksConfig struct {
+	// OnPublish overrides hooks.on_publish.
+	OnPublish string `yaml:"on_publish,omitempty"`
+	// OnUnpublish overrides hooks.on_unpublish.
+	OnUnpublish string `yaml:"on_unpublish,omitempty"`
+	// OnPlay overrides hooks.on_play.
+	OnPlay string `yaml:"on_play,omitempty"`
+	// OnStop overrides hooks.on_stop.
+	OnStop string `yaml:"on_stop,omitempty"`
+	// Timeout overrides hooks.timeout.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// FailOpen overrides hooks.fail_open.
+	FailOpen *bool `yaml:"fail_open,omitempty"`
+	// Cache overrides hooks.cache.
+	Cache Duration `yaml:"cache,omitempty"`
+}
+
+// Apply returns global with the keys h sets replaced. A nil h returns
+// global unchanged.
+func (h *PathHooksConfig) Apply(global HooksConfig) HooksConfig {
+	if h == nil {
+		return global
+	}
+	out := global
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{{&out.OnPublish, h.OnPublish}, {&out.OnUnpublish, h.OnUnpublish}, {&out.OnPlay, h.OnPlay}, {&out.OnStop, h.OnStop}} {
+		if f.src != "" {
+			*f.dst = f.src
+		}
+	}
+	if h.Timeout.Duration != 0 {
+		out.Timeout = h.Timeout
+	}
+	if h.Cache.Duration != 0 {
+		out.Cache = h.Cache
+	}
+	if h.FailOpen != nil {
+		out.FailOpen = *h.FailOpen
+	}
+	return out
 }
 
 // PathHLSConfig is the "hls" block of a PathConfig.

@@ -21,6 +21,17 @@ import (
 //     class ("live/[ab]*" beats "live/*");
 //  5. then the lexically smaller pattern, so the choice is deterministic.
 func (c *Config) PathSettings(streamPath string) PathConfig {
+	best, found := c.PathPattern(streamPath)
+	if !found {
+		return PathConfig{}
+	}
+	return c.Paths[best]
+}
+
+// PathPattern returns the pattern of c.Paths whose settings apply to
+// streamPath (the most specific match, see PathSettings), and whether any
+// pattern matches.
+func (c *Config) PathPattern(streamPath string) (pattern string, ok bool) {
 	best, found := "", false
 	for p := range c.Paths {
 		if !patternMatches(p, streamPath) {
@@ -30,10 +41,7 @@ func (c *Config) PathSettings(streamPath string) PathConfig {
 			best, found = p, true
 		}
 	}
-	if !found {
-		return PathConfig{}
-	}
-	return c.Paths[best]
+	return best, found
 }
 
 // patternMatches reports whether pattern matches p. A malformed pattern

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"path"
 	"regexp"
 	"sort"
@@ -48,6 +49,9 @@ func (c *Config) Validate() error {
 	v.listen("https.listen", c.HTTPS.Listen)
 	v.certPair("https", c.HTTPS.Cert, c.HTTPS.Key)
 	v.listen("webrtc.listen", c.WebRTC.Listen)
+	v.ips("webrtc.ips", c.WebRTC.IPs)
+	v.between("webrtc.max_sessions", c.WebRTC.MaxSessions, 1, math.MaxInt32)
+	v.positiveDuration("webrtc.session_timeout", c.WebRTC.SessionTimeout)
 	if c.Debug.PprofListen != "" {
 		v.listen("debug.pprof_listen", c.Debug.PprofListen)
 	}
@@ -61,6 +65,7 @@ func (c *Config) Validate() error {
 	v.positiveDuration("hub.wait_timeout", c.Hub.WaitTimeout)
 
 	v.apiKey("api.key", c.API.Key)
+	v.hooks("hooks", c.Hooks)
 
 	patterns := make([]string, 0, len(c.Paths))
 	for p := range c.Paths {
@@ -103,6 +108,16 @@ func (v *validator) positiveDuration(key string, d Duration) {
 func (v *validator) listen(key, addr string) {
 	if err := checkListen(addr); err != nil {
 		v.fail(key, "%v", err)
+	}
+}
+
+// ips checks that every entry of a list of announced addresses is an IPv4
+// or IPv6 address (no host names, no ports).
+func (v *validator) ips(key string, ips []string) {
+	for i, ip := range ips {
+		if net.ParseIP(ip) == nil {
+			v.fail(fmt.Sprintf("%s[%d]", key, i), "want an IPv4 or IPv6 address, got %q", truncate(ip))
+		}
 	}
 }
 
@@ -166,6 +181,10 @@ func (v *validator) pathConfig(pattern string, pc PathConfig) {
 			v.fail(fmt.Sprintf("%s.play_keys[%d]", prefix, i), "must not be empty")
 		}
 	}
+	v.jwt(prefix+".jwt", pc.JWT)
+	if pc.Hooks != nil {
+		v.pathHooks(prefix+".hooks", pc.Hooks)
+	}
 	seen := map[string]bool{}
 	for i, r := range pc.Transcode.Ladder {
 		key := fmt.Sprintf("%s.transcode.ladder[%d]", prefix, i)
@@ -196,6 +215,105 @@ func (v *validator) pathConfig(pattern string, pc PathConfig) {
 		if strings.ContainsAny(r.Preset, " \t\r\n") || len(r.Preset) > 64 {
 			v.fail(key+".preset", "must be an encoder preset name such as veryfast, got %q", truncate(r.Preset))
 		}
+	}
+}
+
+// hmacAlgorithms and publicKeyAlgorithms are the JWT "alg" values
+// JWTConfig.Algorithms accepts (RFC 7518 §3.1, RFC 8037 §3.1).
+var (
+	hmacAlgorithms      = []string{"HS256", "HS384", "HS512"}
+	publicKeyAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+// minHMACSecret is the shortest HS256 secret: RFC 7518 §3.2 requires a key
+// at least as long as the hash output (256 bits).
+const minHMACSecret = 32
+
+func (v *validator) jwt(prefix string, j JWTConfig) {
+	if !j.Enabled() {
+		if len(j.Algorithms) > 0 || len(j.Actions) > 0 || j.Claims != (JWTClaimsConfig{}) || j.Issuer != "" || j.Audience != "" {
+			v.fail(prefix, "set secret, jwks_file or jwks_url, or remove the other jwt keys")
+		}
+		return
+	}
+	if j.Secret != "" && len(j.Secret) < minHMACSecret {
+		v.fail(prefix+".secret", "must be at least %d bytes (RFC 7518 §3.2), got %d", minHMACSecret, len(j.Secret))
+	}
+	if j.JWKSURL != "" {
+		v.httpURL(prefix+".jwks_url", j.JWKSURL)
+	}
+	for i, alg := range j.Algorithms {
+		key := fmt.Sprintf("%s.algorithms[%d]", prefix, i)
+		switch {
+		case contains(hmacAlgorithms, alg):
+			if j.Secret == "" {
+				v.fail(key, "%s needs jwt.secret", alg)
+			}
+		case contains(publicKeyAlgorithms, alg):
+			if j.JWKSFile == "" && j.JWKSURL == "" {
+				v.fail(key, "%s needs jwt.jwks_file or jwt.jwks_url", alg)
+			}
+		default:
+			v.fail(key, "unknown algorithm %q; want one of %s, %s", truncate(alg),
+				strings.Join(hmacAlgorithms, ", "), strings.Join(publicKeyAlgorithms, ", "))
+		}
+	}
+	for i, a := range j.Actions {
+		if a != JWTActionPublish && a != JWTActionPlay {
+			v.fail(fmt.Sprintf("%s.actions[%d]", prefix, i), "must be publish or play, got %q", truncate(a))
+		}
+	}
+	for _, c := range []struct{ key, val string }{{"path", j.Claims.Path}, {"action", j.Claims.Action}} {
+		if strings.ContainsAny(c.val, " \t\r\n") || len(c.val) > 64 {
+			v.fail(prefix+".claims."+c.key, "must be a claim name such as %q, got %q", c.key, truncate(c.val))
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// hooks checks the global hooks section.
+func (v *validator) hooks(prefix string, h HooksConfig) {
+	v.hookURLs(prefix, h.OnPublish, h.OnUnpublish, h.OnPlay, h.OnStop)
+	v.positiveDuration(prefix+".timeout", h.Timeout)
+	if h.Cache.Duration < 0 {
+		v.fail(prefix+".cache", "must be 0s (off) or a positive duration, got %s", h.Cache)
+	}
+}
+
+// pathHooks checks a per-path hooks block, where zero values inherit.
+func (v *validator) pathHooks(prefix string, h *PathHooksConfig) {
+	v.hookURLs(prefix, h.OnPublish, h.OnUnpublish, h.OnPlay, h.OnStop)
+	if h.Timeout.Duration < 0 {
+		v.fail(prefix+".timeout", "must be a positive duration such as 2s, got %s", h.Timeout)
+	}
+	if h.Cache.Duration < 0 {
+		v.fail(prefix+".cache", "must be a positive duration such as 5s, got %s", h.Cache)
+	}
+}
+
+func (v *validator) hookURLs(prefix, onPublish, onUnpublish, onPlay, onStop string) {
+	for _, u := range []struct{ key, val string }{
+		{"on_publish", onPublish}, {"on_unpublish", onUnpublish}, {"on_play", onPlay}, {"on_stop", onStop},
+	} {
+		if u.val != "" {
+			v.httpURL(prefix+"."+u.key, u.val)
+		}
+	}
+}
+
+// httpURL accepts an absolute http or https URL with a host.
+func (v *validator) httpURL(key, val string) {
+	u, err := url.Parse(val)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.fail(key, "want an absolute http:// or https:// URL, got %q", truncate(val))
 	}
 }
 

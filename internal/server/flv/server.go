@@ -13,10 +13,24 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/hub"
 )
+
+// Authorizer decides whether a client may play a path, and is told when an
+// allowed viewer leaves. *auth.Authorizer implements it.
+type Authorizer interface {
+	// Authorize returns nil to allow req, or an error wrapping
+	// auth.ErrUnauthorized or auth.ErrForbidden with the reason.
+	Authorize(ctx context.Context, req auth.Request) error
+	// Ended reports that the client of an allowed req has left; it must
+	// not block.
+	Ended(req auth.Request)
+}
+
+var _ Authorizer = (*auth.Authorizer)(nil)
 
 // Server answers GET requests for /APP/NAME.flv. Fill the exported fields
 // and route requests to ServeStream.
@@ -28,6 +42,10 @@ type Server struct {
 	WriteTimeout time.Duration
 	// Logger receives viewer logs. Default slog.Default().
 	Logger *slog.Logger
+	// Auth is asked before every play (the credential is an
+	// "Authorization: Bearer" header or ?token= / ?key=; see
+	// auth.TokenFromHTTP). Default nil: everyone is allowed.
+	Auth Authorizer
 }
 
 func (s *Server) writeTimeout() time.Duration {
@@ -53,6 +71,19 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string
 		proto = "ws-flv"
 	}
 	log := s.logger().With("proto", proto, "remote", r.RemoteAddr, "path", path)
+	areq := auth.Request{Action: auth.Play, Path: path, Protocol: proto, Remote: r.RemoteAddr,
+		Token: auth.TokenFromHTTP(r), Query: r.URL.Query()}
+	if s.Auth != nil {
+		if err := s.Auth.Authorize(r.Context(), areq); err != nil {
+			log.Warn("flv play denied", "reason", err.Error())
+			status := auth.HTTPStatus(err)
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
+	}
 	reader, err := s.Hub.Subscribe(r.Context(), path, hub.ClientInfo{Protocol: proto, Remote: r.RemoteAddr})
 	if err != nil {
 		status := http.StatusServiceUnavailable
@@ -64,6 +95,9 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string
 		return
 	}
 	defer reader.Close()
+	if s.Auth != nil {
+		defer s.Auth.Ended(areq)
+	}
 
 	var sink sink
 	if isWS {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/amf0"
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 )
 
@@ -49,6 +50,10 @@ type conn struct {
 // errClientQuit ends a session normally (deleteStream, closeStream, EOF).
 var errClientQuit = errors.New("client closed the session")
 
+// errLogged wraps an error that ends the connection and has already been
+// logged (with the path and the reason), so serve does not log it again.
+var errLogged = errors.New("already logged")
+
 func (c *conn) serve(ctx context.Context) {
 	defer c.nc.Close()
 	c.log = c.srv.Logger.With("proto", c.proto, "remote", c.nc.RemoteAddr().String())
@@ -64,6 +69,7 @@ func (c *conn) serve(ctx context.Context) {
 		c.play.stop()
 	}
 	switch {
+	case errors.Is(err, errLogged):
 	case err == nil, errors.Is(err, errClientQuit), errors.Is(err, io.EOF), ctx.Err() != nil:
 		c.log.Debug("rtmp connection closed", "path", c.path())
 	case errors.Is(err, net.ErrClosed):
@@ -243,6 +249,37 @@ func (c *conn) refuse(code, desc string) error {
 		return err
 	}
 	return fmt.Errorf("refused: %s: %s", code, desc)
+}
+
+// authorize asks the server's Authorizer about req. On a denial it logs
+// one line (remote, path, reason), sends code with the reason to the
+// client and returns the error that ends the connection.
+func (c *conn) authorize(ctx context.Context, req auth.Request, code string) error {
+	if c.srv.Auth == nil {
+		return nil
+	}
+	err := c.srv.Auth.Authorize(ctx, req)
+	if err == nil {
+		return nil
+	}
+	c.log.Warn("rtmp "+string(req.Action)+" denied", "path", req.Path, "reason", err.Error())
+	if serr := c.status("error", code, err.Error()); serr != nil {
+		return fmt.Errorf("%w: %s denied: %w (and sending the refusal: %v)", errLogged, req.Action, err, serr)
+	}
+	return fmt.Errorf("%w: %s denied: %w", errLogged, req.Action, err)
+}
+
+// authRequest describes this connection's publish or play of path to the
+// Authorizer; the credential is the query's key or token.
+func (c *conn) authRequest(action auth.Action, path string, query url.Values) auth.Request {
+	return auth.Request{
+		Action:   action,
+		Path:     path,
+		Protocol: c.proto,
+		Remote:   c.nc.RemoteAddr().String(),
+		Token:    auth.TokenFromQuery(query),
+		Query:    query,
+	}
 }
 
 // streamName returns the publish/play stream name argument.

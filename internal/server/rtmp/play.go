@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/hub"
@@ -21,15 +22,23 @@ type playSession struct {
 	reader *hub.Reader
 	cancel context.CancelFunc
 	done   chan struct{}
+	auth   auth.Request // what was authorized, for the on_stop notification
 }
 
 func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 	if c.pub != nil || c.play != nil {
 		return errors.New("play: session already active on this connection")
 	}
-	path, _, err := streampath.FromRTMP(c.app, streamName(cmd))
+	path, query, err := streampath.FromRTMP(c.app, streamName(cmd))
 	if err != nil {
 		return c.refuse("NetStream.Play.StreamNotFound", err.Error())
+	}
+	for k, v := range c.appQuery {
+		query[k] = append(query[k], v...)
+	}
+	areq := c.authRequest(auth.Play, path, query)
+	if err := c.authorize(ctx, areq, "NetStream.Play.Failed"); err != nil {
+		return err
 	}
 	reader, err := c.srv.Hub.Subscribe(ctx, path, hub.ClientInfo{Protocol: c.proto, Remote: c.nc.RemoteAddr().String()})
 	if err != nil {
@@ -39,7 +48,7 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 		return err
 	}
 	pctx, cancel := context.WithCancel(ctx)
-	ps := &playSession{c: c, path: path, reader: reader, cancel: cancel, done: make(chan struct{})}
+	ps := &playSession{c: c, path: path, reader: reader, cancel: cancel, done: make(chan struct{}), auth: areq}
 	c.play = ps
 	c.log = c.log.With("path", path)
 	if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
@@ -78,6 +87,9 @@ func (ps *playSession) stop() {
 	ps.cancel()
 	<-ps.done
 	ps.reader.Close()
+	if a := ps.c.srv.Auth; a != nil {
+		a.Ended(ps.auth)
+	}
 }
 
 // run is the viewer's writer: it reads batches from the hub and writes the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/amf0"
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/hub"
@@ -26,6 +27,7 @@ type publishSession struct {
 	query url.Values
 	pub   *hub.Publisher
 	demux flv.Demuxer
+	auth  auth.Request // what was authorized, for the on_unpublish notification
 
 	metadata     amf0.ECMAArray
 	metaKnown    bool
@@ -49,6 +51,10 @@ func (c *conn) startPublish(ctx context.Context, cmd *rtmp.Command) error {
 	for k, v := range c.appQuery {
 		query[k] = append(query[k], v...)
 	}
+	areq := c.authRequest(auth.Publish, path, query)
+	if err := c.authorize(ctx, areq, "NetStream.Publish.BadName"); err != nil {
+		return err
+	}
 	p, err := c.srv.Hub.Publish(path, hub.ClientInfo{Protocol: c.proto, Remote: c.nc.RemoteAddr().String()})
 	if err != nil {
 		c.log.Warn("rtmp publish refused", "path", path, "reason", err.Error())
@@ -57,7 +63,7 @@ func (c *conn) startPublish(ctx context.Context, cmd *rtmp.Command) error {
 		}
 		return c.refuse("NetStream.Publish.Failed", err.Error())
 	}
-	c.pub = &publishSession{c: c, path: path, query: query, pub: p, unsupported: map[string]bool{}}
+	c.pub = &publishSession{c: c, path: path, query: query, pub: p, unsupported: map[string]bool{}, auth: areq}
 	c.log = c.log.With("path", path)
 	// A kicked publisher (stream ended by the API or shutdown) is
 	// disconnected at once.
@@ -80,6 +86,9 @@ func (ps *publishSession) close(err error) {
 		reason = err.Error()
 	}
 	ps.pub.Close(reason)
+	if a := ps.c.srv.Auth; a != nil {
+		a.Ended(ps.auth)
+	}
 }
 
 // data handles @setDataFrame / onMetaData.

@@ -12,9 +12,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 )
+
+// Authorizer decides whether a client may publish or play a path, and is
+// told when an allowed client leaves. *auth.Authorizer implements it.
+type Authorizer interface {
+	// Authorize returns nil to allow req, or an error wrapping
+	// auth.ErrUnauthorized or auth.ErrForbidden with the reason.
+	Authorize(ctx context.Context, req auth.Request) error
+	// Ended reports that the client of an allowed req has left; it must
+	// not block.
+	Ended(req auth.Request)
+}
+
+var _ Authorizer = (*auth.Authorizer)(nil)
 
 // Server accepts RTMP connections on one or more listeners. Fill the exported
 // fields, then call Serve for each listener; Close stops everything.
@@ -40,6 +54,9 @@ type Server struct {
 	MaxConnections int
 	// Logger receives connection logs. Default slog.Default().
 	Logger *slog.Logger
+	// Auth is asked before every publish and play (the stream key's ?key=
+	// or ?token= is the credential). Default nil: everyone is allowed.
+	Auth Authorizer
 
 	initOnce sync.Once
 	ctx      context.Context

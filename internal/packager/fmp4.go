@@ -1,0 +1,155 @@
+package packager
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+
+	"github.com/sluicemedia/sluice/internal/av"
+)
+
+// fmp4Muxer serializes CMAF/fMP4 init sections and parts with mediacommon.
+type fmp4Muxer struct {
+	seq uint32 // mfhd sequence number, increasing over the whole session
+}
+
+// initCodec converts an av.Track into mediacommon's fMP4 codec description.
+func initCodec(t *av.Track) (fmp4.Codec, error) {
+	switch t.Codec {
+	case av.CodecH264:
+		sps, pps, err := av.H264ParameterSets(t.Config)
+		if err != nil {
+			return nil, err
+		}
+		if len(sps) == 0 || len(pps) == 0 {
+			return nil, errors.New("h264 config without SPS or PPS")
+		}
+		return &fmp4.CodecH264{SPS: sps[0], PPS: pps[0]}, nil
+	case av.CodecH265:
+		vps, sps, pps, err := av.H265ParameterSets(t.Config)
+		if err != nil {
+			return nil, err
+		}
+		if len(vps) == 0 || len(sps) == 0 || len(pps) == 0 {
+			return nil, errors.New("h265 config without VPS, SPS or PPS")
+		}
+		return &fmp4.CodecH265{VPS: vps[0], SPS: sps[0], PPS: pps[0]}, nil
+	case av.CodecAV1:
+		sh, err := av1SequenceHeader(t.Config)
+		if err != nil {
+			return nil, err
+		}
+		return &fmp4.CodecAV1{SequenceHeader: sh}, nil
+	case av.CodecAAC:
+		var asc mpeg4audio.AudioSpecificConfig
+		if err := asc.Unmarshal(t.Config); err != nil {
+			return nil, fmt.Errorf("aac config: %w", err)
+		}
+		return &fmp4.CodecMPEG4Audio{Config: asc}, nil
+	case av.CodecOpus:
+		ch := t.Channels
+		if ch == 0 {
+			ch = 2
+		}
+		return &fmp4.CodecOpus{ChannelCount: ch}, nil
+	}
+	return nil, fmt.Errorf("codec %s not supported in fMP4", t.Codec)
+}
+
+// av1SequenceHeader returns the sequence header OBU of an
+// AV1CodecConfigurationRecord's configOBUs (AV1-ISOBMFF §2.3.3), rebuilt
+// without extension and size field as mediacommon expects.
+func av1SequenceHeader(rec []byte) ([]byte, error) {
+	if len(rec) < 4 {
+		return nil, errors.New("av1 config record too short")
+	}
+	obus := rec[4:]
+	for len(obus) > 0 {
+		hdr := obus[0]
+		n := 1
+		if hdr&0x04 != 0 {
+			n++
+		}
+		if len(obus) < n {
+			break
+		}
+		size := len(obus) - n
+		if hdr&0x02 != 0 {
+			v, m := uvarintLEB128(obus[n:])
+			if m == 0 || v > uint64(len(obus)-n-m) {
+				return nil, errors.New("av1 config: bad OBU size")
+			}
+			n += m
+			size = int(v)
+		}
+		payload := obus[n : n+size]
+		obus = obus[n+size:]
+		if (hdr>>3)&0x0f == 1 { // OBU_SEQUENCE_HEADER
+			out := make([]byte, 1+len(payload))
+			out[0] = hdr &^ 0x06
+			copy(out[1:], payload)
+			return out, nil
+		}
+	}
+	return nil, errors.New("av1 config without sequence header OBU")
+}
+
+// uvarintLEB128 decodes an AV1 leb128 (AV1 spec §4.10.5); m is 0 on error.
+func uvarintLEB128(b []byte) (v uint64, m int) {
+	for i := 0; i < 8 && i < len(b); i++ {
+		v |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}
+
+// makeInit serializes the init section for the given tracks (nil ones are
+// absent).
+func (m *fmp4Muxer) makeInit(tracks []*trackState) ([]byte, error) {
+	var init fmp4.Init
+	for _, ts := range tracks {
+		c, err := initCodec(ts.track)
+		if err != nil {
+			return nil, fmt.Errorf("packager: init %s track: %w", ts.track.Codec, err)
+		}
+		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: ts.id, TimeScale: ts.timescale, Codec: c})
+	}
+	var buf seekablebuffer.Buffer
+	if err := init.Marshal(&buf); err != nil {
+		return nil, fmt.Errorf("packager: marshal init: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// makePart serializes one moof+mdat holding the given samples of each
+// track (tracks with no samples are left out).
+func (m *fmp4Muxer) makePart(groups []sampleGroup) ([]byte, error) {
+	m.seq++
+	part := fmp4.Part{SequenceNumber: m.seq}
+	for _, g := range groups {
+		if len(g.samples) == 0 {
+			continue
+		}
+		pt := &fmp4.PartTrack{ID: g.ts.id, BaseTime: uint64(g.samples[0].dts)}
+		pt.Samples = make([]*fmp4.Sample, len(g.samples))
+		for i, s := range g.samples {
+			pt.Samples[i] = &fmp4.Sample{
+				Duration:        uint32(s.dur),
+				PTSOffset:       int32(s.cts),
+				IsNonSyncSample: !s.pkt.Key,
+				Payload:         s.pkt.Data,
+			}
+		}
+		part.Tracks = append(part.Tracks, pt)
+	}
+	var buf seekablebuffer.Buffer
+	if err := part.Marshal(&buf); err != nil {
+		return nil, fmt.Errorf("packager: marshal part: %w", err)
+	}
+	return buf.Bytes(), nil
+}

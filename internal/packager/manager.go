@@ -1,0 +1,232 @@
+package packager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/hub"
+)
+
+// Manager starts packagers on demand, one per (stream path, format), and
+// stops one after IdleTimeout without a holder: the first request
+// subscribes to the hub (whose GOP cache gives the first segment at once).
+// It is safe for concurrent use.
+type Manager struct {
+	// Hub is where streams are read from.
+	Hub *hub.Hub
+	// Options is the template for every packager (Format is set per
+	// Acquire).
+	Options Options
+	// IdleTimeout stops a packager nobody acquired for this long. Default
+	// 30 s.
+	IdleTimeout time.Duration
+	// Logger receives lifecycle logs. Default slog.Default().
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	entries map[entryKey]*entry
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+type entryKey struct {
+	path   string
+	format Format
+}
+
+type entry struct {
+	key    entryKey
+	stream *hub.Stream
+	ready  chan struct{} // closed once p or err is set
+	p      *Packager
+	err    error
+	cancel context.CancelFunc
+	refs   int
+	idle   *time.Timer
+}
+
+// ErrClosed is returned by Acquire after Close.
+var ErrClosed = errors.New("packager: manager closed")
+
+func (m *Manager) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.Default()
+}
+
+func (m *Manager) idleTimeout() time.Duration {
+	if m.IdleTimeout > 0 {
+		return m.IdleTimeout
+	}
+	return 30 * time.Second
+}
+
+// Acquire returns the running packager of path in format f, starting it if
+// needed, and a release function the caller must call once done with it.
+// A path with no stream fails at once with an error wrapping
+// hub.ErrNotFound; a stream whose tracks f cannot carry with one wrapping
+// ErrUnsupportedCodec.
+func (m *Manager) Acquire(ctx context.Context, path string, f Format) (*Packager, func(), error) {
+	key := entryKey{path, f}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, nil, ErrClosed
+	}
+	if m.entries == nil {
+		m.entries = make(map[entryKey]*entry)
+	}
+	e := m.entries[key]
+	if e != nil && e.p != nil && e.p.Ended() {
+		// A new stream at the path replaces an ended one.
+		if s := m.Hub.Stream(path); s != nil && s != e.stream {
+			m.removeLocked(e)
+			e = nil
+		}
+	}
+	if e == nil {
+		s := m.Hub.Stream(path)
+		if s == nil {
+			m.mu.Unlock()
+			return nil, nil, fmt.Errorf("packager: %s: %w", path, hub.ErrNotFound)
+		}
+		e = &entry{key: key, stream: s, ready: make(chan struct{})}
+		m.entries[key] = e
+		m.start(e)
+	}
+	e.refs++
+	if e.idle != nil {
+		e.idle.Stop()
+		e.idle = nil
+	}
+	m.mu.Unlock()
+
+	release := m.releaser(e)
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		release()
+		return nil, nil, ctx.Err()
+	}
+	if e.err != nil {
+		release()
+		m.mu.Lock()
+		if m.entries[key] == e {
+			m.removeLocked(e)
+		}
+		m.mu.Unlock()
+		return nil, nil, e.err
+	}
+	return e.p, release, nil
+}
+
+// Lookup returns the running packager of path in format f without
+// starting one (nil if none), with a release function as for Acquire.
+func (m *Manager) Lookup(path string, f Format) (*Packager, func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[entryKey{path, f}]
+	if e == nil || e.p == nil {
+		return nil, nil
+	}
+	e.refs++
+	if e.idle != nil {
+		e.idle.Stop()
+		e.idle = nil
+	}
+	return e.p, m.releaser(e)
+}
+
+func (m *Manager) releaser(e *entry) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			e.refs--
+			if e.refs == 0 && m.entries[e.key] == e && !m.closed {
+				e.idle = time.AfterFunc(m.idleTimeout(), func() { m.expire(e) })
+			}
+		})
+	}
+}
+
+func (m *Manager) expire(e *entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.refs == 0 && m.entries[e.key] == e {
+		m.logger().Debug("packager idle, stopping", "path", e.key.path, "format", e.key.format.String())
+		m.removeLocked(e)
+	}
+}
+
+// removeLocked stops e and forgets it. Caller holds mu.
+func (m *Manager) removeLocked(e *entry) {
+	if e.idle != nil {
+		e.idle.Stop()
+		e.idle = nil
+	}
+	if e.cancel != nil {
+		e.cancel()
+	}
+	if m.entries[e.key] == e {
+		delete(m.entries, e.key)
+	}
+}
+
+// start subscribes e's packager to the hub in a goroutine. Caller holds mu.
+func (m *Manager) start(e *entry) {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer cancel()
+		log := m.logger().With("path", e.key.path, "format", e.key.format.String())
+		finish := func(p *Packager, stream *hub.Stream, err error) {
+			m.mu.Lock()
+			e.p, e.err = p, err
+			if stream != nil {
+				e.stream = stream
+			}
+			m.mu.Unlock()
+			close(e.ready)
+		}
+		r, err := m.Hub.Subscribe(ctx, e.key.path, hub.ClientInfo{Protocol: "hls", Remote: "packager"})
+		if err != nil {
+			finish(nil, nil, fmt.Errorf("packager: subscribe %s: %w", e.key.path, err))
+			return
+		}
+		defer r.Close()
+		opts := m.Options
+		opts.Format = e.key.format
+		opts.Logger = log
+		p := New(opts)
+		video, audio := r.Stream().Tracks()
+		if err := p.SetTracks(video, audio); err != nil {
+			finish(nil, nil, err)
+			return
+		}
+		finish(p, r.Stream(), nil)
+		log.Debug("packager started", "session", p.SessionID())
+		if err := p.Run(ctx, r); err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("packager stopped", "reason", err.Error())
+		}
+	}()
+}
+
+// Close stops every packager and waits for them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	for _, e := range m.entries {
+		m.removeLocked(e)
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}

@@ -1,0 +1,617 @@
+// Package packager turns a hub stream into CMAF/fMP4 (an init section,
+// segments cut at keyframes, parts inside segments) or MPEG-TS segments,
+// kept in an in-memory window of immutable parts. A version channel wakes
+// waiters (blocking playlist reloads, preload-hinted part requests) when a
+// part or segment is published.
+//
+// One Packager is one rendition of one stream; it names nothing in URLs, so
+// HLS (internal/server/hls) and DASH can serve the same bytes, addressed by
+// media sequence number and part index. It imports av, hub and mediacommon,
+// never a server.
+package packager
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/av"
+	"github.com/sluicemedia/sluice/internal/hub"
+)
+
+// Format is the container a Packager produces.
+type Format uint8
+
+// Formats.
+const (
+	// FormatFMP4 is CMAF/fMP4: init section + moof/mdat parts.
+	FormatFMP4 Format = iota
+	// FormatMPEGTS is MPEG-TS segments (no parts).
+	FormatMPEGTS
+)
+
+func (f Format) String() string {
+	if f == FormatMPEGTS {
+		return "mpegts"
+	}
+	return "fmp4"
+}
+
+// ErrUnsupportedCodec is wrapped by errors about a codec a format cannot
+// carry.
+var ErrUnsupportedCodec = errors.New("codec not supported by the container")
+
+// Supports returns nil when f can carry codec c, else an error wrapping
+// ErrUnsupportedCodec that says what the format carries.
+func Supports(f Format, c av.Codec) error {
+	switch f {
+	case FormatMPEGTS:
+		switch c {
+		case av.CodecH264, av.CodecH265, av.CodecAAC:
+			return nil
+		}
+		return fmt.Errorf("%w: MPEG-TS cannot carry %s %s (it carries H.264/H.265 video and AAC audio; use hls.variant fmp4 or lowlatency)",
+			ErrUnsupportedCodec, c, c.Kind())
+	default:
+		switch c {
+		case av.CodecH264, av.CodecH265, av.CodecAV1, av.CodecAAC, av.CodecOpus:
+			return nil
+		}
+		return fmt.Errorf("%w: fMP4 cannot carry %s %s", ErrUnsupportedCodec, c, c.Kind())
+	}
+}
+
+// Options configure a Packager. Zero values take the documented defaults.
+type Options struct {
+	// Format is the container. Default FormatFMP4.
+	Format Format
+	// SegmentDuration is the shortest segment: a segment is cut at the
+	// first keyframe at least this long after its start, so segments last
+	// this long or one GOP, whichever is larger. Default 2 s.
+	SegmentDuration time.Duration
+	// PartDuration is the part target (RFC 8216bis §4.4.3.7 PART-TARGET):
+	// parts last at most this long (unless one frame is longer). Default
+	// 200 ms.
+	PartDuration time.Duration
+	// MaxSegmentDuration cuts a segment without a keyframe when the stream
+	// gives none for this long. Default 5×SegmentDuration.
+	MaxSegmentDuration time.Duration
+	// MaxSegmentBytes cuts a segment that grows beyond this many bytes.
+	// Default 32 MiB.
+	MaxSegmentBytes int
+	// Window is how many complete segments a Snapshot lists. Default 7.
+	Window int
+	// Retain is how many complete segments beyond Window stay fetchable,
+	// for clients holding an older playlist. Default 2.
+	Retain int
+	// Logger receives packager logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.SegmentDuration <= 0 {
+		o.SegmentDuration = 2 * time.Second
+	}
+	if o.PartDuration <= 0 {
+		o.PartDuration = 200 * time.Millisecond
+	}
+	if o.MaxSegmentDuration <= 0 {
+		o.MaxSegmentDuration = 5 * o.SegmentDuration
+	}
+	if o.MaxSegmentBytes <= 0 {
+		o.MaxSegmentBytes = 32 << 20
+	}
+	if o.Window <= 0 {
+		o.Window = 7
+	}
+	if o.Retain < 0 {
+		o.Retain = 0
+	} else if o.Retain == 0 {
+		o.Retain = 2
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// maxQueued bounds the samples of one track waiting for a part (a stalled
+// video track must not let audio pile up).
+const maxQueued = 4096
+
+// Packager packages one stream. WritePacket and End are called from one
+// goroutine (Run's); every other method is safe for concurrent use.
+type Packager struct {
+	opts Options
+	id   string
+	win  *window
+	log  *slog.Logger
+
+	// Owned by the writing goroutine.
+	fm           fmp4Muxer
+	ts           tsMuxer
+	tsReset      bool
+	video, audio *trackState
+	lead         *trackState
+	init         *Init
+	nextInitID   int
+	open         bool
+	msn          uint64 // MSN of the open segment, or of the next one
+	segStart     int64  // lead ticks
+	partStart    int64  // lead ticks
+	partIndex    int
+	segBytes     int
+	produced     bool // a segment was opened before
+	pendingDisc  bool
+	anchor       time.Time
+	haveAnchor   bool
+	unsupported  map[av.Codec]bool
+	segTicks     int64
+	segTarget    int64
+	partTarget   int64
+	maxSegTicks  int64
+	defaultTicks [2]int64
+}
+
+// trackState is one track's timing state.
+type trackState struct {
+	track     *av.Track
+	id        int
+	timescale uint32
+	pending   sample
+	hasPend   bool
+	queue     []sample
+	lastDur   int64
+}
+
+// sample is a packet with its timing in its track's timescale.
+type sample struct {
+	pkt *av.Packet
+	dts int64
+	cts int64
+	dur int64
+}
+
+// sampleGroup is the samples of one track for one part.
+type sampleGroup struct {
+	ts      *trackState
+	samples []sample
+}
+
+// New returns a packager; video and audio are the stream's current tracks
+// (either may be nil; tracks seen later in packets are added with a
+// discontinuity).
+func New(opts Options) *Packager {
+	opts.setDefaults()
+	var idb [4]byte
+	_, _ = rand.Read(idb[:])
+	target := time.Duration(math.Ceil(opts.SegmentDuration.Seconds())) * time.Second
+	p := &Packager{
+		opts:        opts,
+		id:          hex.EncodeToString(idb[:]),
+		win:         newWindow(opts.Window, opts.Window+opts.Retain, target),
+		log:         opts.Logger,
+		unsupported: make(map[av.Codec]bool),
+	}
+	return p
+}
+
+// SessionID returns the packager's unique ID (8 hex digits).
+func (p *Packager) SessionID() string { return p.id }
+
+// Format returns the packager's container format.
+func (p *Packager) Format() Format { return p.opts.Format }
+
+// PartTarget returns the part target duration.
+func (p *Packager) PartTarget() time.Duration { return p.opts.PartDuration }
+
+// ticks converts a duration to a timescale without overflow.
+func ticks(d time.Duration, timescale uint32) int64 {
+	ts := int64(timescale)
+	return int64(d/time.Second)*ts + int64(d%time.Second)*ts/int64(time.Second)
+}
+
+// duration converts ticks of a timescale to a duration.
+func duration(t int64, timescale uint32) time.Duration {
+	ts := int64(timescale)
+	return time.Duration(t/ts)*time.Second + time.Duration(t%ts)*time.Second/time.Duration(ts)
+}
+
+func timescaleOf(t *av.Track) uint32 {
+	if t.Kind() == av.KindVideo {
+		return 90000
+	}
+	if t.Codec == av.CodecOpus {
+		return av.OpusSampleRate
+	}
+	if t.SampleRate > 0 {
+		return uint32(t.SampleRate)
+	}
+	return 48000
+}
+
+// sameTrack reports whether b can continue a (same codec and
+// configuration): only then is no new init section needed.
+func sameTrack(a, b *av.Track) bool {
+	return a == b || (a.Codec == b.Codec && string(a.Config) == string(b.Config))
+}
+
+// SetTracks declares the stream's tracks before the first packet (either
+// may be nil). Tracks a format cannot carry are left out with a warning;
+// if none remains, the error wraps ErrUnsupportedCodec.
+func (p *Packager) SetTracks(video, audio *av.Track) error {
+	var errs []error
+	if video != nil {
+		if err := Supports(p.opts.Format, video.Codec); err != nil {
+			errs = append(errs, err)
+			p.warnUnsupported(video.Codec, err)
+		} else {
+			p.setTrack(video)
+		}
+	}
+	if audio != nil {
+		if err := Supports(p.opts.Format, audio.Codec); err != nil {
+			errs = append(errs, err)
+			p.warnUnsupported(audio.Codec, err)
+		} else {
+			p.setTrack(audio)
+		}
+	}
+	if p.video == nil && p.audio == nil && len(errs) > 0 {
+		return fmt.Errorf("packager: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func (p *Packager) warnUnsupported(c av.Codec, err error) {
+	if !p.unsupported[c] {
+		p.unsupported[c] = true
+		p.log.Warn("packager dropping track", "format", p.opts.Format.String(), "codec", c.String(), "reason", err.Error())
+	}
+}
+
+// setTrack installs t as its kind's track; a new init section follows.
+func (p *Packager) setTrack(t *av.Track) {
+	ts := &trackState{track: t, timescale: timescaleOf(t)}
+	if t.Kind() == av.KindVideo {
+		ts.id = 1
+		p.video = ts
+	} else {
+		ts.id = 2
+		p.audio = ts
+	}
+	if p.video != nil {
+		p.lead = p.video
+	} else {
+		p.lead = p.audio
+	}
+	p.segTarget = ticks(p.opts.SegmentDuration, p.lead.timescale)
+	p.partTarget = ticks(p.opts.PartDuration, p.lead.timescale)
+	p.maxSegTicks = ticks(p.opts.MaxSegmentDuration, p.lead.timescale)
+	p.init = nil
+	p.tsReset = true
+}
+
+// WritePacket adds one packet of the stream. Packets before the first
+// keyframe are dropped; a packet marked Discontinuity, or whose track's
+// configuration changed, closes the segment and starts a new one flagged
+// as a discontinuity. An error means the packager cannot continue.
+func (p *Packager) WritePacket(pkt *av.Packet) error {
+	if pkt.Track == nil || pkt.DTS < 0 {
+		return nil
+	}
+	if err := Supports(p.opts.Format, pkt.Track.Codec); err != nil {
+		p.warnUnsupported(pkt.Track.Codec, err)
+		return nil
+	}
+	kind := pkt.Kind()
+	ts := p.audio
+	if kind == av.KindVideo {
+		ts = p.video
+	}
+	changed := ts == nil || !sameTrack(ts.track, pkt.Track)
+	if pkt.Discontinuity || changed {
+		if p.open {
+			if err := p.closeAll(); err != nil {
+				return err
+			}
+		}
+		if p.produced {
+			p.pendingDisc = true
+		}
+	}
+	if changed {
+		p.setTrack(pkt.Track)
+		if kind == av.KindVideo {
+			ts = p.video
+		} else {
+			ts = p.audio
+		}
+	}
+	dts := ticks(pkt.DTS, ts.timescale)
+	cts := ticks(pkt.PTS, ts.timescale) - dts
+	if ts.hasPend && dts <= ts.pending.dts {
+		dts = ts.pending.dts + 1 // keep decode time strictly increasing
+	}
+	s := sample{pkt: pkt, dts: dts, cts: cts}
+	if ts == p.lead {
+		return p.leadSample(ts, s)
+	}
+	if ts.hasPend {
+		p.finalize(ts, dts)
+	}
+	if !p.open {
+		return nil // nothing to attach to before the first keyframe
+	}
+	ts.pending, ts.hasPend = s, true
+	return nil
+}
+
+// leadSample handles a sample of the leading track: it drives part and
+// segment boundaries.
+func (p *Packager) leadSample(ts *trackState, s sample) error {
+	if ts.hasPend {
+		p.finalize(ts, s.dts)
+	}
+	isVideo := ts == p.video
+	if !p.open {
+		if isVideo && !s.pkt.Key {
+			return nil // wait for a keyframe
+		}
+		if err := p.openSegment(s); err != nil {
+			return err
+		}
+		ts.pending, ts.hasPend = s, true
+		return nil
+	}
+	segDur := s.dts - p.segStart
+	randomAccess := !isVideo || s.pkt.Key
+	var err error
+	switch {
+	case randomAccess && segDur >= p.segTarget,
+		segDur >= p.maxSegTicks, p.segBytes >= p.opts.MaxSegmentBytes:
+		err = p.cutSegment(s)
+	case isVideo && s.pkt.Key:
+		// A part boundary at every keyframe, so it is INDEPENDENT.
+		err = p.flushPart(s.dts, s.pkt.DTS)
+	case s.dts-p.partStart+ts.lastDur > p.partTarget:
+		// Another sample would overrun the part target: close the part now
+		// rather than a frame late.
+		err = p.flushPart(s.dts, s.pkt.DTS)
+	}
+	if err != nil {
+		return err
+	}
+	ts.pending, ts.hasPend = s, true
+	return nil
+}
+
+// finalize gives ts's pending sample its duration (up to nextDTS) and
+// queues it for the next part.
+func (p *Packager) finalize(ts *trackState, nextDTS int64) {
+	s := ts.pending
+	ts.hasPend = false
+	s.dur = nextDTS - s.dts
+	if s.dur <= 0 {
+		s.dur = 1
+	}
+	ts.lastDur = s.dur
+	if len(ts.queue) >= maxQueued {
+		copy(ts.queue, ts.queue[1:])
+		ts.queue = ts.queue[:len(ts.queue)-1]
+	}
+	ts.queue = append(ts.queue, s)
+}
+
+// defaultDur is a sample duration for a track whose next sample will not
+// come (end of stream, discontinuity).
+func defaultDur(ts *trackState) int64 {
+	if ts.lastDur > 0 {
+		return ts.lastDur
+	}
+	if ts.track.Kind() == av.KindVideo {
+		return int64(ts.timescale) / 25
+	}
+	if ts.track.Codec == av.CodecAAC {
+		return 1024
+	}
+	return int64(ts.timescale) / 50
+}
+
+func (p *Packager) openSegment(s sample) error {
+	if p.opts.Format == FormatFMP4 && p.init == nil {
+		var tracks []*trackState
+		for _, ts := range []*trackState{p.video, p.audio} {
+			if ts != nil {
+				tracks = append(tracks, ts)
+			}
+		}
+		data, err := p.fm.makeInit(tracks)
+		if err != nil {
+			return err
+		}
+		p.init = &Init{ID: p.nextInitID, Data: data}
+		p.nextInitID++
+	}
+	if p.opts.Format == FormatMPEGTS {
+		if p.tsReset {
+			if err := p.ts.reset(p.video, p.audio); err != nil {
+				return err
+			}
+			p.tsReset = false
+		}
+		if err := p.ts.begin(); err != nil {
+			return err
+		}
+	}
+	if !p.haveAnchor {
+		arrival := s.pkt.Arrival
+		if arrival.IsZero() {
+			arrival = time.Now()
+		}
+		p.anchor, p.haveAnchor = arrival.Add(-s.pkt.DTS), true
+	}
+	seg := &Segment{
+		MSN:             p.msn,
+		Start:           s.pkt.DTS,
+		ProgramDateTime: p.anchor.Add(s.pkt.DTS).UTC(),
+		Discontinuity:   p.pendingDisc,
+		Init:            p.init,
+	}
+	p.pendingDisc, p.open, p.produced = false, true, true
+	p.segStart, p.partStart, p.partIndex, p.segBytes = s.dts, s.dts, 0, 0
+	p.win.beginSegment(seg)
+	return nil
+}
+
+// flushPart publishes the queued lead samples (up to cut) and the other
+// track's samples that start before cutTime as one part.
+func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
+	lead := p.lead
+	if len(lead.queue) == 0 {
+		p.partStart = cut
+		return nil
+	}
+	var groups [2]sampleGroup
+	n := 0
+	var video, audio []sample
+	for _, ts := range []*trackState{p.video, p.audio} {
+		if ts == nil {
+			continue
+		}
+		k := len(ts.queue)
+		if ts != lead {
+			k = 0
+			for k < len(ts.queue) && ts.queue[k].pkt.DTS < cutTime {
+				k++
+			}
+		}
+		groups[n] = sampleGroup{ts: ts, samples: ts.queue[:k]}
+		n++
+		if ts == p.video {
+			video = ts.queue[:k]
+		} else {
+			audio = ts.queue[:k]
+		}
+	}
+	var dur int64
+	for _, s := range lead.queue {
+		dur += s.dur
+	}
+	part := &Part{
+		MSN:         p.msn,
+		Index:       p.partIndex,
+		Duration:    duration(dur, lead.timescale),
+		Independent: lead != p.video || lead.queue[0].pkt.Key,
+	}
+	if p.opts.Format == FormatFMP4 {
+		data, err := p.fm.makePart(groups[:n])
+		if err != nil {
+			return err
+		}
+		part.Data = data
+		p.segBytes += len(data)
+		p.win.addPart(part)
+	} else {
+		if err := p.ts.write(video, audio); err != nil {
+			return err
+		}
+		p.segBytes = p.ts.buf.Len()
+	}
+	p.partIndex++
+	for i := 0; i < n; i++ {
+		ts := groups[i].ts
+		k := len(groups[i].samples)
+		rest := copy(ts.queue, ts.queue[k:])
+		clear(ts.queue[rest:])
+		ts.queue = ts.queue[:rest]
+	}
+	p.partStart = cut
+	return nil
+}
+
+// cutSegment ends the open segment before s and opens the next at s.
+func (p *Packager) cutSegment(s sample) error {
+	if err := p.flushPart(s.dts, s.pkt.DTS); err != nil {
+		return err
+	}
+	p.closeSegment(s.dts)
+	return p.openSegment(s)
+}
+
+// closeSegment completes the open segment, which ends at end (lead ticks).
+func (p *Packager) closeSegment(end int64) {
+	var ts []byte
+	if p.opts.Format == FormatMPEGTS {
+		ts = p.ts.end()
+	}
+	p.win.endSegment(duration(end-p.segStart, p.lead.timescale), ts)
+	p.open = false
+	p.msn++
+}
+
+// closeAll publishes everything pending and closes the open segment (at a
+// discontinuity or the end of the stream).
+func (p *Packager) closeAll() error {
+	if !p.open {
+		return nil
+	}
+	for _, ts := range []*trackState{p.video, p.audio} {
+		if ts != nil && ts.hasPend {
+			p.finalize(ts, ts.pending.dts+defaultDur(ts))
+		}
+	}
+	end := p.partStart
+	for _, s := range p.lead.queue {
+		end += s.dur
+	}
+	if err := p.flushPart(end, time.Duration(math.MaxInt64)); err != nil {
+		return err
+	}
+	p.closeSegment(end)
+	for _, ts := range []*trackState{p.video, p.audio} {
+		if ts != nil {
+			clear(ts.queue)
+			ts.queue = ts.queue[:0]
+		}
+	}
+	return nil
+}
+
+// End closes the open segment and marks the stream ended (playlists get
+// EXT-X-ENDLIST); err is why (nil: the stream ended normally).
+func (p *Packager) End(err error) {
+	if cerr := p.closeAll(); cerr != nil && err == nil {
+		err = cerr
+	}
+	p.win.end(err)
+}
+
+// Run feeds the packager from a hub reader until the stream ends, the
+// reader fails or ctx ends; it then calls End and returns the reason.
+func (p *Packager) Run(ctx context.Context, r *hub.Reader) error {
+	batch := make([]*av.Packet, 0, 64)
+	for {
+		var err error
+		batch, err = r.Read(ctx, batch[:0])
+		for _, pkt := range batch {
+			if werr := p.WritePacket(pkt); werr != nil {
+				p.End(werr)
+				return werr
+			}
+		}
+		clear(batch)
+		if err != nil {
+			if errors.Is(err, hub.ErrEnded) {
+				p.End(nil)
+				return nil
+			}
+			p.End(err)
+			return err
+		}
+	}
+}

@@ -1,0 +1,255 @@
+package packager
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Init is an fMP4 initialization section (ftyp+moov) for one set of tracks.
+// It is immutable once published.
+type Init struct {
+	// ID numbers the init sections of one Packager from 0; a new one is made
+	// when the tracks change (always together with a discontinuity).
+	ID int
+	// Data is the serialized ftyp+moov.
+	Data []byte
+}
+
+// Part is a partial segment: for fMP4 one CMAF chunk (moof+mdat) holding
+// every sample of every track within its time span. It is immutable once
+// published and shared by every viewer (HLS and, later, DASH).
+type Part struct {
+	// MSN is the media sequence number of the segment holding the part.
+	MSN uint64
+	// Index numbers the parts of a segment from 0 (RFC 8216bis §6.2.5.2
+	// _HLS_part).
+	Index int
+	// Duration is the part's duration on the leading (video, else audio)
+	// track.
+	Duration time.Duration
+	// Independent reports that the part starts with a keyframe (or holds
+	// audio only): RFC 8216bis §4.4.4.9 EXT-X-PART INDEPENDENT=YES.
+	Independent bool
+	// Data is the serialized part; the concatenation of a segment's parts
+	// is the segment.
+	Data []byte
+}
+
+// Segment is a media segment: it starts at a keyframe (unless the stream
+// gives none for MaxSegmentDuration) and is complete once the next one
+// starts. A Segment value obtained from a Snapshot is a copy and safe to
+// read; the packager appends parts only to its own copy.
+type Segment struct {
+	// MSN is the media sequence number (RFC 8216bis §4.4.3.2).
+	MSN uint64
+	// Start is the media time (stream timeline) of its first sample.
+	Start time.Duration
+	// Duration is the segment's duration; for an open segment, the sum of
+	// the parts so far.
+	Duration time.Duration
+	// ProgramDateTime maps Start onto the wall clock
+	// (RFC 8216bis §4.4.4.6 EXT-X-PROGRAM-DATE-TIME).
+	ProgramDateTime time.Time
+	// Discontinuity marks the first segment after a publisher reconnect or
+	// a change of tracks (RFC 8216bis §4.4.4.3 EXT-X-DISCONTINUITY).
+	Discontinuity bool
+	// Init is the fMP4 initialization section the segment needs; nil for
+	// MPEG-TS.
+	Init *Init
+	// Parts are the fMP4 parts so far; empty for MPEG-TS.
+	Parts []*Part
+	// TS is the whole MPEG-TS segment, set when complete; nil for fMP4.
+	TS []byte
+	// Complete reports that no more parts will be added.
+	Complete bool
+}
+
+// Size returns the segment's byte size (complete or not).
+func (s *Segment) Size() int {
+	if s.TS != nil {
+		return len(s.TS)
+	}
+	n := 0
+	for _, p := range s.Parts {
+		n += len(p.Data)
+	}
+	return n
+}
+
+// Snapshot is a consistent copy of the packager's window, enough to render
+// a playlist or a manifest.
+type Snapshot struct {
+	// Format is the container of the media.
+	Format Format
+	// SessionID is unique per Packager (hex); URLs embed it so cached
+	// media of an earlier session of the same stream is never confused
+	// with this one's.
+	SessionID string
+	// Segments are the listed segments, oldest first; the last one may be
+	// open (Complete false).
+	Segments []Segment
+	// DiscontinuitySequence is the discontinuity sequence number of
+	// Segments[0] (RFC 8216bis §4.4.3.3).
+	DiscontinuitySequence uint64
+	// TargetDuration bounds every segment's duration rounded to the
+	// nearest second (RFC 8216bis §4.4.3.1); whole seconds.
+	TargetDuration time.Duration
+	// PartTarget bounds every part's duration (RFC 8216bis §4.4.3.7).
+	PartTarget time.Duration
+	// Ended reports the stream ended: no more segments will come.
+	Ended bool
+}
+
+// window is the in-memory window of segments. One mutex guards it; every
+// change closes notify, waking the waiters (no polling, no goroutine per
+// waiter).
+type window struct {
+	mu        sync.Mutex
+	segs      []*Segment // oldest first; the last may be open
+	discSeq   uint64     // discontinuity sequence number of segs[0]
+	target    time.Duration
+	notify    chan struct{}
+	ended     bool
+	endErr    error
+	listed    int // how many complete segments a snapshot lists
+	retained  int // how many complete segments are kept (≥ listed)
+	totalSegs uint64
+}
+
+func newWindow(listed, retained int, target time.Duration) *window {
+	return &window{listed: listed, retained: retained, target: target, notify: make(chan struct{})}
+}
+
+// wake wakes every waiter. Caller holds mu.
+func (w *window) wake() {
+	close(w.notify)
+	w.notify = make(chan struct{})
+}
+
+// open returns the open segment or nil. Caller holds mu.
+func (w *window) open() *Segment {
+	if n := len(w.segs); n > 0 && !w.segs[n-1].Complete {
+		return w.segs[n-1]
+	}
+	return nil
+}
+
+func (w *window) beginSegment(s *Segment) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.segs = append(w.segs, s)
+	w.totalSegs++
+	w.wake()
+}
+
+func (w *window) addPart(p *Part) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.open()
+	if s == nil {
+		return
+	}
+	s.Parts = append(s.Parts, p)
+	s.Duration += p.Duration
+	w.wake()
+}
+
+// endSegment completes the open segment (ts holds an MPEG-TS segment's
+// bytes) and trims the window.
+func (w *window) endSegment(dur time.Duration, ts []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.open()
+	if s == nil {
+		return
+	}
+	s.Duration = dur
+	s.TS = ts
+	s.Complete = true
+	// RFC 8216bis §4.4.3.1: each EXTINF rounded to the nearest integer
+	// must not exceed the target duration; grow it if a GOP is longer than
+	// configured (players re-read it).
+	if r := dur.Round(time.Second); r > w.target {
+		w.target = r
+	}
+	for len(w.segs) > w.retained {
+		if w.segs[1].Discontinuity {
+			w.discSeq++
+		}
+		w.segs[0] = nil
+		w.segs = w.segs[1:]
+	}
+	w.wake()
+}
+
+// end marks the stream ended. Caller has closed any open segment.
+func (w *window) end(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ended {
+		return
+	}
+	w.ended, w.endErr = true, err
+	w.wake()
+}
+
+// snapshot copies the listed part of the window. Caller holds mu.
+func (w *window) snapshotLocked(s *Snapshot) {
+	first := 0
+	complete := len(w.segs)
+	if w.open() != nil {
+		complete--
+	}
+	if complete > w.listed {
+		first = complete - w.listed
+	}
+	s.DiscontinuitySequence = w.discSeq
+	for i := 1; i <= first && i < len(w.segs); i++ {
+		if w.segs[i].Discontinuity {
+			s.DiscontinuitySequence++
+		}
+	}
+	s.Segments = make([]Segment, 0, len(w.segs)-first)
+	for _, seg := range w.segs[first:] {
+		s.Segments = append(s.Segments, *seg)
+	}
+	s.TargetDuration = w.target
+	s.Ended = w.ended
+}
+
+// find returns the segment with the given MSN among the retained ones.
+// Caller holds mu.
+func (w *window) find(msn uint64) *Segment {
+	if len(w.segs) == 0 || msn < w.segs[0].MSN {
+		return nil
+	}
+	i := msn - w.segs[0].MSN
+	if i >= uint64(len(w.segs)) {
+		return nil
+	}
+	return w.segs[i]
+}
+
+// wait blocks until cond (called with mu held) is true, the stream ended
+// or ctx is done. It reports whether cond became true.
+func (w *window) wait(ctx context.Context, cond func() bool) bool {
+	for {
+		w.mu.Lock()
+		if cond() {
+			w.mu.Unlock()
+			return true
+		}
+		if w.ended {
+			w.mu.Unlock()
+			return false
+		}
+		ch := w.notify
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}

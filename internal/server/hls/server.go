@@ -1,0 +1,304 @@
+// Package hlsserver serves HLS from the packager's in-memory window: media
+// playlists (RFC 8216bis §4.4) for three variants — lowlatency (fMP4/CMAF
+// with LL-HLS parts, blocking playlist reload, preload hints and delta
+// updates), fmp4 and mpegts — and the init sections, segments and parts
+// themselves, from memory.
+//
+// One stream is one rendition; a multivariant playlist (ABR) can later list
+// several of these media playlists.
+package hlsserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/packager"
+)
+
+// HLS variants (config hls.variant).
+const (
+	VariantLowLatency = "lowlatency"
+	VariantFMP4       = "fmp4"
+	VariantMPEGTS     = "mpegts"
+)
+
+// Content types (RFC 8216bis §4; ISO BMFF; MPEG-2 TS).
+const (
+	contentTypePlaylist = "application/vnd.apple.mpegurl"
+	contentTypeMP4      = "video/mp4"
+	contentTypeTS       = "video/mp2t"
+)
+
+// Server answers GET and HEAD requests for /APP/NAME.m3u8 and the media
+// URLs under /APP/NAME/hls/. Fill the exported fields and route requests
+// to ServeStream.
+type Server struct {
+	// Packagers starts and finds the stream packagers.
+	Packagers *packager.Manager
+	// Variant is lowlatency (default), fmp4 or mpegts.
+	Variant string
+	// ReadyTimeout bounds how long a playlist request waits for the
+	// stream's first complete segment. Default 10 s.
+	ReadyTimeout time.Duration
+	// Logger receives request logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) lowLatency() bool {
+	return s.Variant == "" || s.Variant == VariantLowLatency
+}
+
+func (s *Server) format() packager.Format {
+	if s.Variant == VariantMPEGTS {
+		return packager.FormatMPEGTS
+	}
+	return packager.FormatFMP4
+}
+
+// ServeStream serves the stream at path (already validated, e.g.
+// "live/cam1"): its media playlist when file is "", else the media file
+// named file (see names.go).
+func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path, file string) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if file == "" {
+		s.servePlaylist(w, r, path)
+		return
+	}
+	s.serveMedia(w, r, path, file)
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, path string, status int, msg string) {
+	w.Header().Set("Cache-Control", "no-cache")
+	lvl := slog.LevelDebug
+	if status >= 500 || status == http.StatusUnsupportedMediaType {
+		lvl = slog.LevelWarn
+	}
+	s.logger().Log(r.Context(), lvl, "hls request failed", "proto", "hls", "remote", r.RemoteAddr,
+		"path", path, "url", r.URL.String(), "status", status, "reason", msg)
+	http.Error(w, msg, status)
+}
+
+// blockTimeout bounds a blocking request: RFC 8216bis §6.2.5.2 expects an
+// answer within three target durations.
+func blockTimeout(target time.Duration) time.Duration {
+	if target <= 0 {
+		target = 2 * time.Second
+	}
+	return 3 * target
+}
+
+func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path string) {
+	ll := s.lowLatency()
+	var d Directives
+	if ll {
+		var err error
+		if d, err = ParseDirectives(r.URL.RawQuery); err != nil {
+			s.fail(w, r, path, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	p, release, err := s.Packagers.Acquire(r.Context(), path, s.format())
+	if err != nil {
+		switch {
+		case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNotReady), errors.Is(err, hub.ErrEnded):
+			s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not published")
+		case errors.Is(err, packager.ErrUnsupportedCodec):
+			s.fail(w, r, path, http.StatusUnsupportedMediaType, "hls "+s.variantName()+": "+err.Error())
+		case r.Context().Err() != nil:
+		default:
+			s.fail(w, r, path, http.StatusServiceUnavailable, err.Error())
+		}
+		return
+	}
+	defer release()
+
+	readyTimeout := s.ReadyTimeout
+	if readyTimeout <= 0 {
+		readyTimeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	// Even in low-latency mode the first playlist waits for a complete
+	// segment: players without LL-HLS support (ffmpeg) see no media in a
+	// playlist of parts only, and the GOP cache makes this at most one GOP.
+	ready := p.WaitReady(ctx, false)
+	cancel()
+	snap := p.Snapshot()
+	if !ready && len(snap.Segments) == 0 {
+		if snap.Ended {
+			s.fail(w, r, path, http.StatusNotFound, "stream "+path+" ended")
+		} else {
+			s.fail(w, r, path, http.StatusServiceUnavailable, "no media from stream "+path+" yet")
+		}
+		return
+	}
+
+	if ll && d.HasMSN {
+		// RFC 8216bis §6.2.5.2: blocking playlist reload.
+		next, nextIdx := nextPart(snap)
+		if d.MSN > next+1 || (d.MSN == next+1 && d.HasPart && d.Part > 3*partsPerSegment(snap)) ||
+			(d.MSN == next && d.HasPart && d.Part > uint64(nextIdx)+3*partsPerSegment(snap)) {
+			s.fail(w, r, path, http.StatusBadRequest, "hls: _HLS_msn/_HLS_part too far ahead of the live edge")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), blockTimeout(snap.TargetDuration))
+		var ok bool
+		if d.HasPart {
+			ok = p.WaitPart(ctx, d.MSN, int(d.Part))
+		} else {
+			ok = p.WaitSegment(ctx, d.MSN)
+		}
+		cancel()
+		if r.Context().Err() != nil {
+			return
+		}
+		snap = p.Snapshot()
+		if !ok && !snap.Ended {
+			s.fail(w, r, path, http.StatusServiceUnavailable, "hls: blocking reload timed out")
+			return
+		}
+	}
+
+	body := renderPlaylist(snap, playlistOptions{
+		lowLatency: ll,
+		skip:       d.Skip != "",
+		prefix:     mediaPrefix(path),
+	})
+	h := w.Header()
+	h.Set("Content-Type", contentTypePlaylist)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+func (s *Server) variantName() string {
+	if s.Variant == "" {
+		return VariantLowLatency
+	}
+	return s.Variant
+}
+
+// partsPerSegment estimates how many parts a segment holds.
+func partsPerSegment(snap *packager.Snapshot) uint64 {
+	if snap.PartTarget <= 0 {
+		return 10
+	}
+	return uint64(max(1, snap.TargetDuration/snap.PartTarget))
+}
+
+// mediaPrefix is the media URL prefix relative to the playlist
+// /APP/NAME.m3u8: "NAME/hls/".
+func mediaPrefix(path string) string {
+	name := path[strings.LastIndexByte(path, '/')+1:]
+	return name + "/hls/"
+}
+
+func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file string) {
+	f, ok := parseMediaFile(file)
+	if !ok {
+		s.fail(w, r, path, http.StatusNotFound, "no such HLS file")
+		return
+	}
+	isTS := s.format() == packager.FormatMPEGTS
+	if (f.kind == fileTS) != isTS {
+		s.fail(w, r, path, http.StatusNotFound, "no such HLS file for variant "+s.variantName())
+		return
+	}
+	p, release := s.Packagers.Lookup(path, s.format())
+	if p == nil {
+		s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not being packaged (request the playlist first)")
+		return
+	}
+	defer release()
+	if p.SessionID() != f.sid {
+		s.fail(w, r, path, http.StatusNotFound, "unknown HLS session")
+		return
+	}
+	snap := p.Snapshot()
+	next, nextIdx := nextPart(snap)
+	switch f.kind {
+	case fileInit:
+		in := p.Init(int(f.msn))
+		if in == nil {
+			s.fail(w, r, path, http.StatusNotFound, "no such init section")
+			return
+		}
+		writeMedia(w, r, contentTypeMP4, in.Data)
+	case filePart:
+		part := p.Part(f.msn, f.index)
+		if part == nil && !snap.Ended && (f.msn == next && f.index <= nextIdx+1 || f.msn == next+1 && f.index == 0) {
+			// RFC 8216bis §6.2.6: a request for a hinted part blocks
+			// until the part is available.
+			ctx, cancel := context.WithTimeout(r.Context(), blockTimeout(snap.TargetDuration))
+			p.WaitPart(ctx, f.msn, f.index)
+			cancel()
+			part = p.Part(f.msn, f.index)
+		}
+		if part == nil {
+			s.fail(w, r, path, http.StatusNotFound, "no such part")
+			return
+		}
+		writeMedia(w, r, contentTypeMP4, part.Data)
+	case fileSegment, fileTS:
+		seg, ok := p.Segment(f.msn)
+		if (!ok && f.msn == next && !snap.Ended) || (ok && !seg.Complete) {
+			ctx, cancel := context.WithTimeout(r.Context(), blockTimeout(snap.TargetDuration))
+			p.WaitSegment(ctx, f.msn)
+			cancel()
+			seg, ok = p.Segment(f.msn)
+		}
+		if !ok || !seg.Complete {
+			s.fail(w, r, path, http.StatusNotFound, "no such segment")
+			return
+		}
+		if isTS {
+			writeMedia(w, r, contentTypeTS, seg.TS)
+			return
+		}
+		bufs := make([][]byte, len(seg.Parts))
+		for i, pt := range seg.Parts {
+			bufs[i] = pt.Data
+		}
+		writeMedia(w, r, contentTypeMP4, bufs...)
+	}
+}
+
+// writeMedia answers with immutable media bytes (written with writev
+// where the connection supports it).
+func writeMedia(w http.ResponseWriter, r *http.Request, contentType string, data ...[]byte) {
+	n := 0
+	for _, d := range data {
+		n += len(d)
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "public, max-age=86400, immutable")
+	h.Set("Content-Length", strconv.Itoa(n))
+	if r.Method == http.MethodHead {
+		return
+	}
+	bufs := net.Buffers(data)
+	_, _ = bufs.WriteTo(w)
+}

@@ -1,0 +1,262 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/sluicemedia/sluice/internal/av"
+	"github.com/sluicemedia/sluice/internal/hub"
+)
+
+// session is one WHEP viewer: a PeerConnection fed by its own hub reader.
+//
+// Goroutines: run (waits for the connection, then pumps the reader into the
+// tracks and tears everything down), one RTCP drain per sender (ends when
+// the PeerConnection closes), and, for AAC streams, one Opus forwarder (ends
+// with the session context). All are counted in Server.wg.
+type session struct {
+	srv    *Server
+	id     string
+	path   string
+	stream *hub.Stream
+	log    *slog.Logger
+	start  time.Time
+
+	pc     *pion.PeerConnection
+	reader *hub.Reader
+	cache  *payloadCache
+	video  *pion.TrackLocalStaticRTP // nil when not sent
+	audio  *pion.TrackLocalStaticRTP // nil when not sent
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	connected chan struct{}
+	connOnce  sync.Once
+	closeOnce sync.Once
+	finished  chan struct{} // closed once torn down and unregistered
+	reasonMu  sync.Mutex
+	reason    string
+
+	// Owned by run; aSeq and aBase by the Opus forwarder once bridge is set.
+	vSeq, aSeq uint16
+	vBase      uint32 // random RTP timestamp offsets (RFC 3550 §5.1)
+	aBase      uint32
+	sawKey     bool
+	firstFrame bool
+	bridge     *opusBridge
+}
+
+func newSession(srv *Server, id, path string, st *hub.Stream, log *slog.Logger) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{
+		srv: srv, id: id, path: path, stream: st, log: log, start: time.Now(),
+		ctx: ctx, cancel: cancel,
+		connected: make(chan struct{}), finished: make(chan struct{}),
+		vSeq: uint16(rand.Uint32()), aSeq: uint16(rand.Uint32()),
+		vBase: rand.Uint32(), aBase: rand.Uint32(),
+	}
+}
+
+// close ends the session for reason (the first reason wins). It does not
+// wait: run tears down. Closing the PeerConnection here too unblocks a
+// write stuck on a slow TCP peer.
+func (s *session) close(reason string) {
+	s.closeOnce.Do(func() {
+		s.reasonMu.Lock()
+		s.reason = reason
+		s.reasonMu.Unlock()
+		s.cancel()
+		if s.pc != nil {
+			s.srv.wg.Add(1)
+			go func() {
+				defer s.srv.wg.Done()
+				_ = s.pc.Close()
+			}()
+		}
+	})
+}
+
+func (s *session) closeReason() string {
+	s.reasonMu.Lock()
+	defer s.reasonMu.Unlock()
+	return s.reason
+}
+
+// onState follows the PeerConnection: connected starts the media, failed or
+// closed ends the session. Disconnected is left to ICE, which either
+// recovers or reports failed after its failed timeout.
+func (s *session) onState(st pion.PeerConnectionState) {
+	switch st {
+	case pion.PeerConnectionStateConnected:
+		s.connOnce.Do(func() { close(s.connected) })
+	case pion.PeerConnectionStateFailed:
+		s.close("peer connection failed")
+	case pion.PeerConnectionStateClosed:
+		s.close("peer connection closed")
+	}
+}
+
+// drainRTCP reads a sender's RTCP so interceptors (NACK responder, reports)
+// see it; it ends when the PeerConnection closes.
+func (s *session) drainRTCP(sender *pion.RTPSender) {
+	defer s.srv.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := sender.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// run waits for the peer to connect (at most SessionTimeout), sends media
+// until the stream ends, the viewer is dropped or the session is closed,
+// and then tears the session down.
+func (s *session) run() {
+	defer s.srv.wg.Done()
+	defer s.teardown()
+
+	timer := time.NewTimer(s.srv.SessionTimeout)
+	select {
+	case <-s.connected:
+		timer.Stop()
+		s.log.Info("whep session connected", "after", time.Since(s.start).Round(time.Millisecond))
+	case <-timer.C:
+		s.close("peer did not connect within " + s.srv.SessionTimeout.String())
+		return
+	case <-s.ctx.Done():
+		timer.Stop()
+		return
+	}
+
+	buf := make([]*av.Packet, 0, 64)
+	for {
+		pkts, err := s.reader.Read(s.ctx, buf[:0])
+		for _, p := range pkts {
+			if werr := s.write(p); werr != nil {
+				s.close("write: " + werr.Error())
+				return
+			}
+		}
+		if err != nil {
+			switch {
+			case errors.Is(err, context.Canceled):
+			case errors.Is(err, hub.ErrEnded):
+				s.close("stream ended")
+			case errors.Is(err, hub.ErrLagging):
+				s.close("viewer too slow")
+			case errors.Is(err, hub.ErrKicked):
+				s.close("kicked")
+			default:
+				s.close("read: " + err.Error())
+			}
+			return
+		}
+	}
+}
+
+func (s *session) teardown() {
+	s.close("session ended")
+	if s.pc != nil {
+		_ = s.pc.Close()
+	}
+	s.reader.Close()
+	s.srv.releaseCache(s.stream, s.cache)
+	if s.bridge != nil {
+		s.srv.releaseBridge(s.stream, s.bridge)
+	}
+	left := s.srv.unregister(s)
+	s.log.Info("whep session closed", "reason", s.closeReason(),
+		"duration", time.Since(s.start).Round(time.Millisecond), "sessions", left)
+	close(s.finished)
+}
+
+// write sends one hub packet. It returns an error only when the session
+// cannot go on (its PeerConnection is closed).
+func (s *session) write(p *av.Packet) error {
+	switch p.Track.Codec {
+	case av.CodecH264:
+		return s.writeH264(p)
+	case av.CodecOpus:
+		if s.bridge != nil {
+			return nil // the bridge's forwarder owns the audio track
+		}
+		return s.writeOpus(p.Data, p.PTS)
+	case av.CodecAAC:
+		if s.audio != nil && s.bridge == nil {
+			s.startBridge()
+		}
+	}
+	return nil
+}
+
+func (s *session) writeH264(p *av.Packet) error {
+	if s.video == nil {
+		return nil
+	}
+	if !s.sawKey {
+		if !p.Key {
+			return nil
+		}
+		s.sawKey = true
+	}
+	payloads, err := s.cache.payloads(p)
+	if err != nil {
+		s.log.Debug("whep: skip bad video packet", "err", err)
+		return nil
+	}
+	ts := s.vBase + rtpTime(p.PTS, 90000)
+	for i, pl := range payloads {
+		pkt := rtp.Packet{
+			Header: rtp.Header{
+				Version: 2, Marker: i == len(payloads)-1,
+				SequenceNumber: s.vSeq, Timestamp: ts,
+			},
+			Payload: pl,
+		}
+		s.vSeq++
+		if err := s.video.WriteRTP(&pkt); err != nil && errors.Is(err, io.ErrClosedPipe) {
+			return err
+		}
+	}
+	if !s.firstFrame {
+		s.firstFrame = true
+		s.log.Debug("whep first video frame sent", "after", time.Since(s.start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// writeOpus sends one Opus packet (RFC 7587: one packet per RTP packet,
+// 48 kHz clock).
+func (s *session) writeOpus(data []byte, pts time.Duration) error {
+	if s.audio == nil {
+		return nil
+	}
+	pkt := rtp.Packet{
+		Header: rtp.Header{
+			Version: 2, Marker: false,
+			SequenceNumber: s.aSeq, Timestamp: s.aBase + rtpTime(pts, 48000),
+		},
+		Payload: data,
+	}
+	s.aSeq++
+	if err := s.audio.WriteRTP(&pkt); err != nil && errors.Is(err, io.ErrClosedPipe) {
+		return err
+	}
+	return nil
+}
+
+// rtpTime converts a media time to RTP clock ticks (wrapping, as RTP
+// timestamps do).
+func rtpTime(d time.Duration, rate int64) uint32 {
+	sec := int64(d / time.Second)
+	frac := int64(d % time.Second)
+	return uint32(sec*rate + frac*rate/int64(time.Second))
+}

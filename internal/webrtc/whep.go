@@ -1,0 +1,339 @@
+package webrtc
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pion/interceptor"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/sluicemedia/sluice/internal/av"
+	"github.com/sluicemedia/sluice/internal/hub"
+)
+
+// gatherTimeout bounds ICE candidate gathering before answering. With the
+// ICE muxes and no STUN servers gathering completes almost at once.
+const gatherTimeout = 5 * time.Second
+
+// ResourcePath returns the WHEP session resource URL path for the stream at
+// path and a session ID: /{app}/{name}/whep/{id}.
+func ResourcePath(path, id string) string { return "/" + path + "/whep/" + id }
+
+// ServeWHEP handles POST /{app}/{name}/whep for the stream at path
+// (draft-ietf-wish-whep-03, "Playback session setup"): the body is the
+// viewer's SDP offer; the answer is 201 Created with the SDP answer, which
+// already holds every ICE candidate (ICE gathering completes before
+// answering, as WHEP allows when the server does not trickle), and the
+// session resource in Location. Errors: 415 wrong Content-Type, 413 offer
+// too large, 400 unusable offer (with the reason), 404 stream not
+// published, 503 session limit reached.
+func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) {
+	setCORS(w)
+	log := s.Logger.With("proto", "whep", "path", path, "remote", r.RemoteAddr)
+	refuse := func(code int, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		log.Info("whep request refused", "status", code, "reason", msg)
+		http.Error(w, msg, code)
+	}
+
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
+		refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/sdp (an SDP offer)")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			refuse(http.StatusRequestEntityTooLarge, "SDP offer larger than %d bytes", maxOfferSize)
+			return
+		}
+		refuse(http.StatusBadRequest, "read SDP offer: %v", err)
+		return
+	}
+	off, err := parseOffer(body)
+	if err != nil {
+		refuse(http.StatusBadRequest, "%v", err)
+		return
+	}
+	if st := s.Hub.Stream(path); st == nil || st.Ended() {
+		refuse(http.StatusNotFound, "stream %s is not published", path)
+		return
+	}
+	if !s.reserve() {
+		refuse(http.StatusServiceUnavailable, "too many WebRTC sessions (webrtc.max_sessions is %d)", s.MaxSessions)
+		return
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			s.active.Add(-1)
+		}
+	}()
+
+	reader, err := s.Hub.Subscribe(r.Context(), path, hub.ClientInfo{Protocol: "whep", Remote: r.RemoteAddr})
+	switch {
+	case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrEnded), errors.Is(err, hub.ErrNotReady):
+		refuse(http.StatusNotFound, "stream %s is not published", path)
+		return
+	case err != nil:
+		refuse(http.StatusServiceUnavailable, "subscribe to %s: %v", path, err)
+		return
+	}
+	keepReader := false
+	defer func() {
+		if !keepReader {
+			reader.Close()
+		}
+	}()
+
+	plan, code, err := planMedia(off, reader.Stream())
+	if err != nil {
+		refuse(code, "%v", err)
+		return
+	}
+	pc, err := s.newPeerConnection(plan)
+	if err != nil {
+		refuse(http.StatusInternalServerError, "create peer connection: %v", err)
+		return
+	}
+	id := newID()
+	sess := newSession(s, id, path, reader.Stream(), log.With("session", id))
+	sess.pc, sess.reader = pc, reader
+	var senders []*pion.RTPSender
+	if plan.video != nil {
+		sess.video, err = pion.NewTrackLocalStaticRTP(plan.video.RTPCodecCapability, "video", "sluice")
+		if err == nil {
+			var snd *pion.RTPSender
+			if snd, err = pc.AddTrack(sess.video); err == nil {
+				senders = append(senders, snd)
+			}
+		}
+	}
+	if err == nil && plan.audio != nil {
+		sess.audio, err = pion.NewTrackLocalStaticRTP(plan.audio.RTPCodecCapability, "audio", "sluice")
+		if err == nil {
+			var snd *pion.RTPSender
+			if snd, err = pc.AddTrack(sess.audio); err == nil {
+				senders = append(senders, snd)
+			}
+		}
+	}
+	if err != nil {
+		_ = pc.Close()
+		refuse(http.StatusInternalServerError, "add track: %v", err)
+		return
+	}
+	sess.cache = s.acquireCache(sess.stream)
+	if !s.register(sess, len(senders)) {
+		_ = pc.Close()
+		s.releaseCache(sess.stream, sess.cache)
+		refuse(http.StatusServiceUnavailable, "server shutting down")
+		return
+	}
+	// From here the session owns the slot and the reader: run tears both
+	// down, whatever happens next.
+	reserved, keepReader = false, true
+	go sess.run()
+	for _, snd := range senders {
+		go sess.drainRTCP(snd) // counted by register
+	}
+	pc.OnConnectionStateChange(sess.onState)
+
+	fail := func(code int, format string, args ...any) {
+		sess.close("setup failed")
+		refuse(code, format, args...)
+	}
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: string(body)}); err != nil {
+		fail(http.StatusBadRequest, "%v: %v", errBadOffer, err)
+		return
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		fail(http.StatusBadRequest, "%v: cannot answer: %v", errBadOffer, err)
+		return
+	}
+	gathered := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		fail(http.StatusInternalServerError, "set local description: %v", err)
+		return
+	}
+	timer := time.NewTimer(gatherTimeout)
+	defer timer.Stop()
+	select {
+	case <-gathered:
+	case <-timer.C:
+		fail(http.StatusInternalServerError, "ICE gathering did not complete within %s", gatherTimeout)
+		return
+	case <-r.Context().Done():
+		sess.close("client went away during setup")
+		return
+	}
+	local := pc.LocalDescription()
+	if local == nil {
+		fail(http.StatusInternalServerError, "no local description")
+		return
+	}
+	sess.log.Info("whep session started", "video", plan.video != nil, "audio", plan.audio != nil,
+		"sessions", s.Sessions())
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", ResourcePath(path, id))
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, local.SDP)
+}
+
+// ServeSession handles a request on a session resource
+// /{app}/{name}/whep/{id}: DELETE ends the session (draft-ietf-wish-whep-03,
+// "Playback session setup": the viewer terminates the session with DELETE);
+// PATCH is refused with 405 since this server neither trickles nor
+// restarts ICE ("ICE support"); OPTIONS answers CORS preflight.
+func (s *Server) ServeSession(w http.ResponseWriter, r *http.Request, path, id string) {
+	setCORS(w)
+	switch r.Method {
+	case http.MethodOptions:
+		ServeOptions(w, r)
+		return
+	case http.MethodPatch:
+		w.Header().Set("Allow", "DELETE, OPTIONS")
+		http.Error(w, "trickle ICE and ICE restarts are not supported: the SDP answer already holds every ICE candidate; to reconnect, DELETE this session and POST a new offer", http.StatusMethodNotAllowed)
+		return
+	case http.MethodDelete:
+	default:
+		w.Header().Set("Allow", "DELETE, PATCH, OPTIONS")
+		http.Error(w, "method not allowed on a WHEP session", http.StatusMethodNotAllowed)
+		return
+	}
+	sess := s.session(id)
+	if sess == nil || sess.path != path {
+		http.Error(w, "no such WHEP session", http.StatusNotFound)
+		return
+	}
+	sess.close("deleted by client")
+	select {
+	case <-sess.finished:
+	case <-time.After(5 * time.Second):
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// ServeOptions answers a CORS preflight on a WHEP endpoint or session
+// resource, so browser players on other origins can POST offers, read
+// Location and DELETE.
+func ServeOptions(w http.ResponseWriter, _ *http.Request) {
+	setCORS(w)
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "POST, DELETE, PATCH, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+	h.Set("Access-Control-Max-Age", "86400")
+	h.Set("Accept-Post", "application/sdp")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func setCORS(w http.ResponseWriter) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Expose-Headers", "Location")
+}
+
+// mediaPlan is what a session sends: the codec of each track, or nil.
+type mediaPlan struct {
+	video *pion.RTPCodecParameters
+	audio *pion.RTPCodecParameters
+}
+
+// planMedia matches an offer with the stream: H.264 video if the stream has
+// video and the offer a video section, Opus audio if the stream has AAC or
+// Opus audio and the offer Opus. It returns the HTTP status for an error.
+func planMedia(off *offer, st *hub.Stream) (mediaPlan, int, error) {
+	var plan mediaPlan
+	video, audio := st.Tracks()
+	hasVideo, hasAudio := st.Kinds()
+	hasVideo = hasVideo || video != nil
+	hasAudio = hasAudio || audio != nil
+	if video != nil && video.Codec != av.CodecH264 {
+		return plan, http.StatusNotImplemented, fmt.Errorf("stream video is %s; WHEP sends H.264 only for now", video.Codec)
+	}
+	if hasVideo && off.hasVideo {
+		var profile byte
+		if video != nil {
+			if sps, _, err := av.H264ParameterSets(video.Config); err == nil && len(sps) > 0 && len(sps[0]) > 1 {
+				profile = sps[0][1]
+			}
+		}
+		c, ok := chooseH264(off.h264, profile)
+		if !ok {
+			return plan, http.StatusBadRequest, fmt.Errorf("%w: no H.264 with packetization-mode=1 offered (the stream's video is H.264)", errBadOffer)
+		}
+		plan.video = &pion.RTPCodecParameters{
+			PayloadType: pion.PayloadType(c.pt),
+			RTPCodecCapability: pion.RTPCodecCapability{
+				// ConfigureNack adds the nack and nack pli feedback.
+				MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: c.fmtp,
+			},
+		}
+	}
+	audioOK := audio == nil || audio.Codec == av.CodecAAC || audio.Codec == av.CodecOpus
+	if hasAudio && audioOK && len(off.opus) > 0 {
+		c := off.opus[0]
+		plan.audio = &pion.RTPCodecParameters{
+			PayloadType: pion.PayloadType(c.pt),
+			RTPCodecCapability: pion.RTPCodecCapability{
+				MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: c.fmtp,
+			},
+		}
+	}
+	if plan.video == nil && plan.audio == nil {
+		what := "H.264 video"
+		if !hasVideo {
+			what = "Opus audio"
+		}
+		return plan, http.StatusBadRequest, fmt.Errorf("%w: nothing to send; the offer must receive %s", errBadOffer, what)
+	}
+	return plan, 0, nil
+}
+
+// newPeerConnection builds a PeerConnection that knows exactly the codecs
+// of plan, on the server's shared ICE sockets.
+func (s *Server) newPeerConnection(plan mediaPlan) (*pion.PeerConnection, error) {
+	me := &pion.MediaEngine{}
+	if plan.video != nil {
+		if err := me.RegisterCodec(*plan.video, pion.RTPCodecTypeVideo); err != nil {
+			return nil, fmt.Errorf("register H.264: %w", err)
+		}
+	}
+	if plan.audio != nil {
+		if err := me.RegisterCodec(*plan.audio, pion.RTPCodecTypeAudio); err != nil {
+			return nil, fmt.Errorf("register Opus: %w", err)
+		}
+	}
+	ir := &interceptor.Registry{}
+	if err := pion.ConfigureNack(me, ir); err != nil {
+		return nil, fmt.Errorf("configure NACK: %w", err)
+	}
+	if err := pion.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("configure RTCP reports: %w", err)
+	}
+	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(s.settings), pion.WithInterceptorRegistry(ir))
+	return api.NewPeerConnection(pion.Configuration{})
+}
+
+// newID returns a random, unguessable session ID (128 bits, hex).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// IsSessionID reports whether id has the form of a session ID, so routers
+// can reject garbage early.
+func IsSessionID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	return strings.Trim(id, "0123456789abcdef") == ""
+}

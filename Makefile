@@ -5,11 +5,18 @@ FUZZTIME ?= 3s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build run test deps vet unit fuzz bench clean
+# Player libraries for the web pages (internal/web): npm packages pinned in
+# web/package-lock.json, copied into the embedded vendor directory.
+NPM        ?= npm
+WEB_VENDOR := internal/web/static/vendor
+WEB_STAMP  := web/node_modules/.sluice-npm-ci
+WEB_FILES  := $(WEB_VENDOR)/mpegts.js $(WEB_VENDOR)/hls.min.js $(WEB_VENDOR)/dash.all.min.js
+
+.PHONY: all build run test deps web vet unit fuzz bench clean
 
 all: build
 
-build:
+build: web
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/sluice ./cmd/sluice
 
 run: build
@@ -17,6 +24,19 @@ run: build
 
 deps:
 	@scripts/deps.sh
+
+web: $(WEB_FILES)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+$(WEB_VENDOR)/mpegts.js: $(WEB_STAMP)
+	cp web/node_modules/mpegts.js/dist/mpegts.js $@
+$(WEB_VENDOR)/hls.min.js: $(WEB_STAMP)
+	cp web/node_modules/hls.js/dist/hls.min.js $@
+$(WEB_VENDOR)/dash.all.min.js: $(WEB_STAMP)
+	cp web/node_modules/dashjs/dist/modern/umd/dash.all.min.js $@
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
@@ -28,7 +48,7 @@ unit:
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-test: deps vet unit fuzz
+test: deps web vet unit fuzz
 
 clean:
-	rm -rf bin
+	rm -rf bin $(WEB_FILES) $(WEB_STAMP)

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Installs what the tests drive: ffmpeg/ffprobe (Debian package). Idempotent;
-# uses sudo when not root.
+# Installs what the tests drive: ffmpeg/ffprobe and Chromium (Debian
+# packages; the browser tests drive /usr/bin/chromium with playwright-core
+# from web/node_modules), and Node.js/npm for `make web` when missing.
+# Idempotent; uses sudo when not root.
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if ((${#need[@]})); then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi

@@ -3,6 +3,7 @@
 //
 //   node web/test/player.mjs --base http://127.0.0.1:8080 --proto flv \
 //        [--path live/cam1] [--out artifacts] [--seconds 5] [--timeout 30]
+//        [--chromium /usr/bin/chromium] [--profile DIR]
 //
 // --proto flv|wsflv|hls|dash|whep opens /PATH?proto=P and waits until the
 // video's currentTime has advanced by --seconds; --proto dashboard opens /
@@ -24,6 +25,10 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '5' },
     timeout: { type: 'string', default: '30' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
+    // A fresh, empty --user-data-dir; default: a new temporary directory
+    // (removed at exit). The caller may pass its own to find and kill
+    // leftover browser processes by it.
+    profile: { type: 'string' },
   },
 });
 if (!opt.base) {
@@ -35,14 +40,15 @@ const deadline = Date.now() + Number(opt.timeout) * 1000;
 const outDir = resolve(opt.out);
 mkdirSync(outDir, { recursive: true });
 const screenshot = join(outDir, `web-${opt.proto}.png`);
-const profile = mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
+const ownProfile = !opt.profile;
+const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
 
 const result = { proto: opt.proto, ok: false, screenshot, pageErrors: [], consoleErrors: [] };
 let context;
 
 function finish(code) {
   process.stdout.write(JSON.stringify(result) + '\n');
-  rmSync(profile, { recursive: true, force: true });
+  if (ownProfile) rmSync(profile, { recursive: true, force: true });
   process.exit(code);
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {

@@ -13,11 +13,11 @@
 
   // Protocols, in switcher order. url() is what the player loads.
   const protocols = {
-    flv: { label: 'HTTP-FLV', url: () => `${httpBase}/${path}.flv`, start: startFLV },
-    wsflv: { label: 'WS-FLV', url: () => `${wsBase}/${path}.flv`, start: startFLV },
-    hls: { label: 'LL-HLS', url: () => `${httpBase}/${path}.m3u8`, start: startHLS },
-    dash: { label: 'DASH', url: () => `${httpBase}/${path}.mpd`, start: startDASH },
-    whep: { label: 'WebRTC (WHEP)', url: () => `${httpBase}/${path}/whep`, start: startWHEP },
+    flv: { label: 'HTTP-FLV', note: 'FLV over a chunked HTTP response, played by mpegts.js through Media Source Extensions. Latency: buffered end − playback position.', url: () => `${httpBase}/${path}.flv`, start: startFLV },
+    wsflv: { label: 'WS-FLV', note: 'The same FLV stream over a WebSocket, played by mpegts.js. Latency: buffered end − playback position.', url: () => `${wsBase}/${path}.flv`, start: startFLV },
+    hls: { label: 'LL-HLS', note: 'Low-Latency HLS (parts, blocking playlist reload) played by hls.js in low-latency mode. Latency: hls.latency.', url: () => `${httpBase}/${path}.m3u8`, start: startHLS },
+    dash: { label: 'DASH', note: 'MPEG-DASH over the same CMAF segments, played by dash.js with live catch-up. Latency: the live latency dash.js measures.', url: () => `${httpBase}/${path}.mpd`, start: startDASH },
+    whep: { label: 'WebRTC (WHEP)', note: 'WebRTC over WHEP: the browser POSTs an SDP offer and receives video and audio over RTP. Latency: jitter-buffer delay from getStats.', url: () => `${httpBase}/${path}/whep`, start: startWHEP },
   };
 
   const state = (window.sluicePlayer = {
@@ -76,7 +76,7 @@
         }, () => {}),
       }, 'Copy');
       ul.append(S.h('li', { class: key === state.proto ? 'current' : '' },
-        S.h('span', { class: 'url-label' }, p.label + (key === 'whep' ? ' (POST)' : '')),
+        S.h('span', { class: 'url-label' }, p.label + (key === 'whep' ? ' · POST an SDP offer' : '')),
         S.h('code', {}, url), copy));
     }
   }
@@ -88,6 +88,7 @@
       b.setAttribute('aria-selected', on ? 'true' : 'false');
     }
     $('proto-badge').textContent = protocols[state.proto].label;
+    $('proto-note').textContent = protocols[state.proto].note;
   }
 
   // ---- errors and retries -----------------------------------------------------
@@ -224,6 +225,16 @@
     };
   }
 
+  /** Asks url once more to name the HTTP status in an error message. */
+  async function httpStatus(url) {
+    try {
+      const r = await fetch(url, { cache: 'no-store' });
+      if (r.body) r.body.cancel().catch(() => {});
+      if (r.ok) return '';
+      return ` (HTTP ${r.status}${r.status === 404 ? ': this server does not serve it (yet)' : ''})`;
+    } catch (e) { return ''; }
+  }
+
   async function startHLS(url, ctx) {
     const Hls = await S.vendor('hls');
     if (!Hls.isSupported()) {
@@ -268,10 +279,10 @@
     try {
       player.updateSettings({ streaming: { liveCatchup: { enabled: true } }, debug: { logLevel: dashjs.Debug ? dashjs.Debug.LOG_LEVEL_WARNING : 2 } });
     } catch (e) { /* settings differ between versions */ }
-    player.on(ev.ERROR, (e) => {
+    player.on(ev.ERROR, async (e) => {
       const err = e.error || {};
       const msg = err.message || (typeof e.error === 'string' ? e.error : 'error');
-      ctx.fail(`DASH${err.code ? ' ' + err.code : ''}: ${msg}`);
+      ctx.fail(`DASH${err.code ? ' error ' + err.code : ''}: ${msg}${await httpStatus(url)}`);
     });
     if (ev.PLAYBACK_ERROR) player.on(ev.PLAYBACK_ERROR, (e) => ctx.fail(`DASH playback: ${e.error && e.error.message ? e.error.message : 'error'}`));
     player.on(ev.FRAGMENT_LOADING_COMPLETED, (e) => {
@@ -365,7 +376,7 @@
     $('st-resolution').textContent = video.videoWidth ? `${video.videoWidth}×${video.videoHeight}` : '—';
     $('st-buffer').textContent = s ? S.fmtSeconds(safe(s.buffer)) : '—';
     let dropped = s ? safe(s.dropped) : null;
-    if (dropped == null && video.getVideoPlaybackQuality) dropped = video.getVideoPlaybackQuality().droppedVideoFrames;
+    if (s && dropped == null && video.getVideoPlaybackQuality) dropped = video.getVideoPlaybackQuality().droppedVideoFrames;
     $('st-dropped').textContent = dropped == null ? '—' : String(dropped);
     latHistory.push(state.status === 'playing' ? state.latency : null);
     if (latHistory.length > 60) latHistory.shift();

@@ -1,0 +1,255 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluicemedia/sluice/internal/testutil"
+)
+
+// browserResult is what web/test/player.mjs prints.
+type browserResult struct {
+	Proto         string   `json:"proto"`
+	OK            bool     `json:"ok"`
+	Error         string   `json:"error"`
+	Screenshot    string   `json:"screenshot"`
+	PageErrors    []string `json:"pageErrors"`
+	ConsoleErrors []string `json:"consoleErrors"`
+	// player pages
+	Advanced     float64  `json:"advanced"`
+	StartedAfter float64  `json:"startedAfter"`
+	Status       string   `json:"status"`
+	Latency      *float64 `json:"latency"`
+	Bitrate      *float64 `json:"bitrate"`
+	Width        int      `json:"width"`
+	Height       int      `json:"height"`
+	ShownLatency string   `json:"shownLatency"`
+	ShownBitrate string   `json:"shownBitrate"`
+	FatalErrors  []string `json:"fatalErrors"`
+	Errors       []struct {
+		Message string `json:"message"`
+		Fatal   bool   `json:"fatal"`
+	} `json:"errors"`
+	// dashboard
+	Listed  bool   `json:"listed"`
+	Preview bool   `json:"preview"`
+	Card    string `json:"card"`
+}
+
+// TestWebPlayer plays a published stream in Debian's Chromium through the
+// player page (every protocol the server offers) and checks the dashboard
+// lists it. Screenshots go to $SLUICE_ARTIFACTS (default artifacts/).
+func TestWebPlayer(t *testing.T) {
+	root := repoRoot(t)
+	script := requireBrowserTools(t, root)
+	artifacts := os.Getenv("SLUICE_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = filepath.Join(root, "artifacts")
+	}
+	artifacts, _ = filepath.Abs(artifacts)
+	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+
+	s := testutil.StartSluice(t, nil)
+	const path = "live/web"
+	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/"+path, testutil.PublishOptions{Pattern: testutil.Pattern{Size: "640x360"}})
+	waitForStream(t, s, path)
+	base := "http://" + s.HTTPAddr
+
+	t.Run("pages", func(t *testing.T) {
+		for _, target := range []string{"/", "/" + path} {
+			status, ct, body := httpGet(t, base+target)
+			require.Equal(t, http.StatusOK, status, target)
+			require.Equal(t, "text/html; charset=utf-8", ct, target)
+			require.NotContains(t, body, `id="missing-assets"`, "%s: the binary was built without the player libraries (make web)", target)
+		}
+	})
+
+	players := []struct {
+		proto, name string
+		// probe answers the protocol's URL; a 404 means the feature is not
+		// in this build yet.
+		probe func() (int, error)
+	}{
+		{"flv", "HTTP-FLV", nil},
+		{"wsflv", "WS-FLV", nil},
+		{"hls", "LL-HLS", func() (int, error) { return probeStatus("GET", base+"/"+path+".m3u8", "") }},
+		{"dash", "DASH", func() (int, error) { return probeStatus("GET", base+"/"+path+".mpd", "") }},
+		{"whep", "WHEP", func() (int, error) { return probeStatus("POST", base+"/"+path+"/whep", "application/sdp") }},
+	}
+	for _, p := range players {
+		t.Run(p.name, func(t *testing.T) {
+			if p.probe != nil {
+				status, err := p.probe()
+				require.NoError(t, err)
+				if status == http.StatusNotFound {
+					t.Skipf("%s is not served yet (the server answers 404): it is being built in parallel; this subtest runs once the endpoint exists", p.name)
+				}
+			}
+			res := runBrowser(t, root, script, base, p.proto, path, artifacts)
+			t.Logf("%s: advanced %.1f s (started after %.1f s), latency %s, bitrate %s, %dx%d, screenshot %s",
+				p.name, res.Advanced, res.StartedAfter, res.ShownLatency, res.ShownBitrate, res.Width, res.Height, res.Screenshot)
+			for _, e := range res.Errors {
+				if !e.Fatal {
+					t.Logf("%s: player warning: %s", p.name, e.Message)
+				}
+			}
+			require.Empty(t, res.PageErrors, "JavaScript exceptions on the player page")
+			require.Empty(t, res.FatalErrors, "player errors shown on the page")
+			if p.proto == "flv" || p.proto == "wsflv" {
+				require.Empty(t, res.Errors, "player errors shown on the page")
+			}
+			require.Empty(t, res.Error)
+			require.GreaterOrEqual(t, res.Advanced, 5.0, "video.currentTime must advance by 5 s")
+			require.True(t, res.OK)
+			require.Equal(t, [2]int{640, 360}, [2]int{res.Width, res.Height})
+			require.NotNil(t, res.Latency, "latency readout")
+			require.NotNil(t, res.Bitrate, "bitrate readout")
+			require.Greater(t, *res.Bitrate, 50.0, "bitrate readout in kbit/s")
+			require.Less(t, *res.Latency, 10.0, "latency readout in seconds")
+			require.FileExists(t, res.Screenshot)
+		})
+	}
+
+	t.Run("dashboard", func(t *testing.T) {
+		res := runBrowser(t, root, script, base, "dashboard", path, artifacts)
+		t.Logf("dashboard card: %q (preview %v), screenshot %s", res.Card, res.Preview, res.Screenshot)
+		require.Empty(t, res.PageErrors, "JavaScript exceptions on the dashboard")
+		require.True(t, res.Listed, "dashboard lists %s: %s", path, res.Error)
+		for _, want := range []string{path, "H.264", "AAC", "640×360", "Play"} {
+			require.Contains(t, res.Card, want)
+		}
+		require.FileExists(t, res.Screenshot)
+	})
+}
+
+// repoRoot is the module root (two levels above this file).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
+	require.NoError(t, err)
+	return root
+}
+
+// requireBrowserTools fails (never skips) when a tool the browser test needs
+// is missing: `make test` installs them all. It returns the script path.
+func requireBrowserTools(t *testing.T, root string) string {
+	t.Helper()
+	testutil.RequireTool(t, "node")
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		t.Fatalf("/usr/bin/chromium not found: install it (make deps / .ci/run does apt-get install chromium)")
+	}
+	if _, err := os.Stat(filepath.Join(root, "web", "node_modules", "playwright-core")); err != nil {
+		t.Fatalf("web/node_modules/playwright-core not found: run make web (npm ci in web/)")
+	}
+	for _, f := range []string{"mpegts.js", "hls.min.js", "dash.all.min.js"} {
+		if _, err := os.Stat(filepath.Join(root, "internal", "web", "static", "vendor", f)); err != nil {
+			t.Fatalf("internal/web/static/vendor/%s not found: run make web before building sluice", f)
+		}
+	}
+	return filepath.Join(root, "web", "test", "player.mjs")
+}
+
+func httpGet(t *testing.T, url string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+// probeStatus returns the status of one request (an empty body), waiting
+// at most 5 s for the answer headers.
+func probeStatus(method, url, contentType string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// runBrowser runs web/test/player.mjs in its own process group and kills
+// the group, and any Chromium left on its profile, when it ends.
+func runBrowser(t *testing.T, root, script, base, proto, path, artifacts string) browserResult {
+	t.Helper()
+	const timeout = 25 // seconds, inside the script
+	profile, err := os.MkdirTemp("", "sluice-chromium-")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script, "--base", base, "--proto", proto, "--path", path,
+		"--out", artifacts, "--seconds", "5", "--timeout", strconv.Itoa(timeout), "--profile", profile)
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	killByArg(profile) // Chromium may run in a process group of its own
+	_ = os.RemoveAll(profile)
+
+	var res browserResult
+	line := strings.TrimSpace(stdout.String())
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		t.Fatalf("player.mjs %s: %v (run: %v)\nstdout: %s\nstderr: %s", proto, err, runErr, stdout.String(), stderr.String())
+	}
+	if runErr != nil {
+		t.Logf("player.mjs %s: %v\nresult: %s\nstderr: %s", proto, runErr, line, stderr.String())
+	}
+	return res
+}
+
+// killByArg SIGKILLs every process whose command line contains arg (a
+// unique temporary directory this test made), so no browser outlives it.
+func killByArg(arg string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, []byte(arg)) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/sluicemedia/sluice/internal/app"
+	"github.com/sluicemedia/sluice/internal/certs"
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/obs"
 )
@@ -57,8 +58,9 @@ func run(args, environ []string, stdout, stderr io.Writer, runApp runFunc) int {
 	cfgPath := fs.String("config", "", "overlay the YAML config `FILE` on the embedded defaults")
 	printConfig := fs.Bool("print-config", false, "print the effective config as YAML and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	genCert := fs.String("gen-cert", "", "write a self-signed certificate and key for local testing into `DIR` (cert.pem, key.pem) and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice [-config FILE] [-print-config] [-version]\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: sluice [-config FILE] [-print-config] [-version] [-gen-cert DIR]\n\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEvery config key can be set with SLUICE_<KEY_PATH>, e.g. SLUICE_RTMP_LISTEN=:19350.\n")
 	}
@@ -74,6 +76,17 @@ func run(args, environ []string, stdout, stderr io.Writer, runApp runFunc) int {
 	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "sluice %s\n", version)
+		return exitOK
+	}
+	if *genCert != "" {
+		host, _ := os.Hostname()
+		certFile, keyFile, err := certs.GenerateSelfSigned(*genCert, host)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: gen-cert: %s\n", oneLine(err))
+			return exitError
+		}
+		fmt.Fprintf(stdout, "wrote %s and %s (self-signed, for localhost, 127.0.0.1, ::1 and %s; valid 1 year)\n", certFile, keyFile, host)
+		fmt.Fprintf(stdout, "use them with:\n  SLUICE_RTMPS_CERT=%s SLUICE_RTMPS_KEY=%s SLUICE_HTTPS_CERT=%s SLUICE_HTTPS_KEY=%s sluice\n", certFile, keyFile, certFile, keyFile)
 		return exitOK
 	}
 

@@ -10,10 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/auth"
+	"github.com/sluicemedia/sluice/internal/certs"
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/rtmp"
@@ -45,6 +49,7 @@ type App struct {
 	pprofSrv   *http.Server
 	pprofLn    net.Listener
 	listeners  []net.Listener
+	keyPairs   []*certs.KeyPair
 	webrtc     *webrtcserver.Server
 }
 
@@ -114,7 +119,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		return nil, err
 	}
 	if cfg.RTMPS.Cert != "" {
-		tlsCfg, err := loadTLS(cfg.RTMPS.Cert, cfg.RTMPS.Key)
+		tlsCfg, err := a.loadTLS(cfg.RTMPS.Cert, cfg.RTMPS.Key)
 		if err != nil {
 			return nil, fmt.Errorf("rtmps: %w", err)
 		}
@@ -150,7 +155,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		return nil, err
 	}
 	if cfg.HTTPS.Cert != "" {
-		tlsCfg, err := loadTLS(cfg.HTTPS.Cert, cfg.HTTPS.Key)
+		tlsCfg, err := a.loadTLS(cfg.HTTPS.Cert, cfg.HTTPS.Key)
 		if err != nil {
 			return nil, fmt.Errorf("https: %w", err)
 		}
@@ -180,12 +185,27 @@ func (a *App) listen(key, addr string, tlsCfg *tls.Config) (net.Listener, error)
 	return ln, nil
 }
 
-func loadTLS(certFile, keyFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+// loadTLS loads a key pair that SIGHUP reloads (see reloadTLS).
+func (a *App) loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	kp, err := certs.Load(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("load certificate %s / key %s: %w", certFile, keyFile, err)
+		return nil, err
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	a.keyPairs = append(a.keyPairs, kp)
+	return kp.TLSConfig(), nil
+}
+
+// reloadTLS re-reads every certificate and key file: new TLS handshakes
+// (RTMPS, HTTPS) use the new pair, established connections keep going. A
+// pair that fails to load is logged and the old one stays.
+func (a *App) reloadTLS() {
+	for _, kp := range a.keyPairs {
+		if err := kp.Reload(); err != nil {
+			a.log.Error("tls reload failed, keeping the previous certificate", "cert", kp.CertFile, "err", err.Error())
+			continue
+		}
+		a.log.Info("tls certificate reloaded", "cert", kp.CertFile)
+	}
 }
 
 // Hub returns the app's stream hub.
@@ -224,11 +244,22 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("webrtc listening", "proto", "webrtc", "addr", a.webrtc.Addr())
 	a.log.Info("sluice started", "rtmp", a.rtmpLn.Addr().String(), "http", a.httpLn.Addr().String())
 
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-		a.log.Error("listener failed", "err", runErr)
+wait:
+	for {
+		select {
+		case <-hup:
+			// SIGHUP: reload certificates without dropping connections.
+			a.reloadTLS()
+		case <-ctx.Done():
+			break wait
+		case runErr = <-errc:
+			a.log.Error("listener failed", "err", runErr)
+			break wait
+		}
 	}
 	a.log.Info("sluice stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)

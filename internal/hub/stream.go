@@ -17,6 +17,9 @@ const (
 	// Timestamp jumps beyond these are rebased rather than passed on.
 	maxBackwardJump = time.Second
 	maxForwardJump  = 10 * time.Second
+	// maxCoalescedAudio is how many audio packets may wait for a video
+	// packet before readers are woken anyway (3 AAC frames ≈ 64–70 ms).
+	maxCoalescedAudio = 3
 )
 
 // Stream is one live stream: its packet ring, GOP cache position, current
@@ -46,6 +49,9 @@ type Stream struct {
 	ended      bool
 	pendDisc   bool
 	readers    map[*Reader]struct{}
+	// pendingAudio counts audio packets written since readers were last
+	// woken.
+	pendingAudio int
 
 	bytesIn     atomic.Uint64
 	packetsIn   atomic.Uint64
@@ -165,7 +171,17 @@ func (s *Stream) write(p *Publisher, pkt *av.Packet) error {
 	s.trim()
 	s.bytesIn.Add(uint64(len(pkt.Data)))
 	s.packetsIn.Add(1)
-	s.wake()
+	// Audio rides along with video: readers are woken per video frame (or
+	// every maxCoalescedAudio audio frames), which halves wake-ups and
+	// socket writes per viewer at the cost of at most a few tens of
+	// milliseconds of audio delay; audio-only streams wake per packet.
+	if pkt.Kind() == av.KindVideo || !(s.sawVideo || s.hasVideo) {
+		s.pendingAudio = 0
+		s.wake()
+	} else if s.pendingAudio++; s.pendingAudio >= maxCoalescedAudio {
+		s.pendingAudio = 0
+		s.wake()
+	}
 	return nil
 }
 
@@ -216,6 +232,7 @@ func (s *Stream) detachPublisher(p *Publisher, reason string) {
 	}
 	s.publisher = nil
 	s.pendDisc = true
+	s.wake() // flush audio that waited for a video frame
 	grace := s.hub.opts.RepublishGrace
 	s.graceTimer = time.AfterFunc(grace, func() { s.expireGrace() })
 	s.mu.Unlock()

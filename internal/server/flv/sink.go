@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/sluicemedia/sluice/internal/netutil"
 )
 
 // responseHeaders are sent with every HTTP-FLV response.
@@ -48,10 +50,11 @@ func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
 
 // hijackedSink writes chunked transfer encoding itself.
 type hijackedSink struct {
-	nc      net.Conn
-	rw      *bufio.ReadWriter
-	sizeBuf [16]byte
-	bufs    net.Buffers
+	nc       net.Conn
+	rw       *bufio.ReadWriter
+	sizeBuf  [16]byte
+	bufs     net.Buffers
+	deadline netutil.WriteDeadline
 }
 
 func (h *hijackedSink) writeHead(r *http.Request) error {
@@ -91,7 +94,7 @@ func (h *hijackedSink) write(bufs [][]byte, deadline time.Time) error {
 	h.bufs = append(h.bufs[:0], size)
 	h.bufs = append(h.bufs, bufs...)
 	h.bufs = append(h.bufs, crlf)
-	if err := h.nc.SetWriteDeadline(deadline); err != nil {
+	if err := h.deadline.Extend(h.nc, time.Until(deadline)); err != nil {
 		return err
 	}
 	b := h.bufs

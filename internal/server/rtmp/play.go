@@ -11,6 +11,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	"github.com/sluicemedia/sluice/internal/streampath"
 )
@@ -116,6 +117,7 @@ func (ps *playSession) loop(ctx context.Context) error {
 	batch := make([]*av.Packet, 0, 64)
 	store := make(net.Buffers, 0, 2*cap(batch))
 	var lastVideo, lastAudio *av.Track
+	var deadline netutil.WriteDeadline
 	for {
 		var err error
 		batch, err = ps.reader.Read(ctx, batch[:0])
@@ -151,7 +153,7 @@ func (ps *playSession) loop(ctx context.Context) error {
 			}
 			bufs = append(bufs, srv.packetChunks(p))
 		}
-		if err := ps.c.nc.SetWriteDeadline(time.Now().Add(srv.WriteTimeout)); err != nil {
+		if err := deadline.Extend(ps.c.nc, srv.WriteTimeout); err != nil {
 			return err
 		}
 		if err := ps.c.wire.WriteBuffers(&bufs); err != nil {

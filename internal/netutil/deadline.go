@@ -1,0 +1,29 @@
+// Package netutil holds small socket helpers shared by the servers.
+package netutil
+
+import "time"
+
+// deadlineSetter is what net.Conn offers for write deadlines.
+type deadlineSetter interface {
+	SetWriteDeadline(time.Time) error
+}
+
+// WriteDeadline keeps a connection's write deadline between timeout/2 and
+// timeout ahead of now while renewing it at most once per timeout/2, not
+// once per write: with hundreds of viewers each writing dozens of batches a
+// second, re-arming the runtime timer on every write shows up in profiles.
+// A write that blocks is therefore failed after at least timeout/2 and at
+// most timeout. Not safe for concurrent use; one per connection writer.
+type WriteDeadline struct {
+	renewAt time.Time
+}
+
+// Extend renews c's write deadline if due.
+func (d *WriteDeadline) Extend(c deadlineSetter, timeout time.Duration) error {
+	now := time.Now()
+	if now.Before(d.renewAt) {
+		return nil
+	}
+	d.renewAt = now.Add(timeout / 2)
+	return c.SetWriteDeadline(now.Add(timeout))
+}

@@ -3,11 +3,15 @@
 # packages; the browser tests drive /usr/bin/chromium with playwright-core
 # from web/node_modules), and Node.js/npm for `make web` when missing.
 # Idempotent; uses sudo when not root.
+#   scripts/deps.sh        everything the tests need
+#   scripts/deps.sh web    only Node.js/npm (what `make run` needs)
 set -euo pipefail
 need=()
-command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
-command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
-[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ "${1:-}" != web ]; then
+  command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+  command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if ((${#need[@]})); then
   SUDO=""

@@ -25,6 +25,7 @@ TMP="$(mktemp -d)"
 cat >"$TMP/sluice.yaml" <<CONF
 paths:
   "live/*":
+    hls: { always_on: true }
     transcode:
       passthrough: true
       ladder:
@@ -59,8 +60,8 @@ for n in $(seq 1 "$MAX_SOURCES"); do
   sleep "$SECONDS_EACH"
   c1=$(cpu_of_children "$SP"); t1=$(date +%s.%N)
   json=$(exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT"; printf 'GET /api/v1/transcoders HTTP/1.0\r\nHost: x\r\n\r\n' >&3; cat <&3)
-  speeds=$(grep -o '"speed":[0-9.]*' <<<"$json" | cut -d: -f2 | sort -n)
-  running=$(grep -o '"state":"running"' <<<"$json" | wc -l)
+  speeds=$(grep -o '"speed": *[0-9.]*' <<<"$json" | cut -d: -f2 | tr -d ' ' | sort -n)
+  running=$(grep -o '"state": *"running"' <<<"$json" | wc -l)
   cores=$(awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" 'BEGIN{printf "%.2f", (c1-c0)/100/(t1-t0)}')
   per=$(awk -v c="$cores" -v n="$n" 'BEGIN{printf "%.2f", c/n}')
   echo "| $n | $running | $(head -1 <<<"$speeds") | $(tail -1 <<<"$speeds") | $cores | $per |"

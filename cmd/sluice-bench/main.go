@@ -26,6 +26,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "whep" { // whep.go
+		os.Exit(whepMain(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "table" {
 		if err := printTable(os.Stdout, os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice-bench table:", err)

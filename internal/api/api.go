@@ -59,6 +59,9 @@ type Options struct {
 	// Transcoders returns the running ABR ladders for
 	// GET /api/v1/transcoders. Default none.
 	Transcoders func() []Transcoder
+	// WebRTC returns the WebRTC session counts for GET /api/v1/server.
+	// Default nil: not reported.
+	WebRTC func() WebRTCInfo
 	// BitrateWindow is the span over which bitrate_in_kbps is averaged.
 	// Default 10 s.
 	BitrateWindow time.Duration

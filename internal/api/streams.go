@@ -142,6 +142,17 @@ type ServerInfo struct {
 	Publishers int `json:"publishers"`
 	// Viewers counts viewers of all streams.
 	Viewers Viewers `json:"viewers"`
+	// WebRTC counts WHIP and WHEP sessions; absent without Options.WebRTC.
+	WebRTC *WebRTCInfo `json:"webrtc,omitempty"`
+}
+
+// WebRTCInfo is the WebRTC server's session counts, reported by
+// GET /api/v1/server; sessions still connecting are counted.
+type WebRTCInfo struct {
+	// WHEPSessions counts WHEP playback sessions (viewers).
+	WHEPSessions int `json:"whep_sessions"`
+	// WHIPSessions counts WHIP ingest sessions (publishers).
+	WHIPSessions int `json:"whip_sessions"`
 }
 
 // pathOf validates {app}/{name}; on error it has answered 400.
@@ -301,5 +312,9 @@ func (s *Server) getServer(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out.Viewers = viewers(all)
+	if s.opts.WebRTC != nil {
+		info := s.opts.WebRTC()
+		out.WebRTC = &info
+	}
 	writeJSON(w, http.StatusOK, out)
 }

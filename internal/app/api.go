@@ -6,9 +6,12 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluicemedia/sluice/internal/api"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/obs"
+	webrtcserver "github.com/sluicemedia/sluice/internal/webrtc"
 )
 
 // Version is the server version reported by GET /api/v1/server and the
@@ -94,6 +97,10 @@ func (a *App) newAPI() http.Handler {
 		Started:   time.Now(),
 		Listeners: a.boundListeners,
 		Logger:    a.log.With("component", "api"),
+		WebRTC: func() api.WebRTCInfo {
+			c := a.webrtc.Counts()
+			return api.WebRTCInfo{WHEPSessions: c.WHEP, WHIPSessions: c.WHIP}
+		},
 		Transcoders: func() []api.Transcoder {
 			if a.transcoder == nil {
 				return nil
@@ -125,7 +132,40 @@ func (a *App) newMetrics() http.Handler {
 		}
 		return out
 	}))
+	reg.MustRegister(webrtcSessionsCollector(a.webrtc))
 	return obs.MetricsHandler(reg)
+}
+
+// webrtcSessionsCollector exports sluice_webrtc_sessions{kind="whep"|"whip"}
+// (gauge, sessions including those connecting), read at scrape time; it
+// lives here so that obs does not import webrtc.
+func webrtcSessionsCollector(w *webrtcserver.Server) prometheus.Collector {
+	return &gaugesCollector{
+		desc: prometheus.NewDesc(prometheus.BuildFQName(obs.MetricsNamespace, "webrtc", "sessions"),
+			"WebRTC sessions by kind: whep (viewers) and whip (publishers), counting those still connecting.",
+			[]string{"kind"}, nil),
+		values: func() map[string]float64 {
+			c := w.Counts()
+			return map[string]float64{"whep": float64(c.WHEP), "whip": float64(c.WHIP)}
+		},
+	}
+}
+
+// gaugesCollector exports one gauge per label value, computed at scrape
+// time.
+type gaugesCollector struct {
+	desc   *prometheus.Desc
+	values func() map[string]float64
+}
+
+// Describe implements prometheus.Collector.
+func (c *gaugesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *gaugesCollector) Collect(ch chan<- prometheus.Metric) {
+	for label, v := range c.values() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, label)
+	}
 }
 
 // boundListeners reports the bound listeners. The fields it reads are set

@@ -135,6 +135,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		MaxSessions:    cfg.WebRTC.MaxSessions,
 		SessionTimeout: cfg.WebRTC.SessionTimeout.Duration,
 		Logger:         log.With("component", "webrtc"),
+		Auth:           a.auth,
 	}
 	if err = a.webrtc.Initialize(); err != nil {
 		a.webrtc = nil
@@ -145,7 +146,8 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"), Auth: a.auth,
 	}}
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
-	routes.hls = newHLS(cfg, a.hub, log)
+	routes.hls = newHLS(cfg, a.hub, a.transcoder, log)
+	routes.dash, routes.auth = newDASH(cfg, routes.hls, log), a.auth
 	a.httpSrv = &http.Server{
 		Handler:           routes.handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -5,22 +5,49 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/packager"
 	hlsserver "github.com/sluicemedia/sluice/internal/server/hls"
 	"github.com/sluicemedia/sluice/internal/streampath"
+	"github.com/sluicemedia/sluice/internal/transcode"
 )
 
 // newHLS builds the HLS server and its packager manager. Packagers stop on
 // their own: when the hub closes, their streams end (playlists get
-// EXT-X-ENDLIST), and idle ones after 30 s without requests.
-func newHLS(cfg *config.Config, h *hub.Hub, log *slog.Logger) *hlsserver.Server {
-	return &hlsserver.Server{
-		Packagers: &packager.Manager{Hub: h, Logger: log.With("component", "packager")},
+// EXT-X-ENDLIST), and idle ones after 30 s without requests. Segment
+// numbers follow the media time (AlignMSN), so the renditions of a ladder
+// number matching segments alike. tc (nil without ladders) starts
+// on-demand ladders for multivariant playlist requests.
+func newHLS(cfg *config.Config, h *hub.Hub, tc *transcode.Manager, log *slog.Logger) *hlsserver.Server {
+	s := &hlsserver.Server{
+		Packagers: &packager.Manager{Hub: h, Options: packager.Options{AlignMSN: true}, Logger: log.With("component", "packager")},
 		Variant:   cfg.HLS.Variant,
+		Ladder:    func(path string) *hlsserver.Ladder { return hlsLadder(cfg, path) },
 		Logger:    log.With("component", "hls"),
 	}
+	if tc != nil {
+		s.Transcoder = tc
+	}
+	return s
+}
+
+// hlsLadder describes the path's configured ladder for the multivariant
+// playlist; nil without one.
+func hlsLadder(cfg *config.Config, path string) *hlsserver.Ladder {
+	pc := cfg.PathSettings(path)
+	if len(pc.Transcode.Ladder) == 0 {
+		return nil
+	}
+	l := &hlsserver.Ladder{Passthrough: pc.Transcode.Passthrough}
+	for _, r := range ladderFor(cfg, path) {
+		l.Rungs = append(l.Rungs, hlsserver.Rung{
+			Name: r.Name, Width: r.Width, Height: r.Height,
+			VideoBitrate: r.VideoBitrate, AudioBitrate: r.AudioBitrate, MaxFPS: r.MaxFPS,
+		})
+	}
+	return l
 }
 
 // hlsMedia serves /APP/NAME/hls/FILE (init sections, segments, parts).
@@ -56,4 +83,29 @@ func (h *httpRoutes) hlsRoute(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// playAllowed asks the Authorizer whether the client may play path over
+// proto ("hls", "dash") and answers 401/403 if not. HLS playlists and
+// DASH MPDs are checked on every request (hooks are cached by auth); media
+// URLs are not: they embed the packager's random session ID, known only
+// from an authorized playlist or MPD.
+func (h *httpRoutes) playAllowed(w http.ResponseWriter, r *http.Request, path, proto string) bool {
+	if h.auth == nil {
+		return true
+	}
+	req := auth.Request{Action: auth.Play, Path: path, Protocol: proto, Remote: r.RemoteAddr,
+		Token: auth.TokenFromHTTP(r), Query: r.URL.Query()}
+	err := h.auth.Authorize(r.Context(), req)
+	if err == nil {
+		return true
+	}
+	status := auth.HTTPStatus(err)
+	slog.Default().Warn(proto+" play denied", "proto", proto, "remote", r.RemoteAddr, "path", path, "reason", err.Error())
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+	}
+	http.Error(w, err.Error(), status)
+	return false
 }

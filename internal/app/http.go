@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/sluicemedia/sluice/internal/api"
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/hub"
+	dashserver "github.com/sluicemedia/sluice/internal/server/dash"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	hlsserver "github.com/sluicemedia/sluice/internal/server/hls"
 	"github.com/sluicemedia/sluice/internal/streampath"
@@ -21,6 +23,10 @@ type httpRoutes struct {
 	flv *flvserver.Server
 	// hls serves /APP/NAME.m3u8 and /APP/NAME/hls/FILE.
 	hls *hlsserver.Server
+	// dash serves /APP/NAME.mpd and /APP/NAME/dash/FILE.
+	dash *dashserver.Server
+	// auth decides HLS and DASH play requests (nil: everyone may play).
+	auth *auth.Authorizer
 	// api serves the REST API under /api/v1/ (internal/api).
 	api http.Handler
 	// metrics serves GET /metrics (Prometheus text format).
@@ -47,14 +53,15 @@ func (h *httpRoutes) handler() http.Handler {
 	mux.Handle(api.Prefix, h.api)
 	mux.Handle("GET /metrics", h.metrics)
 	mux.HandleFunc("/{app}/{name}", h.stream)
-	// WHEP: POST|OPTIONS /{app}/{name}/whep and DELETE|PATCH|OPTIONS
-	// /{app}/{name}/whep/{id}. A method-less catch-all, because a pattern
-	// with a method here would conflict with the method-less api.Prefix
-	// ("/api/v1/whep" would match both); whep dispatches by method.
+	// WHEP and WHIP: POST|OPTIONS /{app}/{name}/whep (and /whip), and
+	// DELETE|PATCH|OPTIONS /{app}/{name}/whep/{id} (and /whip/{id}). A
+	// method-less catch-all, because a pattern with a method here would
+	// conflict with the method-less api.Prefix ("/api/v1/whep" would match
+	// both); whep dispatches by suffix and method.
 	mux.HandleFunc("/{app}/{name}/{rest...}", h.whep)
 	// HLS media: /{app}/{name}/hls/{file}, dispatched before the mux
 	// (see hlsRoute) because such a pattern would conflict with api.Prefix.
-	return h.hlsRoute(mux)
+	return h.hlsRoute(h.dashRoute(mux))
 }
 
 // stream dispatches /APP/NAME.EXT.
@@ -87,7 +94,17 @@ func (h *httpRoutes) stream(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		if !h.playAllowed(w, r, path, "hls") {
+			return
+		}
 		h.hls.ServeStream(w, r, path, "")
+	case ".mpd":
+		path := app + "/" + base
+		if err := streampath.Validate(path); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h.dashMPD(w, r, path)
 	case "": // the player page
 		path := app + "/" + base
 		if err := streampath.Validate(path); err != nil {
@@ -106,10 +123,15 @@ func (h *httpRoutes) stream(w http.ResponseWriter, r *http.Request) {
 }
 
 // whep dispatches /APP/NAME/whep (POST offer, OPTIONS) and
-// /APP/NAME/whep/ID (DELETE, PATCH, OPTIONS) to the WebRTC server.
+// /APP/NAME/whep/ID (DELETE, PATCH, OPTIONS) to the WebRTC server, and
+// /APP/NAME/whip[/ID] likewise to whip.
 func (h *httpRoutes) whep(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("app") + "/" + r.PathValue("name")
 	rest := r.PathValue("rest")
+	if rest == "whip" || strings.HasPrefix(rest, "whip/") {
+		h.whip(w, r, path, rest)
+		return
+	}
 	id, isSession := strings.CutPrefix(rest, "whep/")
 	if rest != "whep" && !isSession {
 		http.NotFound(w, r)
@@ -131,6 +153,29 @@ func (h *httpRoutes) whep(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Allow", "POST, OPTIONS")
 		http.Error(w, "method not allowed: POST an SDP offer to start a WHEP session", http.StatusMethodNotAllowed)
+	}
+}
+
+// whip dispatches /APP/NAME/whip (POST offer, OPTIONS) and
+// /APP/NAME/whip/ID (DELETE, PATCH, OPTIONS) to the WebRTC server.
+func (h *httpRoutes) whip(w http.ResponseWriter, r *http.Request, path, rest string) {
+	if err := streampath.Validate(path); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	id, isSession := strings.CutPrefix(rest, "whip/")
+	switch {
+	case isSession && !webrtcserver.IsSessionID(id):
+		http.Error(w, "no such WHIP session", http.StatusNotFound)
+	case isSession:
+		h.webrtc.ServeWHIPSession(w, r, path, id)
+	case r.Method == http.MethodPost:
+		h.webrtc.ServeWHIP(w, r, path)
+	case r.Method == http.MethodOptions:
+		webrtcserver.ServeOptions(w, r)
+	default:
+		w.Header().Set("Allow", "POST, OPTIONS")
+		http.Error(w, "method not allowed: POST an SDP offer to start a WHIP session", http.StatusMethodNotAllowed)
 	}
 }
 

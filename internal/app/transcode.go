@@ -9,7 +9,10 @@ import (
 )
 
 // newTranscoder returns the ABR ladder manager, or nil when no path has a
-// ladder. A ladder without the ffmpeg program is a startup error.
+// ladder. A ladder without the ffmpeg program is a startup error. A
+// ladder runs from the start of its source stream when the path's
+// hls.always_on is set, else on demand: from the first multivariant
+// playlist request until 60 s without HLS requests for its streams.
 func newTranscoder(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*transcode.Manager, error) {
 	any := false
 	for _, pc := range cfg.Paths {
@@ -24,9 +27,10 @@ func newTranscoder(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*transcode
 		return nil, err
 	}
 	return transcode.New(transcode.Options{
-		Hub:    h,
-		Ladder: func(path string) []transcode.Rung { return ladderFor(cfg, path) },
-		Logger: log,
+		Hub:      h,
+		Ladder:   func(path string) []transcode.Rung { return ladderFor(cfg, path) },
+		OnDemand: func(path string) bool { return !cfg.PathSettings(path).HLS.AlwaysOn },
+		Logger:   log,
 	}), nil
 }
 

@@ -118,3 +118,18 @@ func (p *Packager) WaitReady(ctx context.Context, parts bool) bool {
 		return ok
 	})
 }
+
+// WaitGrowth blocks until segment msn holds more than parts parts or is
+// complete (or a later segment exists), the stream ends or ctx is done,
+// and reports whether that happened. DASH streams a segment that is being
+// written part by part with it (chunked transfer).
+func (p *Packager) WaitGrowth(ctx context.Context, msn uint64, parts int) bool {
+	return p.win.wait(ctx, func() bool {
+		s := p.win.find(msn)
+		if s == nil {
+			n := len(p.win.segs)
+			return n > 0 && p.win.segs[n-1].MSN > msn
+		}
+		return len(s.Parts) > parts || s.Complete
+	})
+}

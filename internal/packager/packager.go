@@ -89,6 +89,14 @@ type Options struct {
 	// Retain is how many complete segments beyond Window stay fetchable,
 	// for clients holding an older playlist. Default 2.
 	Retain int
+	// AlignMSN numbers the first segment round(start/SegmentDuration)
+	// instead of 0 (the following ones consecutively, as always), so the
+	// packagers of the renditions of one ladder — one timeline, keyframes
+	// on a shared SegmentDuration grid — give matching content the same
+	// Media Sequence Number however late each started (RFC 8216bis §6.2.4
+	// variant streams; §4.4.5.4 rendition reports; DASH $Number$).
+	// Default false: numbering starts at 0.
+	AlignMSN bool
 	// Logger receives packager logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -425,16 +433,18 @@ func defaultDur(ts *trackState) int64 {
 func (p *Packager) openSegment(s sample) error {
 	if p.opts.Format == FormatFMP4 && p.init == nil {
 		var tracks []*trackState
+		var avTracks []*av.Track
 		for _, ts := range []*trackState{p.video, p.audio} {
 			if ts != nil {
 				tracks = append(tracks, ts)
+				avTracks = append(avTracks, ts.track)
 			}
 		}
 		data, err := p.fm.makeInit(tracks)
 		if err != nil {
 			return err
 		}
-		p.init = &Init{ID: p.nextInitID, Data: data}
+		p.init = &Init{ID: p.nextInitID, Data: data, Tracks: avTracks, Start: s.pkt.DTS}
 		p.nextInitID++
 	}
 	if p.opts.Format == FormatMPEGTS {
@@ -447,6 +457,10 @@ func (p *Packager) openSegment(s sample) error {
 		if err := p.ts.begin(); err != nil {
 			return err
 		}
+	}
+	if !p.produced && p.opts.AlignMSN && s.pkt.DTS > 0 {
+		seg := p.opts.SegmentDuration
+		p.msn = uint64((s.pkt.DTS + seg/2) / seg)
 	}
 	if !p.haveAnchor {
 		arrival := s.pkt.Arrival

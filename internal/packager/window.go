@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/sluicemedia/sluice/internal/av"
 )
 
 // Init is an fMP4 initialization section (ftyp+moov) for one set of tracks.
@@ -14,6 +16,12 @@ type Init struct {
 	ID int
 	// Data is the serialized ftyp+moov.
 	Data []byte
+	// Tracks are the tracks it describes, video first (immutable): DASH
+	// describes them in the MPD (codecs, size, sample rate).
+	Tracks []*av.Track
+	// Start is the media time of the first segment that uses it (DASH:
+	// the start of the Period it opens).
+	Start time.Duration
 }
 
 // Part is a partial segment: for fMP4 one CMAF chunk (moof+mdat) holding

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/av"
@@ -32,6 +33,10 @@ type job struct {
 	source string
 	ladder []Rung
 	log    *slog.Logger
+	// onDemand makes the job stop after the idle timeout without touch.
+	onDemand bool
+	// lastUse is the time of the last touch (Unix nanoseconds).
+	lastUse atomic.Int64
 
 	mu       sync.Mutex
 	running  bool
@@ -57,7 +62,7 @@ type rungState struct {
 func (j *job) stats() JobStats {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	st := JobStats{Source: j.source, Running: j.running, Restarts: j.restarts, Since: j.since}
+	st := JobStats{Source: j.source, Running: j.running, Restarts: j.restarts, Since: j.since, OnDemand: j.onDemand}
 	for _, r := range j.ladder {
 		st.Renditions = append(st.Renditions, RenditionPath(j.source, r))
 	}
@@ -67,6 +72,28 @@ func (j *job) stats() JobStats {
 		}
 	}
 	return st
+}
+
+// touch records a use of the ladder.
+func (j *job) touch() { j.lastUse.Store(time.Now().UnixNano()) }
+
+// stopWhenIdle cancels the job once it went idle without a touch, or
+// returns when ctx ends.
+func (j *job) stopWhenIdle(ctx context.Context, cancel context.CancelFunc, idle time.Duration) {
+	tick := time.NewTicker(max(idle/8, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if since := time.Since(time.Unix(0, j.lastUse.Load())); since >= idle {
+				j.log.Info("transcode: idle, stopping", "idle", since.Round(time.Second))
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 // run keeps an ffmpeg process going for as long as the source stream lives.
@@ -253,7 +280,7 @@ func (j *job) pump(r io.Reader, pub *hub.Publisher, st *rungState, hasAudio bool
 		return
 	}
 	var d flv.Demuxer
-	announced := false
+	announced, sawVideo, sawAudio := false, false, false
 	for {
 		tag, err := fr.ReadTag()
 		if err != nil {
@@ -275,12 +302,21 @@ func (j *job) pump(r io.Reader, pub *hub.Publisher, st *rungState, hasAudio bool
 		if pub == nil || pkt == nil || st.overlaps(pkt) {
 			continue
 		}
-		if !announced && d.VideoTrack() != nil && (!hasAudio || d.AudioTrack() != nil) {
-			pub.Announce(true, hasAudio)
-			announced = true
-		}
 		if err := pub.WritePacket(pkt); err != nil {
 			return
+		}
+		// Announce once a packet of every kind is in: readers that wait
+		// for the announcement (packagers) then find both tracks in
+		// Stream.Tracks, and do not start video-only and add audio with a
+		// discontinuity and a new init section a moment later.
+		if pkt.Kind() == av.KindVideo {
+			sawVideo = true
+		} else {
+			sawAudio = true
+		}
+		if !announced && sawVideo && (!hasAudio || sawAudio) {
+			pub.Announce(true, hasAudio)
+			announced = true
 		}
 		if pkt.Kind() == av.KindVideo {
 			j.mu.Lock()

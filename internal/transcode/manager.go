@@ -29,10 +29,21 @@ type Options struct {
 	GOP time.Duration
 	// Logger receives transcoder logs. Default slog.Default().
 	Logger *slog.Logger
+	// OnDemand reports whether the ladder of a source path starts only on
+	// demand (Ensure) and stops after IdleTimeout without Touch, instead of
+	// running from the moment the source stream starts. Default nil: every
+	// ladder is always on.
+	OnDemand func(path string) bool
+	// IdleTimeout stops an on-demand ladder nobody touched for this long.
+	// Default 60 s.
+	IdleTimeout time.Duration
 }
 
 // Manager starts a transcoder for every stream that has a ladder, restarts
-// it when ffmpeg dies, and stops it when the stream ends.
+// it when ffmpeg dies, and stops it when the stream ends. A ladder that is
+// always on starts with its source stream (StreamStarted); an on-demand one
+// (Options.OnDemand) starts on Ensure and stops after Options.IdleTimeout
+// without Ensure or Touch.
 type Manager struct {
 	opts   Options
 	ctx    context.Context
@@ -41,7 +52,7 @@ type Manager struct {
 
 	mu         sync.Mutex
 	jobs       map[string]*job
-	renditions map[string]bool // paths we publish: never transcoded again
+	renditions map[string]string // paths we publish → their source: never transcoded again
 }
 
 // CheckFFmpeg reports a clear error when the ffmpeg program is missing;
@@ -67,33 +78,92 @@ func New(opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 60 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{opts: opts, ctx: ctx, cancel: cancel, jobs: map[string]*job{}, renditions: map[string]bool{}}
+	return &Manager{opts: opts, ctx: ctx, cancel: cancel, jobs: map[string]*job{}, renditions: map[string]string{}}
 }
 
-// StreamStarted starts the ladder of path, if it has one.
+func (m *Manager) onDemand(path string) bool {
+	return m.opts.OnDemand != nil && m.opts.OnDemand(path)
+}
+
+// StreamStarted starts the ladder of path if it has one that is always on;
+// an on-demand ladder waits for Ensure.
 func (m *Manager) StreamStarted(path string) {
-	if m.opts.Ladder == nil {
+	if m.opts.Ladder == nil || m.onDemand(path) {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.ctx.Err() != nil || m.renditions[path] || m.jobs[path] != nil {
-		return
+	m.startLocked(path, false)
+}
+
+// Ensure starts the ladder of the source stream at path if it has one and
+// is not running yet, and counts as a use of it (see Touch). It reports
+// whether a ladder is running for path; false when path has no ladder, is
+// itself a rendition, or has no stream. Ensure does not wait for the
+// renditions: they appear as hub streams once ffmpeg's first output comes.
+func (m *Manager) Ensure(path string) bool {
+	if m.opts.Ladder == nil {
+		return false
+	}
+	if m.opts.Hub.Stream(path) == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j := m.jobs[path]
+	if j == nil {
+		j = m.startLocked(path, m.onDemand(path))
+	}
+	if j == nil {
+		return false
+	}
+	j.touch()
+	return true
+}
+
+// Touch records a use of the ladder that path belongs to (path is its
+// source or one of its renditions), postponing an on-demand ladder's idle
+// stop. It never starts a ladder.
+func (m *Manager) Touch(path string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if src, ok := m.renditions[path]; ok {
+		path = src
+	}
+	if j := m.jobs[path]; j != nil {
+		j.touch()
+	}
+}
+
+// startLocked starts the ladder of path; idle makes it stop after
+// IdleTimeout without a touch. Caller holds mu.
+func (m *Manager) startLocked(path string, idle bool) *job {
+	if m.ctx.Err() != nil || m.renditions[path] != "" || m.jobs[path] != nil {
+		return nil
 	}
 	ladder := m.opts.Ladder(path)
 	if len(ladder) == 0 {
-		return
+		return nil
 	}
 	for _, r := range ladder {
-		m.renditions[RenditionPath(path, r)] = true
+		m.renditions[RenditionPath(path, r)] = path
 	}
-	j := &job{m: m, source: path, ladder: ladder, log: m.opts.Logger.With("component", "transcode", "path", path)}
+	ctx, cancel := context.WithCancel(m.ctx)
+	j := &job{m: m, source: path, ladder: ladder, onDemand: idle, log: m.opts.Logger.With("component", "transcode", "path", path)}
+	j.touch()
 	m.jobs[path] = j
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		j.run(m.ctx)
+		defer cancel()
+		if idle {
+			go j.stopWhenIdle(ctx, cancel, m.opts.IdleTimeout)
+		}
+		j.run(ctx)
 		m.mu.Lock()
 		delete(m.jobs, path)
 		for _, r := range ladder {
@@ -101,6 +171,7 @@ func (m *Manager) StreamStarted(path string) {
 		}
 		m.mu.Unlock()
 	}()
+	return j
 }
 
 // JobStats describes one running transcoder for the API and metrics.
@@ -110,6 +181,8 @@ type JobStats struct {
 	Running    bool // an ffmpeg process is up
 	Restarts   int
 	Since      time.Time
+	// OnDemand reports a ladder that stops after the idle timeout.
+	OnDemand bool
 	// Speed is media time transcoded per wall time since the current
 	// process's first output (1.0 = real time); 0 in its first second.
 	Speed float64

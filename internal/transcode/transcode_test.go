@@ -48,10 +48,17 @@ func stringsJoin(a []string) string {
 	return out
 }
 
-// publishClip writes an ffmpeg-made clip into the hub in real time.
+// publishClip writes a 6 s ffmpeg-made clip into the hub in real time.
 func publishClip(ctx context.Context, t *testing.T, h *hub.Hub, path string) {
 	t.Helper()
-	clip, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{Size: "640x360", Duration: 6 * time.Second}))
+	publishClipFor(ctx, t, h, path, 6*time.Second)
+}
+
+// publishClipFor writes an ffmpeg-made clip of duration dur into the hub in
+// real time.
+func publishClipFor(ctx context.Context, t *testing.T, h *hub.Hub, path string, dur time.Duration) {
+	t.Helper()
+	clip, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{Size: "640x360", Duration: dur}))
 	require.NoError(t, err)
 	pub, err := h.Publish(path, hub.ClientInfo{Protocol: "test"})
 	require.NoError(t, err)

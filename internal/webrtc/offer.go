@@ -30,8 +30,10 @@ type offer struct {
 	h264 []codecOffer
 	// opus lists the offered Opus payload types.
 	opus []codecOffer
-	// hasVideo and hasAudio report media sections of each kind that let us
-	// send (recvonly or sendrecv from the client's side).
+	// hasVideo and hasAudio report media sections of each kind in the
+	// request's direction: that let us send (recvonly or sendrecv from a
+	// WHEP client's side) or that the client sends on (sendonly or sendrecv
+	// from a WHIP client's side).
 	hasVideo, hasAudio bool
 }
 
@@ -43,7 +45,13 @@ const maxOfferSize = 64 << 10
 // parse, have a media section we can send on, carry ICE credentials
 // (RFC 8839 §5.4) since WHEP answers without trickle, and a DTLS fingerprint
 // (RFC 8122 §5).
-func parseOffer(body []byte) (*offer, error) {
+func parseOffer(body []byte) (*offer, error) { return parseOfferFor(body, false) }
+
+// parseOfferFor validates an offer for playback (WHEP, publish false: the
+// client must receive) or for ingest (WHIP, publish true: the client must
+// send, draft-ietf-wish-whip §4.2). The same checks apply to both; only the
+// section directions that count differ.
+func parseOfferFor(body []byte, publish bool) (*offer, error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(string(body)); err != nil {
 		return nil, badOffer("malformed SDP: %v", err)
@@ -73,10 +81,17 @@ func parseOffer(body []byte) (*offer, error) {
 		if _, ok := md.Attribute("fingerprint"); !ok && !sessFP {
 			return nil, badOffer("media section %d (%s) has no DTLS fingerprint (a=fingerprint)", i, md.MediaName.Media)
 		}
-		if _, ok := md.Attribute("sendonly"); ok {
+		if _, ok := md.Attribute("inactive"); ok {
 			continue
 		}
-		if _, ok := md.Attribute("inactive"); ok {
+		// The direction the client cannot use for this request: a viewer's
+		// sendonly section has nothing to receive, a publisher's recvonly
+		// section nothing to send.
+		skip := "sendonly"
+		if publish {
+			skip = "recvonly"
+		}
+		if _, ok := md.Attribute(skip); ok {
 			continue
 		}
 		switch md.MediaName.Media {
@@ -89,6 +104,9 @@ func parseOffer(body []byte) (*offer, error) {
 		}
 	}
 	if !o.hasVideo && !o.hasAudio {
+		if publish {
+			return nil, badOffer("no audio or video section the client sends on (sendonly or sendrecv)")
+		}
 		return nil, badOffer("no audio or video section the server can send on (recvonly or sendrecv)")
 	}
 	return o, nil

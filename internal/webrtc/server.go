@@ -1,4 +1,6 @@
-// Package webrtc serves WebRTC playback of hub streams over WHEP
+// Package webrtc serves WebRTC ingest into the hub over WHIP
+// (draft-ietf-wish-whip, "WebRTC-HTTP Ingestion Protocol", see whip.go) and
+// WebRTC playback of hub streams over WHEP
 // (draft-ietf-wish-whep-03, "WebRTC-HTTP Egress Protocol"): a viewer POSTs an
 // SDP offer, gets an SDP answer with every ICE candidate in it, and receives
 // H.264 video and Opus audio over one shared UDP port and one shared TCP port
@@ -56,6 +58,9 @@ type Server struct {
 	FFmpeg string
 	// Logger receives session logs. Default slog.Default().
 	Logger *slog.Logger
+	// Auth is asked before every WHIP publish and WHEP play. Default nil:
+	// everyone is allowed.
+	Auth Authorizer
 
 	udp      *net.UDPConn
 	tcp      net.Listener
@@ -69,6 +74,8 @@ type Server struct {
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*session
+	whips    map[string]*whipSession // by session ID
+	whipPath map[string]*whipSession // by stream path
 	caches   map[*hub.Stream]*payloadCache
 	bridges  map[*hub.Stream]*opusBridge
 }
@@ -94,6 +101,8 @@ func (s *Server) Initialize() error {
 		s.Logger = slog.Default()
 	}
 	s.sessions = make(map[string]*session)
+	s.whips = make(map[string]*whipSession)
+	s.whipPath = make(map[string]*whipSession)
 	s.caches = make(map[*hub.Stream]*payloadCache)
 	s.bridges = make(map[*hub.Stream]*opusBridge)
 
@@ -176,6 +185,22 @@ func (s *Server) Addr() string { return s.udp.LocalAddr().String() }
 // Sessions returns the number of sessions, counting those still connecting.
 func (s *Server) Sessions() int { return int(s.active.Load()) }
 
+// SessionCounts is the number of sessions of each kind, counting those
+// still connecting.
+type SessionCounts struct {
+	// WHEP counts playback sessions (viewers).
+	WHEP int
+	// WHIP counts ingest sessions (publishers).
+	WHIP int
+}
+
+// Counts returns the number of WHEP and WHIP sessions.
+func (s *Server) Counts() SessionCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return SessionCounts{WHEP: len(s.sessions), WHIP: len(s.whips)}
+}
+
 // Close ends every session, waits for their goroutines and ffmpeg bridges,
 // and closes the sockets.
 func (s *Server) Close() error {
@@ -189,9 +214,16 @@ func (s *Server) Close() error {
 	for _, ss := range s.sessions {
 		all = append(all, ss)
 	}
+	whips := make([]*whipSession, 0, len(s.whips))
+	for _, ws := range s.whips {
+		whips = append(whips, ws)
+	}
 	s.mu.Unlock()
 	for _, ss := range all {
 		ss.close("server shutdown")
+	}
+	for _, ws := range whips {
+		ws.close("server shutdown")
 	}
 	s.wg.Wait()
 	s.closeSockets()

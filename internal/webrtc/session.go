@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/hub"
 )
@@ -32,6 +33,7 @@ type session struct {
 
 	pc     *pion.PeerConnection
 	reader *hub.Reader
+	areq   *auth.Request // for Auth.Ended; nil without Auth
 	cache  *payloadCache
 	video  *pion.TrackLocalStaticRTP // nil when not sent
 	audio  *pion.TrackLocalStaticRTP // nil when not sent
@@ -51,7 +53,11 @@ type session struct {
 	aBase      uint32
 	sawKey     bool
 	firstFrame bool
-	bridge     *opusBridge
+	// traceFrom, when set (debug logging), logs the latency from hub
+	// arrival to RTP send of every live frame (arrived after it), for
+	// bench/webrtc.sh.
+	traceFrom time.Time
+	bridge    *opusBridge
 }
 
 func newSession(srv *Server, id, path string, st *hub.Stream, log *slog.Logger) *session {
@@ -128,6 +134,12 @@ func (s *session) run() {
 	case <-s.connected:
 		timer.Stop()
 		s.log.Info("whep session connected", "after", time.Since(s.start).Round(time.Millisecond))
+		// The hub's GOP cache starts the viewer at once; a fresh keyframe
+		// from a WHIP publisher (rate-limited) shortens a long GOP.
+		s.srv.requestKeyframe(s.path, "whep viewer joined")
+		if s.log.Enabled(s.ctx, slog.LevelDebug) {
+			s.traceFrom = time.Now()
+		}
 	case <-timer.C:
 		s.close("peer did not connect within " + s.srv.SessionTimeout.String())
 		return
@@ -172,6 +184,7 @@ func (s *session) teardown() {
 	if s.bridge != nil {
 		s.srv.releaseBridge(s.stream, s.bridge)
 	}
+	s.srv.ended(s.areq)
 	left := s.srv.unregister(s)
 	s.log.Info("whep session closed", "reason", s.closeReason(),
 		"duration", time.Since(s.start).Round(time.Millisecond), "sessions", left)
@@ -225,6 +238,9 @@ func (s *session) writeH264(p *av.Packet) error {
 		if err := s.video.WriteRTP(&pkt); err != nil && errors.Is(err, io.ErrClosedPipe) {
 			return err
 		}
+	}
+	if !s.traceFrom.IsZero() && p.Arrival.After(s.traceFrom) {
+		s.log.Debug("whep frame sent", "latency_us", time.Since(p.Arrival).Microseconds())
 	}
 	if !s.firstFrame {
 		s.firstFrame = true

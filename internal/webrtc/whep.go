@@ -14,6 +14,7 @@ import (
 	"github.com/pion/interceptor"
 	pion "github.com/pion/webrtc/v4"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/hub"
 )
@@ -31,7 +32,9 @@ func ResourcePath(path, id string) string { return "/" + path + "/whep/" + id }
 // viewer's SDP offer; the answer is 201 Created with the SDP answer, which
 // already holds every ICE candidate (ICE gathering completes before
 // answering, as WHEP allows when the server does not trickle), and the
-// session resource in Location. Errors: 415 wrong Content-Type, 413 offer
+// session resource in Location. Errors: 401/403 denied by Auth
+// (draft-ietf-wish-whep-03 "Authentication and authorization": bearer
+// token), 415 wrong Content-Type, 413 offer
 // too large, 400 unusable offer (with the reason), 404 stream not
 // published, 503 session limit reached.
 func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) {
@@ -42,6 +45,16 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 		log.Info("whep request refused", "status", code, "reason", msg)
 		http.Error(w, msg, code)
 	}
+	areq, ok := s.authorize(w, r, auth.Play, "whep", path, refuse)
+	if !ok {
+		return
+	}
+	authEnded := true
+	defer func() {
+		if authEnded {
+			s.ended(areq)
+		}
+	}()
 
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/sdp (an SDP offer)")
@@ -105,7 +118,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	}
 	id := newID()
 	sess := newSession(s, id, path, reader.Stream(), log.With("session", id))
-	sess.pc, sess.reader = pc, reader
+	sess.pc, sess.reader, sess.areq = pc, reader, areq
 	var senders []*pion.RTPSender
 	if plan.video != nil {
 		sess.video, err = pion.NewTrackLocalStaticRTP(plan.video.RTPCodecCapability, "video", "sluice")
@@ -139,7 +152,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	}
 	// From here the session owns the slot and the reader: run tears both
 	// down, whatever happens next.
-	reserved, keepReader = false, true
+	reserved, keepReader, authEnded = false, true, false
 	go sess.run()
 	for _, snd := range senders {
 		go sess.drainRTCP(snd) // counted by register

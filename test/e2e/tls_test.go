@@ -66,7 +66,7 @@ func TestHTTPSAndRTMPSWithCertificateReload(t *testing.T) {
 	require.Eventually(t, func() bool { return certSerial(t, s.HTTPSAddr) != before }, 10*time.Second, 100*time.Millisecond,
 		"HTTPS must serve the new certificate after SIGHUP")
 	require.NotEqual(t, before, certSerial(t, s.RTMPSAddr), "RTMPS serves the new certificate too")
-	require.NotEmpty(t, s.Logs("tls certificate reloaded"))
+	waitLog(t, s, "tls certificate reloaded")
 
 	// Nothing established was dropped.
 	select {

@@ -16,6 +16,7 @@ import (
 const ladderConfig = `
 paths:
   "live/*":
+    hls: { always_on: true }   # the ladder runs from the start of the source
     transcode:
       passthrough: true
       ladder:

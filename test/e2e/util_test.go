@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -38,4 +39,15 @@ func getText(t *testing.T, url string) string {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, body)
 	return string(body)
+}
+
+// waitLog waits until the server has logged a line whose msg contains
+// substr: logs reach the test through a pipe, after the response that
+// caused them.
+func waitLog(t *testing.T, s interface {
+	Logs(string) []map[string]any
+}, substr string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(s.Logs(substr)) > 0 }, 5*time.Second, 20*time.Millisecond,
+		"no %q log line within 5 s", substr)
 }

@@ -84,10 +84,14 @@ async function checkPlayer(page) {
     r = await read();
   }
   result.startedAfter = Number(opt.timeout) - left() / 1000;
+  // Live players may seek to the live edge just after starting: measure
+  // from a settled baseline, so a jump is not mistaken for playback.
+  await sleep(1000);
+  r = await read();
   const t0 = r.currentTime;
   const w0 = Date.now();
-  // 2: currentTime advances by `need` seconds.
-  while (left() > 0 && r.currentTime - t0 < need && !r.errors.some((e) => e.fatal) && r.currentTime > 0) {
+  // 2: play in real time for `need` seconds of wall clock and of media.
+  while (left() > 0 && (r.currentTime - t0 < need || (Date.now() - w0) / 1000 < need) && !r.errors.some((e) => e.fatal)) {
     await sleep(250);
     r = await read();
   }
@@ -96,7 +100,9 @@ async function checkPlayer(page) {
   r = await read();
   Object.assign(result, r, { advanced: r.currentTime - t0, wallSeconds: (Date.now() - w0) / 1000 });
   result.fatalErrors = r.errors.filter((e) => e.fatal).map((e) => e.message);
-  result.ok = result.advanced >= need && result.fatalErrors.length === 0;
+  // Real playback: at least `need` seconds of media, and not a jump
+  // (media time may run up to 1.5x wall time while a player catches up).
+  result.ok = result.advanced >= need && result.advanced <= 1.5 * result.wallSeconds && result.fatalErrors.length === 0;
 }
 
 async function checkDashboard(page) {

@@ -20,6 +20,9 @@ type playlistOptions struct {
 	// partSegments is how many of the newest complete segments list their
 	// parts (besides the open one). Default 2.
 	partSegments int
+	// reports are the sibling renditions of an ABR ladder (low latency
+	// only).
+	reports []renditionReport
 }
 
 // skipUntil is the CAN-SKIP-UNTIL value: RFC 8216bis §4.4.3.8 wants at
@@ -161,6 +164,19 @@ func renderPlaylist(snap *packager.Snapshot, o playlistOptions) []byte {
 		b.WriteString(o.prefix)
 		b.WriteString(partName(snap.SessionID, msn, idx))
 		b.WriteString("\"\n")
+		// §4.4.5.4: where the sibling renditions stand, so a client
+		// switching can ask for the right part at once (§6.2.5.2).
+		for _, r := range o.reports {
+			b.WriteString("#EXT-X-RENDITION-REPORT:URI=\"")
+			b.WriteString(r.uri)
+			b.WriteString("\",LAST-MSN=")
+			b.WriteString(strconv.FormatUint(r.lastMSN, 10))
+			if r.lastPart >= 0 {
+				b.WriteString(",LAST-PART=")
+				b.WriteString(strconv.Itoa(r.lastPart))
+			}
+			b.WriteByte('\n')
+		}
 	}
 	return b.Bytes()
 }

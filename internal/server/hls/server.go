@@ -4,8 +4,16 @@
 // updates), fmp4 and mpegts — and the init sections, segments and parts
 // themselves, from memory.
 //
-// One stream is one rendition; a multivariant playlist (ABR) can later list
-// several of these media playlists.
+// One stream is one rendition. A source stream with an adaptive-bitrate
+// ladder gets a multivariant playlist (RFC 8216bis §4.4.6) listing the
+// media playlists of its renditions (multivariant.go), whose LL-HLS media
+// playlists carry rendition reports of each other (§4.4.5.4).
+//
+// URLs, relative to the HTTP root, for the stream APP/NAME:
+//
+//	/APP/NAME.m3u8              media playlist; multivariant if APP/NAME has a ladder
+//	/APP/NAME/hls/media.m3u8    media playlist, always
+//	/APP/NAME/hls/FILE          init sections, segments, parts (names.go)
 package hlsserver
 
 import (
@@ -45,8 +53,16 @@ type Server struct {
 	// Variant is lowlatency (default), fmp4 or mpegts.
 	Variant string
 	// ReadyTimeout bounds how long a playlist request waits for the
-	// stream's first complete segment. Default 10 s.
+	// stream's first complete segment, and a multivariant playlist request
+	// for its renditions'. Default 10 s.
 	ReadyTimeout time.Duration
+	// Ladder returns the ABR ladder of a source stream path, nil if it has
+	// none. Default nil: no multivariant playlists.
+	Ladder func(path string) *Ladder
+	// Transcoder, if set, starts on-demand ladders on the first
+	// multivariant playlist request and is told of every request for a
+	// ladder's streams, to keep them running.
+	Transcoder Transcoder
 	// Logger receives request logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -70,8 +86,9 @@ func (s *Server) format() packager.Format {
 }
 
 // ServeStream serves the stream at path (already validated, e.g.
-// "live/cam1"): its media playlist when file is "", else the media file
-// named file (see names.go).
+// "live/cam1"): for file "" (/APP/NAME.m3u8) its multivariant playlist if
+// it has a ladder, else its media playlist; for file "media.m3u8" its
+// media playlist; else the media file named file (see names.go).
 func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path, file string) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
@@ -80,11 +97,19 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path, file 
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if file == "" {
-		s.servePlaylist(w, r, path)
-		return
+	s.touch(path)
+	switch file {
+	case "":
+		if l := s.ladderOf(path); l != nil {
+			s.serveMultivariant(w, r, path, l)
+			return
+		}
+		s.servePlaylist(w, r, path, false)
+	case mediaPlaylistFile:
+		s.servePlaylist(w, r, path, true)
+	default:
+		s.serveMedia(w, r, path, file)
 	}
-	s.serveMedia(w, r, path, file)
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, path string, status int, msg string) {
@@ -107,7 +132,9 @@ func blockTimeout(target time.Duration) time.Duration {
 	return 3 * target
 }
 
-func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path string) {
+// servePlaylist serves the media playlist of path, requested as
+// /APP/NAME/hls/media.m3u8 (inHLSDir) or /APP/NAME.m3u8.
+func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path string, inHLSDir bool) {
 	ll := s.lowLatency()
 	var d Directives
 	if ll {
@@ -117,7 +144,18 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 			return
 		}
 	}
-	p, release, err := s.Packagers.Acquire(r.Context(), path, s.format())
+	var p *packager.Packager
+	var release func()
+	var err error
+	if src, _, ok := s.renditionOf(path); ok && s.Transcoder != nil && s.Transcoder.Ensure(src) {
+		// A rendition of an on-demand ladder: its stream appears once
+		// ffmpeg's first output comes.
+		ctx, cancel := context.WithTimeout(r.Context(), s.readyTimeout())
+		p, release, err = s.acquireWait(ctx, path)
+		cancel()
+	} else {
+		p, release, err = s.Packagers.Acquire(r.Context(), path, s.format())
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNotReady), errors.Is(err, hub.ErrEnded):
@@ -132,11 +170,7 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 	}
 	defer release()
 
-	readyTimeout := s.ReadyTimeout
-	if readyTimeout <= 0 {
-		readyTimeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.readyTimeout())
 	// Even in low-latency mode the first playlist waits for a complete
 	// segment: players without LL-HLS support (ffmpeg) see no media in a
 	// playlist of parts only, and the GOP cache makes this at most one GOP.
@@ -178,11 +212,15 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 		}
 	}
 
-	body := renderPlaylist(snap, playlistOptions{
-		lowLatency: ll,
-		skip:       d.Skip != "",
-		prefix:     mediaPrefix(path),
-	})
+	o := playlistOptions{lowLatency: ll, skip: d.Skip != "", prefix: mediaPrefix(path)}
+	dir := "" // from the playlist's directory to /APP/
+	if inHLSDir {
+		o.prefix, dir = "", "../../"
+	}
+	if ll && !snap.Ended {
+		o.reports = s.reports(path, dir)
+	}
+	body := renderPlaylist(snap, o)
 	h := w.Header()
 	h.Set("Content-Type", contentTypePlaylist)
 	h.Set("Cache-Control", "no-cache")

@@ -149,8 +149,13 @@
       });
       if (gen !== generation) { s.stop(); return; }
       session = s;
-      const p = video.play();
-      if (p) p.catch((e) => { if (e.name !== 'AbortError') warn(gen, 'autoplay: ' + e.message); });
+      // Engines that start playback themselves (s.autoplay) must see the
+      // element's 'play' event: calling play() here, before they attach
+      // their listeners, would fire it too early.
+      if (!s.autoplay) {
+        const p = video.play();
+        if (p) p.catch((e) => { if (e.name !== 'AbortError') warn(gen, 'autoplay: ' + e.message); });
+      }
     } catch (e) {
       fail(gen, e && e.message ? e.message : String(e));
     }
@@ -289,8 +294,15 @@
       const n = (e.response && e.response.byteLength) || (e.request && (e.request.bytesLoaded || e.request.bytesTotal)) || 0;
       rate.add(n);
     });
+    // autoPlay: dash.js calls play() once it has loaded the MPD and hooked
+    // the video element. It starts refreshing a dynamic MPD
+    // (minimumUpdatePeriod) only on the element's 'play' event
+    // (PLAYBACK_STARTED); a play() issued before that fires the event
+    // unseen, the SegmentTimeline is never extended and playback stalls
+    // after the segments of the first MPD.
     player.initialize(video, url, true);
     return {
+      autoplay: true,
       stop: () => { if (player.destroy) player.destroy(); else player.reset(); },
       latency: () => { const l = player.getCurrentLiveLatency(); return isFinite(l) && l > 0 ? l : null; },
       bitrate: () => rate.kbps(),

@@ -1,0 +1,377 @@
+// Package dashserver serves MPEG-DASH (ISO/IEC 23009-1) from the same
+// packagers as HLS fMP4: a dynamic MPD per stream (an AdaptationSet per
+// component, each with one Representation described by a SegmentTemplate
+// with $Number$ and a SegmentTimeline), init sections and media segments
+// from memory, and the segment being written streamed part by part
+// (chunked transfer; low-latency DASH).
+//
+// Package once, describe twice: a DASH URL names the packager's session
+// ID and media sequence number, like HLS's. The packager muxes audio and
+// video into one fMP4; DASH clients need one component per
+// AdaptationSet (ffmpeg's DASH demuxer gives every packet of a muxed
+// Representation to one stream; dash.js refuses muxed Representations),
+// so the MPD references per-track views of the packager's parts, derived
+// once per part (same samples, same timing; see splitter). The muxed
+// files are served too, byte-identical to HLS's.
+package dashserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/packager"
+)
+
+// Content types (ISO/IEC 23009-1 Annex C; ISO BMFF).
+const (
+	contentTypeMPD = "application/dash+xml"
+	contentTypeMP4 = "video/mp4"
+)
+
+// Server answers GET and HEAD requests for /APP/NAME.mpd and the files
+// under /APP/NAME/dash/. Fill the exported fields and route requests to
+// ServeMPD and ServeFile.
+type Server struct {
+	// Packagers starts and finds the stream packagers; share HLS's
+	// manager so both serve one packager's bytes.
+	Packagers *packager.Manager
+	// ReadyTimeout bounds how long an MPD request waits for the stream's
+	// first complete segment. Default 10 s.
+	ReadyTimeout time.Duration
+	// MinimumUpdatePeriod is the MPD's minimumUpdatePeriod: how often
+	// clients refetch it. Default 1 s.
+	MinimumUpdatePeriod time.Duration
+	// Logger receives request logs. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock (publishTime, the time endpoint). Default
+	// time.Now.
+	Now func() time.Time
+
+	fpsMu sync.Mutex
+	fps   map[*packager.Init]string
+	split splitter
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, path string, status int, msg string) {
+	w.Header().Set("Cache-Control", "no-cache")
+	lvl := slog.LevelDebug
+	if status >= 500 || status == http.StatusUnsupportedMediaType {
+		lvl = slog.LevelWarn
+	}
+	s.logger().Log(r.Context(), lvl, "dash request failed", "proto", "dash", "remote", r.RemoteAddr,
+		"path", path, "url", r.URL.String(), "status", status, "reason", msg)
+	http.Error(w, msg, status)
+}
+
+// allow checks the method and sets the CORS header; false means answered.
+func allow(w http.ResponseWriter, r *http.Request) bool {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return false
+	}
+	return true
+}
+
+// blockTimeout bounds a wait for media: three target durations.
+func blockTimeout(target time.Duration) time.Duration {
+	if target <= 0 {
+		target = 2 * time.Second
+	}
+	return 3 * target
+}
+
+// ServeMPD serves the MPD of the stream at path (already validated, e.g.
+// "live/cam1"), starting its packager if needed.
+func (s *Server) ServeMPD(w http.ResponseWriter, r *http.Request, path string) {
+	if !allow(w, r) {
+		return
+	}
+	p, release, err := s.Packagers.Acquire(r.Context(), path, packager.FormatFMP4)
+	if err != nil {
+		switch {
+		case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNotReady), errors.Is(err, hub.ErrEnded):
+			s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not published")
+		case errors.Is(err, packager.ErrUnsupportedCodec):
+			s.fail(w, r, path, http.StatusUnsupportedMediaType, "dash: "+err.Error())
+		case r.Context().Err() != nil:
+		default:
+			s.fail(w, r, path, http.StatusServiceUnavailable, err.Error())
+		}
+		return
+	}
+	defer release()
+	readyTimeout := s.ReadyTimeout
+	if readyTimeout <= 0 {
+		readyTimeout = 10 * time.Second
+	}
+	// Like HLS: the first MPD waits for a complete segment (the GOP cache
+	// makes that at most one GOP), so every client finds media in it.
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	ready := p.WaitReady(ctx, false)
+	cancel()
+	snap := p.Snapshot()
+	if !ready && len(snap.Segments) == 0 {
+		if snap.Ended {
+			s.fail(w, r, path, http.StatusNotFound, "stream "+path+" ended")
+		} else if r.Context().Err() == nil {
+			s.fail(w, r, path, http.StatusServiceUnavailable, "no media from stream "+path+" yet")
+		}
+		return
+	}
+	mup := s.MinimumUpdatePeriod
+	if mup <= 0 {
+		mup = time.Second
+	}
+	m := buildMPD(snap, mpdOptions{
+		prefix:              mediaPrefix(path),
+		utcURL:              timeURL(r, path),
+		now:                 s.now(),
+		minimumUpdatePeriod: mup,
+		frameRate:           func(in *packager.Init) string { return s.frameRate(snap, in) },
+		trackBytes:          s.split.trackBytes,
+	})
+	body, err := m.Marshal()
+	if err != nil {
+		s.fail(w, r, path, http.StatusInternalServerError, "dash: marshal MPD: "+err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentTypeMPD)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+// mediaPrefix is the media URL prefix relative to the MPD /APP/NAME.mpd:
+// "NAME/dash/".
+func mediaPrefix(path string) string {
+	return path[strings.LastIndexByte(path, '/')+1:] + "/dash/"
+}
+
+// timeURL is the absolute URL of path's time endpoint as the client
+// reached us (UTCTiming values are not resolved against the MPD URL by
+// every client).
+func timeURL(r *http.Request, path string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/" + path + "/dash/" + timeFile
+}
+
+// ServeFile serves a file under /APP/NAME/dash/ of the stream at path
+// (already validated): an init section, a media segment or the time
+// endpoint (see names.go). Media is served only while the stream's
+// packager runs (an MPD request starts it).
+func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file string) {
+	if !allow(w, r) {
+		return
+	}
+	if file == timeFile {
+		// ISO/IEC 23009-1 §5.8.5.7 urn:mpeg:dash:utc:http-iso:2014.
+		body := xsDateTime(s.now())
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		if r.Method != http.MethodHead {
+			_, _ = w.Write([]byte(body))
+		}
+		return
+	}
+	f, ok := parseMediaFile(file)
+	if !ok {
+		s.fail(w, r, path, http.StatusNotFound, "no such DASH file")
+		return
+	}
+	p, release := s.Packagers.Lookup(path, packager.FormatFMP4)
+	if p == nil {
+		s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not being packaged (request the MPD first)")
+		return
+	}
+	defer release()
+	if p.SessionID() != f.sid {
+		s.fail(w, r, path, http.StatusNotFound, "unknown DASH session")
+		return
+	}
+	switch f.kind {
+	case fileInit:
+		in := p.Init(int(f.num))
+		if in == nil {
+			s.fail(w, r, path, http.StatusNotFound, "no such init section")
+			return
+		}
+		data := in.Data
+		if f.track != 0 {
+			var err error
+			if data, err = s.split.init(in, f.track); err != nil {
+				s.fail(w, r, path, http.StatusInternalServerError, err.Error())
+				return
+			}
+			if data == nil {
+				s.fail(w, r, path, http.StatusNotFound, "no such track")
+				return
+			}
+		}
+		writeMedia(w, r, data)
+	case fileSegmentAt:
+		msn, ok := segmentAt(p.Snapshot(), f.num)
+		if !ok {
+			s.fail(w, r, path, http.StatusNotFound, "no segment at that time")
+			return
+		}
+		f.kind, f.num = fileSegment, msn
+		s.serveSegment(w, r, path, p, f)
+	case fileSegment:
+		s.serveSegment(w, r, path, p, f)
+	}
+}
+
+// serveSegment serves segment msn: at once when complete; else (the
+// segment being written, or the next one) part by part as the packager
+// publishes them, with chunked transfer (ISO/IEC 23009-1 §5.3.9.5.3,
+// availabilityTimeComplete="false").
+func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, path string, p *packager.Packager, f mediaFile) {
+	msn := f.num
+	data := func(parts []*packager.Part) [][]byte {
+		if f.track == 0 {
+			return partData(parts)
+		}
+		bufs, err := s.split.segment(parts, f.track)
+		if err != nil {
+			s.logger().Warn("dash split failed", "proto", "dash", "path", path, "msn", msn, "reason", err.Error())
+			panic(http.ErrAbortHandler)
+		}
+		return bufs
+	}
+	snap := p.Snapshot()
+	timeout := blockTimeout(snap.TargetDuration)
+	seg, ok := p.Segment(msn)
+	if !ok {
+		// Only the segment after the newest one may be waited for.
+		n := len(snap.Segments)
+		if snap.Ended || n == 0 || msn != snap.Segments[n-1].MSN+1 {
+			s.fail(w, r, path, http.StatusNotFound, "no such segment")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		p.WaitGrowth(ctx, msn, 0)
+		cancel()
+		if seg, ok = p.Segment(msn); !ok || len(seg.Parts) == 0 {
+			if r.Context().Err() == nil {
+				s.fail(w, r, path, http.StatusNotFound, "no such segment")
+			}
+			return
+		}
+	}
+	if seg.Complete {
+		writeMedia(w, r, data(seg.Parts)...)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentTypeMP4)
+	// A complete chunked answer is the whole, immutable segment; an
+	// interrupted one is aborted (no terminating chunk), so no cache keeps
+	// it.
+	h.Set("Cache-Control", "public, max-age=86400, immutable")
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc := http.NewResponseController(w)
+	sent := 0
+	for {
+		if sent < len(seg.Parts) {
+			bufs := net.Buffers(data(seg.Parts[sent:]))
+			if _, err := bufs.WriteTo(w); err != nil {
+				return
+			}
+			sent = len(seg.Parts)
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+		if seg.Complete {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		p.WaitGrowth(ctx, msn, sent)
+		cancel()
+		if r.Context().Err() != nil {
+			return
+		}
+		next, ok := p.Segment(msn)
+		if !ok || (!next.Complete && len(next.Parts) == sent) {
+			// Stalled, or gone: never let a truncated segment look whole.
+			s.logger().Debug("dash segment stream aborted", "proto", "dash", "remote", r.RemoteAddr,
+				"path", path, "msn", msn)
+			panic(http.ErrAbortHandler)
+		}
+		seg = next
+	}
+}
+
+// segmentAt returns the MSN of the listed segment starting at MPD time t
+// (SegmentTimeline ticks of its period; see buildMPD).
+func segmentAt(snap *packager.Snapshot, t uint64) (uint64, bool) {
+	for i := len(snap.Segments) - 1; i >= 0; i-- {
+		seg := &snap.Segments[i]
+		if seg.Init != nil && ticks(seg.Start, timescaleOf(seg.Init)) == t {
+			return seg.MSN, true
+		}
+	}
+	return 0, false
+}
+
+func partData(parts []*packager.Part) [][]byte {
+	bufs := make([][]byte, len(parts))
+	for i, pt := range parts {
+		bufs[i] = pt.Data
+	}
+	return bufs
+}
+
+// writeMedia answers with immutable media bytes (written with writev
+// where the connection supports it).
+func writeMedia(w http.ResponseWriter, r *http.Request, data ...[]byte) {
+	n := 0
+	for _, d := range data {
+		n += len(d)
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentTypeMP4)
+	h.Set("Cache-Control", "public, max-age=86400, immutable")
+	h.Set("Content-Length", strconv.Itoa(n))
+	if r.Method == http.MethodHead {
+		return
+	}
+	bufs := net.Buffers(data)
+	_, _ = bufs.WriteTo(w)
+}

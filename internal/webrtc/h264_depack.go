@@ -1,0 +1,262 @@
+package webrtc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
+
+	"github.com/sluicemedia/sluice/internal/av"
+)
+
+// H.264 NAL unit types used on ingest (H.264 Table 7-1).
+const nalIDR = 5
+
+// maxAUSize bounds one reassembled H.264 access unit; a bigger one is
+// dropped as broken.
+const maxAUSize = 8 << 20
+
+// accessUnit is one reassembled H.264 access unit: the NAL units of the RTP
+// packets sharing one timestamp (RFC 6184 §5.1: "the timestamp is the
+// sampling timestamp of the content", the same for all NAL units of an
+// access unit).
+type accessUnit struct {
+	ts     uint32
+	nalus  [][]byte
+	broken bool // packets were lost or malformed: do not decode
+	// arrival is when the access unit's last packet arrived.
+	arrival time.Time
+}
+
+// h264Depacketizer reassembles access units from in-order RTP payloads in
+// packetization-mode=1 (RFC 6184 §6.3): single NAL unit packets (§5.6),
+// STAP-A (§5.7.1) and FU-A (§5.8). An access unit ends at the marker bit
+// (§5.1) or when the timestamp changes. It is used by one goroutine.
+type h264Depacketizer struct {
+	cur    accessUnit
+	active bool // cur holds packets
+	size   int
+	fua    []byte // FU-A reassembly; nil when none in progress
+	// lostNext marks the next access unit broken: the packets lost may
+	// have been its first ones.
+	lostNext bool
+}
+
+// push consumes one packet in sequence order; lostBefore reports that
+// packets before it were lost. emit is called for every access unit
+// completed (at most two per packet: the previous one when p starts a new
+// timestamp without a marker bit, and p's own).
+func (d *h264Depacketizer) push(p *rtp.Packet, lostBefore bool, now time.Time, emit func(au accessUnit)) {
+	if d.active && p.Timestamp != d.cur.ts {
+		d.cur.broken = true // its marker packet never came
+		d.flush(emit)
+	}
+	if lostBefore {
+		if d.active {
+			d.cur.broken = true
+		} else {
+			d.lostNext = true
+		}
+	}
+	if !d.active {
+		d.active = true
+		d.cur = accessUnit{ts: p.Timestamp, broken: d.lostNext}
+		d.lostNext = false
+		d.size = 0
+		d.fua = nil
+	}
+	d.cur.arrival = now
+	if err := d.payload(p.Payload); err != nil {
+		d.cur.broken = true
+	}
+	if p.Marker {
+		d.flush(emit)
+	}
+}
+
+func (d *h264Depacketizer) flush(emit func(au accessUnit)) {
+	if d.fua != nil {
+		d.cur.broken = true // a fragmented NAL unit never ended
+		d.fua = nil
+	}
+	au := d.cur
+	d.active, d.cur = false, accessUnit{}
+	if len(au.nalus) == 0 {
+		au.broken = true
+	}
+	emit(au)
+}
+
+var errBadPayload = errors.New("h264 depacketizer: malformed payload")
+
+// payload adds the NAL units of one RTP payload to the current access unit.
+func (d *h264Depacketizer) payload(b []byte) error {
+	if len(b) < 1 {
+		return errBadPayload
+	}
+	switch typ := b[0] & 0x1f; {
+	case typ >= 1 && typ <= 23: // single NAL unit packet, §5.6
+		if d.fua != nil {
+			return errBadPayload
+		}
+		return d.add(b)
+	case typ == nalSTAPA: // §5.7.1
+		for b = b[1:]; len(b) > 0; {
+			if len(b) < 2 {
+				return errBadPayload
+			}
+			n := int(binary.BigEndian.Uint16(b))
+			if n == 0 || n > len(b)-2 {
+				return errBadPayload
+			}
+			if err := d.add(b[2 : 2+n]); err != nil {
+				return err
+			}
+			b = b[2+n:]
+		}
+		return nil
+	case typ == nalFUA: // §5.8
+		if len(b) < 3 {
+			return errBadPayload
+		}
+		fu := b[1]
+		start, end := fu&0x80 != 0, fu&0x40 != 0
+		switch {
+		case start && d.fua != nil, !start && d.fua == nil:
+			d.fua = nil
+			return errBadPayload
+		case start:
+			d.fua = append(make([]byte, 0, 4096), b[0]&0xe0|fu&0x1f)
+		}
+		if len(d.fua)+len(b)-2 > maxAUSize {
+			d.fua = nil
+			return errBadPayload
+		}
+		d.fua = append(d.fua, b[2:]...)
+		if end {
+			nalu := d.fua
+			d.fua = nil
+			return d.add(nalu)
+		}
+		return nil
+	default: // STAP-B, MTAP, FU-B: interleaved mode only (§6.4); 0, 30, 31 reserved
+		return errBadPayload
+	}
+}
+
+func (d *h264Depacketizer) add(nalu []byte) error {
+	if len(nalu) == 0 {
+		return errBadPayload
+	}
+	d.size += 4 + len(nalu)
+	if d.size > maxAUSize {
+		return errBadPayload
+	}
+	d.cur.nalus = append(d.cur.nalus, nalu)
+	return nil
+}
+
+// h264Ingest turns reassembled access units into hub packet payloads: AVCC
+// data without in-band SPS, PPS and access unit delimiters, and the track
+// built from the latest SPS and PPS seen in-band (WebRTC senders repeat
+// them before every IDR picture).
+type h264Ingest struct {
+	sps, pps []byte
+	track    *av.Track
+}
+
+// convert returns the AVCC data of au, whether it is a keyframe (holds an
+// IDR slice), and the track describing it (nil until SPS and PPS were
+// seen). A new SPS or PPS creates a new track at the next keyframe.
+func (g *h264Ingest) convert(au accessUnit) (data []byte, key bool, track *av.Track) {
+	size := 0
+	for _, n := range au.nalus {
+		size += 4 + len(n)
+	}
+	data = make([]byte, 0, size)
+	var newSPS, newPPS []byte
+	for _, n := range au.nalus {
+		switch n[0] & 0x1f {
+		case nalSPS:
+			newSPS = n
+			continue
+		case nalPPS:
+			newPPS = n
+			continue
+		case nalAUD, nalFiller:
+			continue
+		case nalIDR:
+			key = true
+		}
+		data = binary.BigEndian.AppendUint32(data, uint32(len(n)))
+		data = append(data, n...)
+	}
+	if newSPS != nil && !bytes.Equal(newSPS, g.sps) {
+		g.sps = bytes.Clone(newSPS)
+		g.track = nil
+	}
+	if newPPS != nil && !bytes.Equal(newPPS, g.pps) {
+		g.pps = bytes.Clone(newPPS)
+		g.track = nil
+	}
+	if g.track == nil && key && g.sps != nil && g.pps != nil {
+		if t, err := av.NewTrack(av.CodecH264, avcDecoderConfig(g.sps, g.pps)); err == nil {
+			g.track = t
+		}
+	}
+	return data, key, g.track
+}
+
+// avcDecoderConfig builds an AVCDecoderConfigurationRecord (ISO/IEC
+// 14496-15 §5.3.3.1.2) with one SPS and one PPS and 4-byte NAL unit
+// lengths. High profiles get the chroma format and bit depth fields the
+// record requires for them, read from the SPS.
+func avcDecoderConfig(sps, pps []byte) []byte {
+	b := make([]byte, 0, 11+len(sps)+len(pps)+4)
+	b = append(b, 1, sps[1], sps[2], sps[3], 0xfc|3, 0xe0|1)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(sps)))
+	b = append(b, sps...)
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(pps)))
+	b = append(b, pps...)
+	switch sps[1] {
+	case 100, 110, 122, 144:
+		chroma, lumaDepth, chromaDepth := uint32(1), uint32(0), uint32(0)
+		var s mch264.SPS
+		if err := s.Unmarshal(sps); err == nil {
+			chroma, lumaDepth, chromaDepth = s.ChromaFormatIdc, s.BitDepthLumaMinus8, s.BitDepthChromaMinus8
+		}
+		b = append(b, 0xfc|byte(chroma&3), 0xf8|byte(lumaDepth&7), 0xf8|byte(chromaDepth&7), 0)
+	}
+	return b
+}
+
+// rtpClock maps one track's RTP timestamps to the stream timeline: the
+// first packet is placed at its arrival time relative to the session's
+// first packet (so audio and video start aligned as received), later ones
+// by their RTP timestamp distance, unwrapped across 2^32 (RFC 3550 §5.1).
+type rtpClock struct {
+	rate    int64
+	started bool
+	last    uint32
+	ext     int64 // unwrapped timestamp of last
+	first   int64
+	offset  time.Duration
+}
+
+// pts returns the stream time of RTP timestamp ts. start is called once,
+// on the first timestamp, and returns the track's start offset.
+func (c *rtpClock) pts(ts uint32, start func() time.Duration) time.Duration {
+	if !c.started {
+		c.started = true
+		c.last, c.ext, c.first = ts, int64(ts), int64(ts)
+		c.offset = start()
+	}
+	c.ext += int64(int32(ts - c.last))
+	c.last = ts
+	ticks := c.ext - c.first
+	return c.offset + time.Duration(ticks/c.rate)*time.Second + time.Duration(ticks%c.rate)*time.Second/time.Duration(c.rate)
+}

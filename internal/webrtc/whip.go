@@ -1,0 +1,603 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/sluicemedia/sluice/internal/auth"
+	"github.com/sluicemedia/sluice/internal/av"
+	"github.com/sluicemedia/sluice/internal/hub"
+)
+
+// Keyframe requests (RFC 4585 §6.3.1 Picture Loss Indication) to a WHIP
+// publisher are sent at most once per pliInterval, whatever asks: a packet
+// loss, a new WHEP viewer, or the wait for the first keyframe (asked every
+// pliInterval until it arrives).
+const pliInterval = time.Second
+
+// WHIPResourcePath returns the WHIP session resource URL path for the
+// stream at path and a session ID: /{app}/{name}/whip/{id}.
+func WHIPResourcePath(path, id string) string { return "/" + path + "/whip/" + id }
+
+// ServeWHIP handles POST /{app}/{name}/whip (draft-ietf-wish-whip-16 §4.2,
+// "Ingest session set up"): the body is the publisher's SDP offer with
+// sendonly (or sendrecv) H.264 video, packetization-mode=1, and/or Opus
+// audio; the answer is 201 Created with the SDP answer, which holds every
+// ICE candidate (the server does not trickle, §4.3), and the session
+// resource in Location. The media becomes a hub stream at path, playable by
+// every protocol.
+//
+// Errors: 401/403 denied by Auth, 415 wrong Content-Type, 413 offer too
+// large, 400 unusable offer (with the reason), 409 the path already has a
+// publisher, 503 session limit reached.
+func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) {
+	setCORS(w)
+	log := s.Logger.With("proto", "whip", "path", path, "remote", r.RemoteAddr)
+	refuse := func(code int, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		log.Info("whip request refused", "status", code, "reason", msg)
+		http.Error(w, msg, code)
+	}
+	areq, ok := s.authorize(w, r, auth.Publish, "whip", path, refuse)
+	if !ok {
+		return
+	}
+	authEnded := true
+	defer func() {
+		if authEnded {
+			s.ended(areq)
+		}
+	}()
+
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
+		refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/sdp (an SDP offer)")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			refuse(http.StatusRequestEntityTooLarge, "SDP offer larger than %d bytes", maxOfferSize)
+			return
+		}
+		refuse(http.StatusBadRequest, "read SDP offer: %v", err)
+		return
+	}
+	off, err := parseOfferFor(body, true)
+	if err != nil {
+		refuse(http.StatusBadRequest, "%v", err)
+		return
+	}
+	plan, err := planIngest(off)
+	if err != nil {
+		refuse(http.StatusBadRequest, "%v", err)
+		return
+	}
+	if !s.reserve() {
+		refuse(http.StatusServiceUnavailable, "too many WebRTC sessions (webrtc.max_sessions is %d)", s.MaxSessions)
+		return
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			s.active.Add(-1)
+		}
+	}()
+
+	pub, err := s.Hub.Publish(path, hub.ClientInfo{Protocol: "whip", Remote: r.RemoteAddr})
+	switch {
+	case errors.Is(err, hub.ErrBusy):
+		// draft-ietf-wish-whip: the server decides; CONTRACT.md: 409.
+		refuse(http.StatusConflict, "stream %s is already being published", path)
+		return
+	case err != nil:
+		refuse(http.StatusServiceUnavailable, "publish %s: %v", path, err)
+		return
+	}
+	keepPub := false
+	defer func() {
+		if !keepPub {
+			pub.Close("whip setup failed")
+		}
+	}()
+	pub.Announce(plan.video != nil, plan.audio != nil)
+
+	pc, err := s.newPeerConnection(plan)
+	if err != nil {
+		refuse(http.StatusInternalServerError, "create peer connection: %v", err)
+		return
+	}
+	id := newID()
+	sess := newWHIPSession(s, id, path, pub, pc, areq, log.With("session", id))
+	if !s.registerWHIP(sess) {
+		_ = pc.Close()
+		refuse(http.StatusServiceUnavailable, "server shutting down")
+		return
+	}
+	// From here the session owns the slot, the publisher and the auth
+	// request: run tears them down, whatever happens next.
+	reserved, keepPub, authEnded = false, true, false
+	pc.OnTrack(sess.onTrack)
+	pc.OnConnectionStateChange(sess.onState)
+	go sess.run()
+
+	fail := func(code int, format string, args ...any) {
+		sess.close("setup failed")
+		refuse(code, format, args...)
+	}
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: string(body)}); err != nil {
+		fail(http.StatusBadRequest, "%v: %v", errBadOffer, err)
+		return
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		fail(http.StatusBadRequest, "%v: cannot answer: %v", errBadOffer, err)
+		return
+	}
+	gathered := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		fail(http.StatusInternalServerError, "set local description: %v", err)
+		return
+	}
+	timer := time.NewTimer(gatherTimeout)
+	defer timer.Stop()
+	select {
+	case <-gathered:
+	case <-timer.C:
+		fail(http.StatusInternalServerError, "ICE gathering did not complete within %s", gatherTimeout)
+		return
+	case <-r.Context().Done():
+		sess.close("client went away during setup")
+		return
+	}
+	local := pc.LocalDescription()
+	if local == nil {
+		fail(http.StatusInternalServerError, "no local description")
+		return
+	}
+	sess.log.Info("whip session started", "video", plan.video != nil, "audio", plan.audio != nil,
+		"sessions", s.Sessions())
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", WHIPResourcePath(path, id))
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, local.SDP)
+}
+
+// ServeWHIPSession handles a request on a WHIP session resource
+// /{app}/{name}/whip/{id}: DELETE ends the publish (draft-ietf-wish-whip-16
+// §4.2: the client terminates the session with DELETE; the stream then
+// waits hub.republish_grace for a new publisher); PATCH is refused with 405
+// since this server neither trickles nor restarts ICE (§4.3); OPTIONS
+// answers CORS preflight.
+func (s *Server) ServeWHIPSession(w http.ResponseWriter, r *http.Request, path, id string) {
+	setCORS(w)
+	switch r.Method {
+	case http.MethodOptions:
+		ServeOptions(w, r)
+		return
+	case http.MethodPatch:
+		w.Header().Set("Allow", "DELETE, OPTIONS")
+		http.Error(w, "trickle ICE and ICE restarts are not supported: the SDP answer already holds every ICE candidate; to reconnect, DELETE this session and POST a new offer", http.StatusMethodNotAllowed)
+		return
+	case http.MethodDelete:
+	default:
+		w.Header().Set("Allow", "DELETE, PATCH, OPTIONS")
+		http.Error(w, "method not allowed on a WHIP session", http.StatusMethodNotAllowed)
+		return
+	}
+	s.mu.Lock()
+	sess := s.whips[id]
+	s.mu.Unlock()
+	if sess == nil || sess.path != path {
+		http.Error(w, "no such WHIP session", http.StatusNotFound)
+		return
+	}
+	sess.close("deleted by client")
+	select {
+	case <-sess.finished:
+	case <-time.After(5 * time.Second):
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// planIngest picks the codecs to receive: H.264 packetization-mode=1 for a
+// video section (constrained baseline first: no B-frames, decodable by
+// every WHEP viewer), Opus for an audio section. A video section without
+// H.264 is an error rather than silently dropped video; an audio section
+// without Opus is answered as rejected.
+func planIngest(off *offer) (mediaPlan, error) {
+	var plan mediaPlan
+	if off.hasVideo {
+		c, ok := chooseH264(off.h264, 0)
+		if !ok {
+			return plan, fmt.Errorf("%w: the video section offers no H.264 with packetization-mode=1 (the only video codec ingested)", errBadOffer)
+		}
+		plan.video = &pion.RTPCodecParameters{
+			PayloadType: pion.PayloadType(c.pt),
+			RTPCodecCapability: pion.RTPCodecCapability{
+				MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: c.fmtp,
+			},
+		}
+	}
+	if off.hasAudio && len(off.opus) > 0 {
+		c := off.opus[0]
+		plan.audio = &pion.RTPCodecParameters{
+			PayloadType: pion.PayloadType(c.pt),
+			RTPCodecCapability: pion.RTPCodecCapability{
+				MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: c.fmtp,
+			},
+		}
+	}
+	if plan.video == nil && plan.audio == nil {
+		return plan, fmt.Errorf("%w: nothing to ingest; send H.264 video and/or Opus audio", errBadOffer)
+	}
+	return plan, nil
+}
+
+// registerWHIP adds a WHIP session unless the server is closed or the path
+// already has one, counting its run goroutine in wg.
+func (s *Server) registerWHIP(ws *whipSession) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.whips[ws.id] = ws
+	s.whipPath[ws.path] = ws
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) unregisterWHIP(ws *whipSession) int {
+	s.mu.Lock()
+	delete(s.whips, ws.id)
+	if s.whipPath[ws.path] == ws {
+		delete(s.whipPath, ws.path)
+	}
+	s.mu.Unlock()
+	return int(s.active.Add(-1))
+}
+
+// requestKeyframe asks the WHIP publisher of path, if any, for a keyframe
+// (rate-limited). WHEP sessions call it when a viewer connects.
+func (s *Server) requestKeyframe(path, why string) {
+	s.mu.Lock()
+	ws := s.whipPath[path]
+	s.mu.Unlock()
+	if ws != nil {
+		ws.requestKeyframe(why)
+	}
+}
+
+// whipSession is one WHIP publisher: a PeerConnection whose received
+// tracks are depacketized into the hub.
+//
+// Goroutines, each ending when the PeerConnection closes: run (waits for
+// the connection, asks for keyframes, tears down), and per received track
+// one RTP reader and one RTCP drain. run is counted in Server.wg; the
+// track goroutines in tracks, which teardown waits for.
+type whipSession struct {
+	srv   *Server
+	id    string
+	path  string
+	log   *slog.Logger
+	start time.Time
+	pc    *pion.PeerConnection
+	pub   *hub.Publisher
+	areq  *auth.Request
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	connected chan struct{}
+	connOnce  sync.Once
+	closeOnce sync.Once
+	finished  chan struct{}
+	reasonMu  sync.Mutex
+	reason    string
+
+	tracksMu     sync.Mutex
+	tracksClosed bool
+	tracks       sync.WaitGroup
+
+	// writeMu serializes the track readers' writes to the publisher (a
+	// single writer, hub.Publisher) and guards epoch.
+	writeMu sync.Mutex
+	epoch   time.Time // arrival of the session's first RTP packet
+
+	videoSSRC atomic.Uint32
+	sawKey    atomic.Bool
+	pliMu     sync.Mutex
+	lastPLI   time.Time
+
+	// Counters for the closing log line.
+	frames, dropped, audioPkts, lost, plis atomic.Uint64
+}
+
+func newWHIPSession(srv *Server, id, path string, pub *hub.Publisher, pc *pion.PeerConnection,
+	areq *auth.Request, log *slog.Logger) *whipSession {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &whipSession{
+		srv: srv, id: id, path: path, log: log, start: time.Now(), pc: pc, pub: pub, areq: areq,
+		ctx: ctx, cancel: cancel, connected: make(chan struct{}), finished: make(chan struct{}),
+	}
+}
+
+// close ends the session for reason (the first reason wins); run tears
+// down.
+func (s *whipSession) close(reason string) {
+	s.closeOnce.Do(func() {
+		s.reasonMu.Lock()
+		s.reason = reason
+		s.reasonMu.Unlock()
+		s.cancel()
+	})
+}
+
+func (s *whipSession) closeReason() string {
+	s.reasonMu.Lock()
+	defer s.reasonMu.Unlock()
+	return s.reason
+}
+
+func (s *whipSession) onState(st pion.PeerConnectionState) {
+	switch st {
+	case pion.PeerConnectionStateConnected:
+		s.connOnce.Do(func() { close(s.connected) })
+	case pion.PeerConnectionStateFailed:
+		s.close("peer connection failed")
+	case pion.PeerConnectionStateClosed:
+		s.close("peer connection closed")
+	}
+}
+
+// run waits for the peer to connect (at most SessionTimeout), asks for a
+// keyframe until one arrives, ends with the session or the stream, and
+// then tears the session down.
+func (s *whipSession) run() {
+	defer s.srv.wg.Done()
+	defer s.teardown()
+	timer := time.NewTimer(s.srv.SessionTimeout)
+	select {
+	case <-s.connected:
+		timer.Stop()
+		s.log.Info("whip session connected", "after", time.Since(s.start).Round(time.Millisecond))
+	case <-timer.C:
+		s.close("peer did not connect within " + s.srv.SessionTimeout.String())
+		return
+	case <-s.ctx.Done():
+		timer.Stop()
+		return
+	case <-s.pub.Done():
+		timer.Stop()
+		s.close("stream ended")
+		return
+	}
+	tick := time.NewTicker(pliInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.pub.Done():
+			s.close("publisher kicked or stream ended")
+			return
+		case <-tick.C:
+			if !s.sawKey.Load() {
+				s.requestKeyframe("waiting for the first keyframe")
+			}
+		}
+	}
+}
+
+func (s *whipSession) teardown() {
+	s.close("session ended")
+	s.tracksMu.Lock()
+	s.tracksClosed = true
+	s.tracksMu.Unlock()
+	_ = s.pc.Close() // ends the track readers
+	s.tracks.Wait()
+	s.pub.Close("whip: " + s.closeReason())
+	s.srv.ended(s.areq)
+	left := s.srv.unregisterWHIP(s)
+	s.log.Info("whip session closed", "reason", s.closeReason(),
+		"duration", time.Since(s.start).Round(time.Millisecond), "frames", s.frames.Load(),
+		"dropped_frames", s.dropped.Load(), "audio_packets", s.audioPkts.Load(),
+		"lost_packets", s.lost.Load(), "plis", s.plis.Load(), "sessions", left)
+	close(s.finished)
+}
+
+// onTrack starts reading a received track (called by pion).
+func (s *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
+	s.tracksMu.Lock()
+	if s.tracksClosed {
+		s.tracksMu.Unlock()
+		return
+	}
+	s.tracks.Add(2)
+	s.tracksMu.Unlock()
+	go func() {
+		defer s.tracks.Done()
+		// RTCP from the sender (sender reports) goes through the
+		// interceptors; it must be read so it does not pile up.
+		for {
+			if _, _, err := rcv.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer s.tracks.Done()
+		mime := strings.ToLower(tr.Codec().MimeType)
+		switch {
+		case tr.Kind() == pion.RTPCodecTypeVideo && mime == strings.ToLower(pion.MimeTypeH264):
+			s.videoSSRC.Store(uint32(tr.SSRC()))
+			s.requestKeyframe("video track started")
+			s.readVideo(tr)
+		case tr.Kind() == pion.RTPCodecTypeAudio && mime == strings.ToLower(pion.MimeTypeOpus):
+			s.readAudio(tr)
+		default:
+			s.log.Warn("whip: ignoring track", "codec", tr.Codec().MimeType)
+			drainTrack(tr)
+		}
+	}()
+}
+
+func drainTrack(tr *pion.TrackRemote) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := tr.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// startOffset returns the stream time of a track's first packet, arrived
+// at now: its distance from the session's first packet.
+func (s *whipSession) startOffset(now time.Time) time.Duration {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.epoch.IsZero() {
+		s.epoch = now
+	}
+	return now.Sub(s.epoch)
+}
+
+// write publishes one packet; it reports false when the publisher ended.
+func (s *whipSession) write(p *av.Packet) bool {
+	s.writeMu.Lock()
+	err := s.pub.WritePacket(p)
+	s.writeMu.Unlock()
+	if err != nil {
+		s.close("publish: " + err.Error())
+		return false
+	}
+	return true
+}
+
+// readVideo depacketizes H.264 (RFC 6184) into AVCC access units with
+// 90 kHz RTP timestamps as PTS = DTS (WebRTC encoders send no B-frames).
+// An access unit with a lost or malformed packet is dropped, and so is
+// every frame after it until the next keyframe, which is asked for with a
+// PLI.
+func (s *whipSession) readVideo(tr *pion.TrackRemote) {
+	var (
+		rb      reorderBuffer
+		dp      h264Depacketizer
+		ingest  h264Ingest
+		clock   = rtpClock{rate: 90000}
+		waitKey = true
+		lastDTS time.Duration
+		started bool
+		ok      = true
+	)
+	onAU := func(au accessUnit) {
+		if !ok {
+			return
+		}
+		if au.broken {
+			s.dropped.Add(1)
+			waitKey = true
+			s.requestKeyframe("frame lost")
+			return
+		}
+		data, key, track := ingest.convert(au)
+		if track == nil || len(data) == 0 || (waitKey && !key) {
+			s.dropped.Add(1)
+			if track == nil || waitKey {
+				s.requestKeyframe("waiting for a keyframe")
+			}
+			return
+		}
+		waitKey = false
+		if key {
+			s.sawKey.Store(true)
+		}
+		pts := clock.pts(au.ts, func() time.Duration { return s.startOffset(au.arrival) })
+		dts := pts
+		if started && dts < lastDTS {
+			dts = lastDTS // never backwards within the track
+		}
+		lastDTS, started = dts, true
+		s.frames.Add(1)
+		ok = s.write(&av.Packet{Track: track, DTS: dts, PTS: max(pts, dts), Key: key, Data: data, Arrival: au.arrival})
+	}
+	for ok {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		before := rb.Lost
+		rb.push(pkt, now, func(p *rtp.Packet, lost bool) { dp.push(p, lost, now, onAU) })
+		s.lost.Add(rb.Lost - before)
+	}
+	drainTrack(tr)
+}
+
+// readAudio publishes Opus (RFC 7587: one Opus packet per RTP packet,
+// 48 kHz timestamps) as hub Opus packets; lost packets are skipped (the
+// decoder conceals them).
+func (s *whipSession) readAudio(tr *pion.TrackRemote) {
+	track, err := av.NewTrack(av.CodecOpus, av.OpusHead(2))
+	if err != nil {
+		s.log.Error("whip: opus track", "err", err)
+		drainTrack(tr)
+		return
+	}
+	var (
+		rb    reorderBuffer
+		clock = rtpClock{rate: av.OpusSampleRate}
+		ok    = true
+	)
+	for ok {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		before := rb.Lost
+		rb.push(pkt, now, func(p *rtp.Packet, _ bool) {
+			if !ok || len(p.Payload) == 0 {
+				return
+			}
+			pts := clock.pts(p.Timestamp, func() time.Duration { return s.startOffset(now) })
+			s.audioPkts.Add(1)
+			ok = s.write(&av.Packet{Track: track, DTS: pts, PTS: pts, Key: true, Data: p.Payload, Arrival: now})
+		})
+		s.lost.Add(rb.Lost - before)
+	}
+	drainTrack(tr)
+}
+
+// requestKeyframe sends a Picture Loss Indication (RFC 4585 §6.3.1) for
+// the video track, at most once per pliInterval.
+func (s *whipSession) requestKeyframe(why string) {
+	ssrc := s.videoSSRC.Load()
+	if ssrc == 0 {
+		return
+	}
+	s.pliMu.Lock()
+	if !s.lastPLI.IsZero() && time.Since(s.lastPLI) < pliInterval {
+		s.pliMu.Unlock()
+		return
+	}
+	s.lastPLI = time.Now()
+	s.pliMu.Unlock()
+	if err := s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err == nil {
+		s.plis.Add(1)
+		s.log.Debug("whip keyframe requested", "why", why)
+	}
+}

@@ -1,0 +1,290 @@
+package webrtc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	pion "github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluicemedia/sluice/internal/auth"
+	"github.com/sluicemedia/sluice/internal/av"
+	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/testutil"
+)
+
+// whipClient is a pion publisher: H.264 and Opus sample tracks, sendonly.
+type whipClient struct {
+	pc           *pion.PeerConnection
+	video, audio *pion.TrackLocalStaticSample
+}
+
+func newWHIPClient(t *testing.T) (*whipClient, string) {
+	t.Helper()
+	me := &pion.MediaEngine{}
+	require.NoError(t, me.RegisterDefaultCodecs())
+	se := pion.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pc.Close() })
+	c := &whipClient{pc: pc}
+	c.video, err = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "test")
+	require.NoError(t, err)
+	c.audio, err = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "test")
+	require.NoError(t, err)
+	for _, tr := range []pion.TrackLocal{c.video, c.audio} {
+		_, err := pc.AddTransceiverFromTrack(tr, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly})
+		require.NoError(t, err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	require.NoError(t, err)
+	done := pion.GatheringCompletePromise(pc)
+	require.NoError(t, pc.SetLocalDescription(offer))
+	<-done
+	return c, pc.LocalDescription().SDP
+}
+
+func postWHIP(s *Server, path, body string) *http.Response {
+	req := httptest.NewRequest(http.MethodPost, "/"+path+"/whip", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/sdp")
+	rec := httptest.NewRecorder()
+	s.ServeWHIP(rec, req, path)
+	return rec.Result()
+}
+
+// annexB joins NAL units with start codes.
+func annexB(nalus ...[]byte) []byte {
+	var b []byte
+	for _, n := range nalus {
+		b = append(b, 0, 0, 0, 1)
+		b = append(b, n...)
+	}
+	return b
+}
+
+// A pion WHIP client publishes H.264 and Opus: the hub stream gets AVCC
+// video with the in-band SPS/PPS as its track, starting at a keyframe, and
+// Opus audio; a second publisher gets 409; DELETE ends the session and
+// frees the path; nothing leaks.
+func TestWHIPPublishesIntoHub(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, h := newTestServer(t, nil)
+
+	c, offer := newWHIPClient(t)
+	resp := postWHIP(s, "live/in", offer)
+	answer, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", answer)
+	require.Equal(t, "application/sdp", resp.Header.Get("Content-Type"))
+	loc := resp.Header.Get("Location")
+	require.True(t, strings.HasPrefix(loc, "/live/in/whip/"), loc)
+	require.Contains(t, string(answer), "a=candidate:")
+	require.Contains(t, string(answer), "a=recvonly")
+	require.NoError(t, c.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: string(answer)}))
+	require.Equal(t, SessionCounts{WHIP: 1}, s.Counts())
+
+	// A second publisher on the busy path: 409, the first keeps going.
+	_, offer2 := newWHIPClient(t)
+	resp = postWHIP(s, "live/in", offer2)
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusConflict, resp.StatusCode, "%s", body)
+	require.Equal(t, 1, s.Sessions())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sendDone := make(chan struct{})
+	go func() {
+		defer close(sendDone)
+		idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...) // FU-A on the wire
+		p := []byte{0x41, 0x9a, 0x02, 0x03}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			frame := annexB(p)
+			if i%25 == 5 { // the first frames are P: they must be skipped
+				frame = annexB(testSPS, testPPS, idr)
+			}
+			_ = c.video.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+			_ = c.audio.WriteSample(media.Sample{Data: []byte{0xfc, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
+		}
+	}()
+
+	rd, err := h.Subscribe(ctx, "live/in", hub.ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	var video, audio []*av.Packet
+	deadline := time.Now().Add(10 * time.Second)
+	for (len(video) < 20 || len(audio) < 20) && time.Now().Before(deadline) {
+		rctx, rcancel := context.WithTimeout(ctx, time.Second)
+		pkts, _ := rd.Read(rctx, nil)
+		rcancel()
+		for _, p := range pkts {
+			if p.Kind() == av.KindVideo {
+				video = append(video, p)
+			} else {
+				audio = append(audio, p)
+			}
+		}
+	}
+	rd.Close()
+	require.GreaterOrEqual(t, len(video), 20)
+	require.GreaterOrEqual(t, len(audio), 20)
+	require.True(t, video[0].Key, "starts at a keyframe")
+	require.Equal(t, av.CodecH264, video[0].Track.Codec)
+	require.Equal(t, 320, video[0].Track.Width)
+	require.Equal(t, avcRecord(testSPS, testPPS), video[0].Track.Config)
+	require.Equal(t, append([]byte{0, 0, 0x0b, 0xbb}, append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...)...), video[0].Data,
+		"IDR reassembled from FU-A, SPS/PPS moved to the track")
+	require.Equal(t, []byte{0, 0, 0, 4, 0x41, 0x9a, 0x02, 0x03}, video[1].Data)
+	d := video[10].PTS - video[9].PTS
+	require.InDelta(t, float64(20*time.Millisecond), float64(d), float64(2*time.Millisecond), "PTS from 90 kHz RTP timestamps")
+	require.Equal(t, av.CodecOpus, audio[0].Track.Codec)
+	require.Equal(t, []byte{0xfc, 0xff, 0xfe}, audio[0].Data)
+
+	// DELETE ends the session; the path is free again.
+	id := strings.TrimPrefix(loc, "/live/in/whip/")
+	rec := httptest.NewRecorder()
+	s.ServeWHIPSession(rec, httptest.NewRequest(http.MethodDelete, loc, nil), "live/in", id)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, SessionCounts{}, s.Counts())
+	require.Equal(t, 0, s.Sessions())
+	rec = httptest.NewRecorder()
+	s.ServeWHIPSession(rec, httptest.NewRequest(http.MethodDelete, loc, nil), "live/in", id)
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	cancel()
+	<-sendDone
+
+	c3, offer3 := newWHIPClient(t)
+	resp = postWHIP(s, "live/in", offer3)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	_ = c3.pc.Close()
+}
+
+func TestServeWHIPRefusesBadOffers(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	send := func(codecs string) string {
+		return testSessionHead + testFingerprint + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=setup:actpass\r\na=rtcp-mux\r\na=sendonly\r\n" + testICE + codecs
+	}
+	cases := []struct {
+		name, ctype, body string
+		code              int
+		reason            string
+	}{
+		{"wrong content type", "text/plain", send(h264Mode1Lines), http.StatusUnsupportedMediaType, "application/sdp"},
+		{"not SDP", "application/sdp", "hello", http.StatusBadRequest, "malformed SDP"},
+		{"recvonly only", "application/sdp", testSessionHead + testFingerprint + videoSection(testICE+h264Mode1Lines), http.StatusBadRequest, "client sends on"},
+		{"VP8 only", "application/sdp", send("a=rtpmap:96 VP8/90000\r\n"), http.StatusBadRequest, "no H.264"},
+		{"no fingerprint", "application/sdp", testSessionHead + strings.TrimPrefix(send(h264Mode1Lines), testSessionHead+testFingerprint), http.StatusBadRequest, "fingerprint"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/live/a/whip", strings.NewReader(c.body))
+			req.Header.Set("Content-Type", c.ctype)
+			rec := httptest.NewRecorder()
+			s.ServeWHIP(rec, req, "live/a")
+			require.Equal(t, c.code, rec.Code, "%s", rec.Body)
+			require.Contains(t, rec.Body.String(), c.reason)
+			require.Equal(t, "*", rec.Header().Get("Access-Control-Allow-Origin"))
+		})
+	}
+	rec := httptest.NewRecorder()
+	s.ServeWHIPSession(rec, httptest.NewRequest(http.MethodPatch, "/live/a/whip/x", nil), "live/a", "x")
+	require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+	require.Equal(t, 0, s.Sessions())
+	require.Nil(t, s.Hub.Stream("live/a"), "no stream for a refused publisher")
+}
+
+// fakeAuth is an Authorizer with func fields.
+type fakeAuth struct {
+	authorize func(auth.Request) error
+	mu        sync.Mutex
+	ended     []auth.Request
+}
+
+func (f *fakeAuth) Authorize(_ context.Context, r auth.Request) error { return f.authorize(r) }
+func (f *fakeAuth) Ended(r auth.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended = append(f.ended, r)
+}
+
+func (f *fakeAuth) endedCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.ended)
+}
+
+// WHIP asks Auth for publish and WHEP for play, with the bearer token
+// (draft-ietf-wish-whip §4.4); denials answer 401 (with WWW-Authenticate)
+// or 403, and an allowed session reports Ended when it closes.
+func TestWHIPAndWHEPAuth(t *testing.T) {
+	fa := &fakeAuth{authorize: func(r auth.Request) error {
+		switch {
+		case r.Token == "":
+			return fmt.Errorf("%w: needs a key", auth.ErrUnauthorized)
+		case r.Action == auth.Publish && r.Protocol == "whip" && r.Token == "pub":
+			return nil
+		case r.Action == auth.Play && r.Protocol == "whep" && r.Token == "view":
+			return nil
+		}
+		return fmt.Errorf("%w: not allowed", auth.ErrForbidden)
+	}}
+	s, h := newTestServer(t, func(s *Server) { s.Auth, s.SessionTimeout = fa, 500*time.Millisecond })
+	publishTestStream(t, h, "live/a")
+
+	do := func(kind, token, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/live/x/"+kind, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/sdp")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		if kind == "whip" {
+			s.ServeWHIP(rec, req, "live/x")
+		} else {
+			s.ServeWHEP(rec, req, "live/a")
+		}
+		return rec
+	}
+	rec := do("whip", "", "")
+	require.Equal(t, http.StatusUnauthorized, rec.Code)
+	require.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer")
+	require.Equal(t, http.StatusForbidden, do("whip", "view", "").Code)
+	require.Equal(t, http.StatusUnauthorized, do("whep", "", "").Code)
+	require.Equal(t, http.StatusForbidden, do("whep", "pub", "").Code)
+	require.Nil(t, h.Stream("live/x"))
+
+	c, offer := newWHIPClient(t)
+	rec = do("whip", "pub", offer)
+	require.Equal(t, http.StatusCreated, rec.Code, "%s", rec.Body)
+	_ = c.pc.Close()
+	require.Eventually(t, func() bool { return fa.endedCount() == 1 && s.Sessions() == 0 }, 10*time.Second, 20*time.Millisecond)
+
+	_, offer = newClientOffer(t)
+	rec = do("whep", "view", offer)
+	require.Equal(t, http.StatusCreated, rec.Code, "%s", rec.Body)
+	require.Equal(t, SessionCounts{WHEP: 1}, s.Counts())
+	require.NoError(t, s.Close())
+	require.Equal(t, 2, fa.endedCount())
+	require.Equal(t, auth.Request{Action: auth.Play, Path: "live/a", Protocol: "whep", Remote: "192.0.2.1:1234",
+		Token: "view", Query: url.Values{}}, fa.ended[1])
+}

@@ -1,0 +1,140 @@
+// ABR check with hls.js in Debian's Chromium, driven by playwright-core.
+// Prints one JSON object on stdout.
+//
+//   node web/test/abr.mjs --base http://127.0.0.1:8080 [--path live/cam1]
+//        [--kbps 300] [--timeout 60] [--chromium /usr/bin/chromium] [--profile DIR]
+//
+// It plays the multivariant playlist BASE/PATH.m3u8 with hls.js (from
+// web/node_modules) on a blank page of BASE's origin, waits until playback
+// runs on a level, then throttles the download bandwidth to --kbps kbit/s
+// with the DevTools protocol (Network.emulateNetworkConditions) and waits
+// for hls.js to switch to a level of lower bitrate (LEVEL_SWITCHED). Exit
+// code 0 when it did, 1 when not, 2 on a usage or launch error.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: opt } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    path: { type: 'string', default: 'live/cam1' },
+    kbps: { type: 'string', default: '300' },
+    timeout: { type: 'string', default: '60' },
+    chromium: { type: 'string', default: '/usr/bin/chromium' },
+    profile: { type: 'string' },
+  },
+});
+if (!opt.base) {
+  console.error('usage: abr.mjs --base URL [--path APP/NAME] [--kbps N] [--timeout S]');
+  process.exit(2);
+}
+const here = dirname(fileURLToPath(import.meta.url));
+const hlsScript = join(here, '..', 'node_modules', 'hls.js', 'dist', 'hls.min.js');
+const deadline = Date.now() + Number(opt.timeout) * 1000;
+const left = () => deadline - Date.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ownProfile = !opt.profile;
+const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
+const result = { ok: false, url: `${opt.base}/${opt.path}.m3u8`, pageErrors: [] };
+let context;
+
+function finish(code) {
+  process.stdout.write(JSON.stringify(result) + '\n');
+  if (ownProfile) rmSync(profile, { recursive: true, force: true });
+  process.exit(code);
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    result.error = `stopped by ${sig}`;
+    try { await context?.close(); } catch { /* ignore */ }
+    finish(1);
+  });
+}
+
+try {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: opt.chromium,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+      '--no-first-run', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+  });
+} catch (e) {
+  result.error = `launch chromium: ${e.message}`;
+  finish(2);
+}
+
+// The page state hls.js leaves for us to read.
+const read = (page) => page.evaluate(() => ({
+  currentTime: document.querySelector('video').currentTime,
+  level: window.abr.hls.currentLevel,
+  switches: window.abr.switches, errors: window.abr.errors, levels: window.abr.levels,
+}));
+
+let code = 1;
+try {
+  const page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (e) => result.pageErrors.push(e.message));
+  // A page of the server's origin, so hls.js's requests are same-origin.
+  await page.goto(`${opt.base}/healthz`, { timeout: left() });
+  await page.setContent('<!doctype html><video muted autoplay playsinline width="640" height="360"></video>');
+  await page.addScriptTag({ path: hlsScript });
+  await page.evaluate((url) => {
+    const video = document.querySelector('video');
+    // Loopback is fast: start on the top level, let ABR react to the
+    // throttle only.
+    const hls = new window.Hls({ capLevelToPlayerSize: false, startLevel: -1, testBandwidth: false, debug: false });
+    window.abr = { hls, switches: [], errors: [], levels: [] };
+    hls.on(window.Hls.Events.MANIFEST_PARSED, (_, d) => {
+      window.abr.levels = d.levels.map((l) => ({ bitrate: l.bitrate, height: l.height, url: l.url[0] }));
+      let top = 0;
+      d.levels.forEach((l, i) => { if (l.bitrate > d.levels[top].bitrate) top = i; });
+      hls.startLevel = top;
+    });
+    hls.on(window.Hls.Events.LEVEL_SWITCHED, (_, d) => {
+      const l = hls.levels[d.level];
+      window.abr.switches.push({ level: d.level, bitrate: l.bitrate, height: l.height, at: video.currentTime });
+    });
+    hls.on(window.Hls.Events.ERROR, (_, d) => window.abr.errors.push({ type: d.type, details: d.details, fatal: d.fatal }));
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    video.play().catch(() => {});
+  }, result.url);
+
+  // 1: playback runs for a few seconds on some level.
+  let r = await read(page);
+  while (left() > 0 && (r.currentTime < 4 || r.switches.length === 0) && !r.errors.some((e) => e.fatal)) {
+    await sleep(250);
+    r = await read(page);
+  }
+  result.before = r.switches[r.switches.length - 1] || null;
+  result.levels = r.levels;
+  if (!result.before) throw new Error(`no playback: ${JSON.stringify(r.errors)}`);
+
+  // 2: throttle; hls.js must switch down.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const bytesPerSecond = (Number(opt.kbps) * 1000) / 8;
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 40, downloadThroughput: bytesPerSecond, uploadThroughput: -1,
+  });
+  result.throttledAt = r.currentTime;
+  const n0 = r.switches.length;
+  while (left() > 0) {
+    r = await read(page);
+    const down = r.switches.slice(n0).find((s) => s.bitrate < result.before.bitrate);
+    if (down) { result.after = down; break; }
+    if (r.errors.some((e) => e.fatal)) break;
+    await sleep(250);
+  }
+  Object.assign(result, { switches: r.switches, errors: r.errors, currentTime: r.currentTime });
+  result.ok = !!result.after;
+  code = result.ok ? 0 : 1;
+} catch (e) {
+  result.error = e.message.split('\n')[0];
+} finally {
+  try { await context.close(); } catch { /* ignore */ }
+}
+finish(code);

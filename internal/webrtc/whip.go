@@ -138,42 +138,19 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 		sess.close("setup failed")
 		refuse(code, format, args...)
 	}
-	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: string(body)}); err != nil {
-		fail(http.StatusBadRequest, "%v: %v", errBadOffer, err)
-		return
-	}
-	answer, err := pc.CreateAnswer(nil)
+	answerSDP, err := answerOffer(r.Context(), pc, string(body))
 	if err != nil {
-		fail(http.StatusBadRequest, "%v: cannot answer: %v", errBadOffer, err)
-		return
-	}
-	gathered := pion.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		fail(http.StatusInternalServerError, "set local description: %v", err)
-		return
-	}
-	timer := time.NewTimer(gatherTimeout)
-	defer timer.Stop()
-	select {
-	case <-gathered:
-	case <-timer.C:
-		fail(http.StatusInternalServerError, "ICE gathering did not complete within %s", gatherTimeout)
-		return
-	case <-r.Context().Done():
-		sess.close("client went away during setup")
-		return
-	}
-	local := pc.LocalDescription()
-	if local == nil {
-		fail(http.StatusInternalServerError, "no local description")
+		var ne *negotiationError
+		if errors.As(err, &ne) {
+			fail(ne.status, "%s", ne.msg)
+		} else {
+			sess.close("client went away during setup")
+		}
 		return
 	}
 	sess.log.Info("whip session started", "video", plan.video != nil, "audio", plan.audio != nil,
 		"sessions", s.Sessions())
-	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", WHIPResourcePath(path, id))
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, local.SDP)
+	writeAnswer(w, WHIPResourcePath(path, id), answerSDP)
 }
 
 // ServeWHIPSession handles a request on a WHIP session resource
@@ -183,19 +160,7 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 // since this server neither trickles nor restarts ICE (§4.3); OPTIONS
 // answers CORS preflight.
 func (s *Server) ServeWHIPSession(w http.ResponseWriter, r *http.Request, path, id string) {
-	setCORS(w)
-	switch r.Method {
-	case http.MethodOptions:
-		ServeOptions(w, r)
-		return
-	case http.MethodPatch:
-		w.Header().Set("Allow", "DELETE, OPTIONS")
-		http.Error(w, "trickle ICE and ICE restarts are not supported: the SDP answer already holds every ICE candidate; to reconnect, DELETE this session and POST a new offer", http.StatusMethodNotAllowed)
-		return
-	case http.MethodDelete:
-	default:
-		w.Header().Set("Allow", "DELETE, PATCH, OPTIONS")
-		http.Error(w, "method not allowed on a WHIP session", http.StatusMethodNotAllowed)
+	if refuseSessionMethod(w, r, "WHIP") {
 		return
 	}
 	s.mu.Lock()

@@ -1,0 +1,81 @@
+package webrtc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	pion "github.com/pion/webrtc/v4"
+)
+
+// negotiationError carries the HTTP status for a failed offer/answer.
+type negotiationError struct {
+	status int
+	msg    string
+}
+
+func (e *negotiationError) Error() string { return e.msg }
+
+// answerOffer applies the client's offer, creates the answer and waits for
+// ICE gathering to complete, so the answer holds every candidate (neither
+// WHIP nor WHEP trickles here). It returns the answer SDP, or a
+// *negotiationError, or ctx's error when the client went away.
+func answerOffer(ctx context.Context, pc *pion.PeerConnection, offerSDP string) (string, error) {
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: offerSDP}); err != nil {
+		return "", &negotiationError{http.StatusBadRequest, fmt.Sprintf("%v: %v", errBadOffer, err)}
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", &negotiationError{http.StatusBadRequest, fmt.Sprintf("%v: cannot answer: %v", errBadOffer, err)}
+	}
+	gathered := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", &negotiationError{http.StatusInternalServerError, fmt.Sprintf("set local description: %v", err)}
+	}
+	timer := time.NewTimer(gatherTimeout)
+	defer timer.Stop()
+	select {
+	case <-gathered:
+	case <-timer.C:
+		return "", &negotiationError{http.StatusInternalServerError, fmt.Sprintf("ICE gathering did not complete within %s", gatherTimeout)}
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	local := pc.LocalDescription()
+	if local == nil {
+		return "", &negotiationError{http.StatusInternalServerError, "no local description"}
+	}
+	return local.SDP, nil
+}
+
+// writeAnswer sends 201 Created with the answer and the session resource
+// (WHEP/WHIP: the Location header names the resource to DELETE).
+func writeAnswer(w http.ResponseWriter, location, sdp string) {
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", location)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, sdp)
+}
+
+// refuseSessionMethod answers the methods a session resource does not
+// take: OPTIONS (CORS preflight), PATCH (no trickle ICE or ICE restart) and
+// anything else. It reports whether it answered; DELETE is left to the
+// caller.
+func refuseSessionMethod(w http.ResponseWriter, r *http.Request, kind string) bool {
+	setCORS(w)
+	switch r.Method {
+	case http.MethodOptions:
+		ServeOptions(w, r)
+	case http.MethodPatch:
+		w.Header().Set("Allow", "DELETE, OPTIONS")
+		http.Error(w, "trickle ICE and ICE restarts are not supported: the SDP answer already holds every ICE candidate; to reconnect, DELETE this session and POST a new offer", http.StatusMethodNotAllowed)
+	case http.MethodDelete:
+		return false
+	default:
+		w.Header().Set("Allow", "DELETE, PATCH, OPTIONS")
+		http.Error(w, "method not allowed on a "+kind+" session", http.StatusMethodNotAllowed)
+	}
+	return true
+}

@@ -1,4 +1,5 @@
-// Package netutil holds small socket helpers shared by the servers.
+// Package netutil holds small socket and HTTP helpers shared by the servers
+// (which must not import each other).
 package netutil
 
 import "time"

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/packager"
 )
 
@@ -241,7 +242,7 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 				return
 			}
 		}
-		writeMedia(w, r, data)
+		netutil.WriteMedia(w, r, contentTypeMP4, data)
 	case fileSegmentAt:
 		msn, ok := segmentAt(p.Snapshot(), f.num)
 		if !ok {
@@ -293,7 +294,7 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, path strin
 		}
 	}
 	if seg.Complete {
-		writeMedia(w, r, data(seg.Parts)...)
+		netutil.WriteMedia(w, r, contentTypeMP4, data(seg.Parts)...)
 		return
 	}
 	h := w.Header()
@@ -356,22 +357,4 @@ func partData(parts []*packager.Part) [][]byte {
 		bufs[i] = pt.Data
 	}
 	return bufs
-}
-
-// writeMedia answers with immutable media bytes (written with writev
-// where the connection supports it).
-func writeMedia(w http.ResponseWriter, r *http.Request, data ...[]byte) {
-	n := 0
-	for _, d := range data {
-		n += len(d)
-	}
-	h := w.Header()
-	h.Set("Content-Type", contentTypeMP4)
-	h.Set("Cache-Control", "public, max-age=86400, immutable")
-	h.Set("Content-Length", strconv.Itoa(n))
-	if r.Method == http.MethodHead {
-		return
-	}
-	bufs := net.Buffers(data)
-	_, _ = bufs.WriteTo(w)
 }

@@ -20,13 +20,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/packager"
 )
 
@@ -283,7 +283,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 			s.fail(w, r, path, http.StatusNotFound, "no such init section")
 			return
 		}
-		writeMedia(w, r, contentTypeMP4, in.Data)
+		netutil.WriteMedia(w, r, contentTypeMP4, in.Data)
 	case filePart:
 		part := p.Part(f.msn, f.index)
 		if part == nil && !snap.Ended && (f.msn == next && f.index <= nextIdx+1 || f.msn == next+1 && f.index == 0) {
@@ -298,7 +298,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 			s.fail(w, r, path, http.StatusNotFound, "no such part")
 			return
 		}
-		writeMedia(w, r, contentTypeMP4, part.Data)
+		netutil.WriteMedia(w, r, contentTypeMP4, part.Data)
 	case fileSegment, fileTS:
 		seg, ok := p.Segment(f.msn)
 		if (!ok && f.msn == next && !snap.Ended) || (ok && !seg.Complete) {
@@ -312,31 +312,13 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 			return
 		}
 		if isTS {
-			writeMedia(w, r, contentTypeTS, seg.TS)
+			netutil.WriteMedia(w, r, contentTypeTS, seg.TS)
 			return
 		}
 		bufs := make([][]byte, len(seg.Parts))
 		for i, pt := range seg.Parts {
 			bufs[i] = pt.Data
 		}
-		writeMedia(w, r, contentTypeMP4, bufs...)
+		netutil.WriteMedia(w, r, contentTypeMP4, bufs...)
 	}
-}
-
-// writeMedia answers with immutable media bytes (written with writev
-// where the connection supports it).
-func writeMedia(w http.ResponseWriter, r *http.Request, contentType string, data ...[]byte) {
-	n := 0
-	for _, d := range data {
-		n += len(d)
-	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "public, max-age=86400, immutable")
-	h.Set("Content-Length", strconv.Itoa(n))
-	if r.Method == http.MethodHead {
-		return
-	}
-	bufs := net.Buffers(data)
-	_, _ = bufs.WriteTo(w)
 }

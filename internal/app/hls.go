@@ -22,10 +22,15 @@ import (
 // on-demand ladders for multivariant playlist requests.
 func newHLS(cfg *config.Config, h *hub.Hub, tc *transcode.Manager, log *slog.Logger) *hlsserver.Server {
 	s := &hlsserver.Server{
-		Packagers: &packager.Manager{Hub: h, Options: packager.Options{AlignMSN: true}, Logger: log.With("component", "packager")},
-		Variant:   cfg.HLS.Variant,
-		Ladder:    func(path string) *hlsserver.Ladder { return hlsLadder(cfg, path) },
-		Logger:    log.With("component", "hls"),
+		Packagers: &packager.Manager{Hub: h, Options: packager.Options{
+			AlignMSN:        true,
+			SegmentDuration: cfg.HLS.SegmentDuration.Duration,
+			PartDuration:    cfg.HLS.PartDuration.Duration,
+			Window:          cfg.HLS.Window,
+		}, Logger: log.With("component", "packager")},
+		Variant: cfg.HLS.Variant,
+		Ladder:  func(path string) *hlsserver.Ladder { return hlsLadder(cfg, path) },
+		Logger:  log.With("component", "hls"),
 	}
 	if tc != nil {
 		s.Transcoder = tc

@@ -30,7 +30,10 @@ func newTranscoder(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*transcode
 		Hub:      h,
 		Ladder:   func(path string) []transcode.Rung { return ladderFor(cfg, path) },
 		OnDemand: func(path string) bool { return !cfg.PathSettings(path).HLS.AlwaysOn },
-		Logger:   log,
+		// Keyframes on the segment grid keep every rendition's segments
+		// aligned (the packagers number segments on the same grid).
+		GOP:    cfg.HLS.SegmentDuration.Duration,
+		Logger: log,
 	}), nil
 }
 

@@ -163,6 +163,17 @@ type HLSConfig struct {
 	// Variant is the HLS flavour: lowlatency, fmp4 or mpegts.
 	// Default "lowlatency".
 	Variant string `yaml:"variant"`
+	// SegmentDuration is the shortest HLS/DASH segment: a segment is cut at
+	// the first keyframe this long after its start (so segments last this
+	// long or one GOP, whichever is larger). ABR ladders force keyframes
+	// on this grid. Default 2s; 500ms..30s.
+	SegmentDuration Duration `yaml:"segment_duration"`
+	// PartDuration is the LL-HLS part target (PART-TARGET) and the LL-DASH
+	// chunk duration. Default 200ms; 50ms..segment_duration/2.
+	PartDuration Duration `yaml:"part_duration"`
+	// Window is how many complete segments playlists and MPDs list.
+	// Default 7; 3..100.
+	Window int `yaml:"window"`
 }
 
 // HubConfig is the "hub" section.

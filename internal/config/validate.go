@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // RTMP protocol bounds (RTMP 1.0 spec).
@@ -57,6 +58,13 @@ func (c *Config) Validate() error {
 	}
 
 	v.oneOf("hls.variant", c.HLS.Variant, HLSLowLatency, HLSFMP4, HLSMPEGTS)
+	if d := c.HLS.SegmentDuration.Duration; d < 500*time.Millisecond || d > 30*time.Second {
+		v.fail("hls.segment_duration", "want 500ms..30s, got %s", d)
+	}
+	if d := c.HLS.PartDuration.Duration; d < 50*time.Millisecond || d > c.HLS.SegmentDuration.Duration/2 {
+		v.fail("hls.part_duration", "want 50ms..segment_duration/2 (%s), got %s", c.HLS.SegmentDuration.Duration/2, d)
+	}
+	v.between("hls.window", c.HLS.Window, 3, 100)
 
 	v.positiveDuration("hub.max_lag", c.Hub.MaxLag)
 	v.positiveDuration("hub.republish_grace", c.Hub.RepublishGrace)

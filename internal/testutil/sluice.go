@@ -14,37 +14,48 @@ import (
 	"time"
 )
 
+// build is one cached build of cmd/sluice.
+type build struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
 var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
+	raceBuild   build // what every test runs: the race detector watches the server too
+	noRaceBuild build // for load tests: the race detector multiplies CPU and memory
 )
 
-// BuildSluice builds cmd/sluice (with the race detector) once per test
-// binary and returns its path.
-func BuildSluice(t testing.TB) string {
+func (b *build) get(t testing.TB, race bool) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	b.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
 		dir, err := sharedTempDir("sluice-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		builtBin = filepath.Join(dir, "sluice")
-		cmd := exec.Command("go", "build", "-race", "-o", builtBin, "./cmd/sluice")
+		b.bin = filepath.Join(dir, "sluice")
+		args := []string{"build", "-o", b.bin, "./cmd/sluice"}
+		if race {
+			args = []string{"build", "-race", "-o", b.bin, "./cmd/sluice"}
+		}
+		cmd := exec.Command("go", args...)
 		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/sluice: %v\n%s", err, out)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go %v: %v\n%s", args, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return builtBin
+	return b.bin
 }
+
+// BuildSluice builds cmd/sluice with the race detector once per test
+// binary and returns its path.
+func BuildSluice(t testing.TB) string { return raceBuild.get(t, true) }
 
 // Sluice is a running sluice binary with the addresses it bound.
 type Sluice struct {
@@ -65,7 +76,18 @@ type Sluice struct {
 // its listeners are up. It is stopped when the test ends.
 func StartSluice(t testing.TB, env []string, args ...string) *Sluice {
 	t.Helper()
-	bin := BuildSluice(t)
+	return startSluice(t, BuildSluice(t), env, args...)
+}
+
+// StartSluiceNoRace is StartSluice with a build without the race detector,
+// for tests that measure the server's CPU and memory.
+func StartSluiceNoRace(t testing.TB, env []string, args ...string) *Sluice {
+	t.Helper()
+	return startSluice(t, noRaceBuild.get(t, false), env, args...)
+}
+
+func startSluice(t testing.TB, bin string, env []string, args ...string) *Sluice {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
 		"SLUICE_RTMP_LISTEN=127.0.0.1:0",

@@ -29,15 +29,8 @@ if [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq nginx libnginx-mod-rtmp >/dev/null
 fi
 
-go build -o bin/sluice ./cmd/sluice
-go build -o bin/sluice-bench ./cmd/sluice-bench
-CLIP="$OUT/clip-${BITRATE}.flv"
-if [ ! -s "$CLIP" ]; then
-  ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 10 \
-    -c:v libx264 -preset veryfast -pix_fmt yuv420p -bf 0 -b:v "$BITRATE" -maxrate "$BITRATE" \
-    -bufsize "$BITRATE" -g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k "$CLIP"
-fi
+. bench/lib.sh
+CLIP="$(bench_clip "$BITRATE" "$OUT")"
 
 TMP="$(mktemp -d)"
 cat >"$TMP/nginx.conf" <<CONF

@@ -19,15 +19,8 @@ OUT=bench/results
 mkdir -p "$OUT" bin
 scripts/deps.sh
 
-go build -o bin/sluice ./cmd/sluice
-go build -o bin/sluice-bench ./cmd/sluice-bench
-CLIP="$OUT/clip-${BITRATE}.flv"
-if [ ! -s "$CLIP" ]; then
-  ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 10 \
-    -c:v libx264 -preset veryfast -pix_fmt yuv420p -bf 0 -b:v "$BITRATE" -maxrate "$BITRATE" \
-    -bufsize "$BITRATE" -g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k "$CLIP"
-fi
+. bench/lib.sh
+CLIP="$(bench_clip "$BITRATE" "$OUT")"
 
 SLUICE_RTMP_LISTEN=127.0.0.1:$RTMP_PORT SLUICE_HTTP_LISTEN=127.0.0.1:$HTTP_PORT \
 SLUICE_RTMPS_LISTEN=127.0.0.1:0 SLUICE_HTTPS_LISTEN=127.0.0.1:0 SLUICE_LOG_LEVEL=warn \

@@ -26,15 +26,8 @@ WEBRTC_PORT="${WEBRTC_PORT:-18189}"
 OUT=bench/results
 mkdir -p "$OUT" bin
 
-go build -o bin/sluice ./cmd/sluice
-go build -o bin/sluice-bench ./cmd/sluice-bench
-CLIP="$OUT/clip-${BITRATE}.flv"
-if [ ! -s "$CLIP" ]; then
-  ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 10 \
-    -c:v libx264 -preset veryfast -pix_fmt yuv420p -bf 0 -b:v "$BITRATE" -maxrate "$BITRATE" \
-    -bufsize "$BITRATE" -g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k "$CLIP"
-fi
+. bench/lib.sh
+CLIP="$(bench_clip "$BITRATE" "$OUT")"
 
 PID=
 stop_server() { if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; fi; }

@@ -33,8 +33,13 @@ type browserResult struct {
 	PageErrors    []string `json:"pageErrors"`
 	ConsoleErrors []string `json:"consoleErrors"`
 	// player pages
-	Advanced     float64  `json:"advanced"`
-	WallSeconds  float64  `json:"wallSeconds"`
+	Advanced    float64 `json:"advanced"`
+	WallSeconds float64 `json:"wallSeconds"`
+	// WebRTC holds getStats facts (WHEP only).
+	WebRTC *struct {
+		FramesDecoded float64 `json:"framesDecoded"`
+		AudioSamples  float64 `json:"audioSamples"`
+	} `json:"webrtc"`
 	StartedAfter float64  `json:"startedAfter"`
 	Status       string   `json:"status"`
 	Latency      *float64 `json:"latency"`
@@ -123,6 +128,12 @@ func TestWebPlayer(t *testing.T) {
 			require.Greater(t, *res.Bitrate, 50.0, "bitrate readout in kbit/s")
 			require.Less(t, *res.Latency, 10.0, "latency readout in seconds")
 			require.FileExists(t, res.Screenshot)
+			if p.proto == "whep" {
+				require.NotNil(t, res.WebRTC, "getStats readout")
+				t.Logf("WHEP getStats: %.0f frames decoded, %.0f audio samples received", res.WebRTC.FramesDecoded, res.WebRTC.AudioSamples)
+				require.Greater(t, res.WebRTC.FramesDecoded, 100.0, "video frames decoded (getStats)")
+				require.Greater(t, res.WebRTC.AudioSamples, 3*48000.0, "audio samples received (getStats): the AAC source is bridged to Opus")
+			}
 		})
 	}
 

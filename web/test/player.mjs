@@ -70,7 +70,7 @@ async function checkPlayer(page) {
     const s = window.sluicePlayer;
     return {
       currentTime: v.currentTime, paused: v.paused, readyState: v.readyState,
-      status: s.status, errors: s.errors, latency: s.latency, bitrate: s.bitrate,
+      status: s.status, errors: s.errors, latency: s.latency, bitrate: s.bitrate, webrtc: s.webrtc || null,
       width: v.videoWidth, height: v.videoHeight,
       shownLatency: document.getElementById('st-latency').textContent,
       shownBitrate: document.getElementById('st-bitrate').textContent,

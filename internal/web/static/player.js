@@ -327,10 +327,13 @@
       if (!client.pc) return;
       const stats = await client.pc.getStats();
       let bytes = 0;
+      const rtc = { framesDecoded: 0, audioSamples: 0 };
       stats.forEach((r) => {
         if (r.type !== 'inbound-rtp') return;
         bytes += r.bytesReceived || 0;
+        if (r.kind === 'audio') rtc.audioSamples += r.totalSamplesReceived || 0;
         if (r.kind === 'video') {
+          rtc.framesDecoded += r.framesDecoded || 0;
           // jitter buffer delay per emitted frame, over the last second
           const cur = { d: r.jitterBufferDelay || 0, n: r.jitterBufferEmittedCount || 0 };
           if (last && cur.n > last.n) latency = (cur.d - last.d) / (cur.n - last.n);
@@ -340,6 +343,7 @@
         }
       });
       rate.set(bytes);
+      state.webrtc = rtc; // getStats facts for the browser tests
     }, 1000);
     return {
       stop: () => { clearInterval(timer); client.stop(); },

@@ -111,7 +111,8 @@ type AdaptationSet struct {
 	// ContentComponents describe the components of a muxed set
 	// (§5.3.4).
 	ContentComponents []ContentComponent `xml:"ContentComponent"`
-	// SegmentTemplate is shared by the Representations.
+	// SegmentTemplate is shared by the Representations (nil when each
+	// has its own).
 	SegmentTemplate *SegmentTemplate `xml:"SegmentTemplate,omitempty"`
 	// Representations of the set.
 	Representations []Representation `xml:"Representation"`
@@ -143,6 +144,9 @@ type Representation struct {
 	AudioSamplingRate int `xml:"audioSamplingRate,attr,omitempty"`
 	// AudioChannelConfiguration gives the channel count.
 	AudioChannelConfiguration *Descriptor `xml:"AudioChannelConfiguration,omitempty"`
+	// SegmentTemplate, when the Representations of a set address
+	// different media (an ABR ladder's renditions), is this one's.
+	SegmentTemplate *SegmentTemplate `xml:"SegmentTemplate,omitempty"`
 }
 
 // Descriptor is a scheme/value pair (ISO/IEC 23009-1 §5.8.2, DescriptorType).

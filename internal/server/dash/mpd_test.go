@@ -160,3 +160,38 @@ func TestParseMediaFile(t *testing.T) {
 		require.False(t, ok, name)
 	}
 }
+
+// An ABR ladder: one video AdaptationSet with the source's Representation
+// (passthrough) and one per rendition, each with its own SegmentTemplate
+// addressing that rendition's media on the source's timeline; the audio
+// stays the source's.
+func TestMPDLadder(t *testing.T) {
+	in := &packager.Init{ID: 0, Tracks: []*av.Track{testVideo, testAudio}, Start: 10 * time.Second}
+	snap := &packager.Snapshot{
+		Format: packager.FormatFMP4, SessionID: "0a1b2c3d", Segments: testSegments(in, 5, 10*time.Second, 4, false),
+		TargetDuration: 2 * time.Second, PartTarget: 200 * time.Millisecond,
+	}
+	rung := func(name, sid string, w, h int, start time.Duration) rendition {
+		v := &av.Track{Codec: av.CodecH264, Width: w, Height: h, CodecString: "avc1.42c01e"}
+		rin := &packager.Init{ID: 0, Tracks: []*av.Track{v, testAudio}, Start: start}
+		return rendition{name: name, prefix: "cam1_" + name + "/dash/", snap: &packager.Snapshot{
+			Format: packager.FormatFMP4, SessionID: sid, Segments: testSegments(rin, 6, 12*time.Second, 3, false),
+			TargetDuration: 2 * time.Second, PartTarget: 200 * time.Millisecond,
+		}, frameRate: func(*packager.Init) string { return "15" }}
+	}
+	rs := []rendition{rung("360p", "11111111", 640, 360, 12*time.Second), rung("240p", "22222222", 426, 240, 12*time.Second)}
+	m := buildMPD(snap, testOptions())
+	addRenditions(m, true, rs, testOptions())
+	checkGolden(t, "ladder.mpd", m)
+
+	// Without passthrough, the renditions alone.
+	m = buildMPD(snap, testOptions())
+	addRenditions(m, false, rs, testOptions())
+	require.Len(t, m.Periods[0].AdaptationSets, 2)
+	reps := m.Periods[0].AdaptationSets[0].Representations
+	require.Len(t, reps, 2)
+	require.Equal(t, "360p_v0", reps[0].ID)
+	require.Equal(t, "240p_v0", reps[1].ID)
+	require.Nil(t, m.Periods[0].AdaptationSets[0].SegmentTemplate)
+	require.NotNil(t, m.Periods[0].AdaptationSets[1].SegmentTemplate)
+}

@@ -55,6 +55,13 @@ type Server struct {
 	// Now is the clock (publishTime, the time endpoint). Default
 	// time.Now.
 	Now func() time.Time
+	// Ladder, if set, returns the ABR ladder of a source path (nil
+	// without one): its MPD then lists every rendition as a video
+	// Representation.
+	Ladder func(path string) *Ladder
+	// Transcoder, if set, starts on-demand ladders on an MPD request and
+	// is told of every request for a ladder's streams.
+	Transcoder Transcoder
 
 	fpsMu sync.Mutex
 	fps   map[*packager.Init]string
@@ -112,6 +119,11 @@ func (s *Server) ServeMPD(w http.ResponseWriter, r *http.Request, path string) {
 	if !allow(w, r) {
 		return
 	}
+	l := s.ladderOf(path)
+	if l != nil && s.Transcoder != nil {
+		s.Transcoder.Ensure(path)
+	}
+	s.touch(path)
 	p, release, err := s.Packagers.Acquire(r.Context(), path, packager.FormatFMP4)
 	if err != nil {
 		switch {
@@ -133,7 +145,22 @@ func (s *Server) ServeMPD(w http.ResponseWriter, r *http.Request, path string) {
 	// Like HLS: the first MPD waits for a complete segment (the GOP cache
 	// makes that at most one GOP), so every client finds media in it.
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	// A ladder's renditions are awaited alongside the source.
+	var rends []rendition
+	var wg sync.WaitGroup
+	if l != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The snapshots are taken: the packagers may go (they idle on).
+			var rel func()
+			rends, rel = s.acquireRenditions(ctx, path, l)
+			rel()
+		}()
+	}
 	ready := p.WaitReady(ctx, false)
+	wg.Wait()
 	cancel()
 	snap := p.Snapshot()
 	if !ready && len(snap.Segments) == 0 {
@@ -148,14 +175,18 @@ func (s *Server) ServeMPD(w http.ResponseWriter, r *http.Request, path string) {
 	if mup <= 0 {
 		mup = time.Second
 	}
-	m := buildMPD(snap, mpdOptions{
+	o := mpdOptions{
 		prefix:              mediaPrefix(path),
 		utcURL:              timeURL(r, path),
 		now:                 s.now(),
 		minimumUpdatePeriod: mup,
 		frameRate:           func(in *packager.Init) string { return s.frameRate(snap, in) },
 		trackBytes:          s.split.trackBytes,
-	})
+	}
+	m := buildMPD(snap, o)
+	if l != nil {
+		addRenditions(m, l.Passthrough, rends, o)
+	}
 	body, err := m.Marshal()
 	if err != nil {
 		s.fail(w, r, path, http.StatusInternalServerError, "dash: marshal MPD: "+err.Error())
@@ -213,6 +244,7 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		s.fail(w, r, path, http.StatusNotFound, "no such DASH file")
 		return
 	}
+	s.touch(path)
 	p, release := s.Packagers.Lookup(path, packager.FormatFMP4)
 	if p == nil {
 		s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not being packaged (request the MPD first)")

@@ -339,6 +339,11 @@ func (st *rungState) overlaps(p *av.Packet) bool {
 		if st.needKey && !p.Key {
 			return true
 		}
+		if st.needKey && st.seenVideo {
+			// First frame of a restarted ffmpeg: a new encoder, and a gap
+			// in the timeline (HLS #EXT-X-DISCONTINUITY, DASH new segment).
+			p.Discontinuity = true
+		}
 		st.needKey = false
 		st.lastVideo, st.seenVideo = p.DTS, true
 		return false

@@ -173,7 +173,9 @@ func TestRestartOverlapIsDropped(t *testing.T) {
 	require.True(t, st.overlaps(pk(v, 0, true)), "already published")
 	require.True(t, st.overlaps(pk(a, 20, true)), "audio before the next keyframe")
 	require.True(t, st.overlaps(pk(v, 80, false)), "not a keyframe")
-	require.False(t, st.overlaps(pk(v, 2000, true)), "new keyframe after the last output")
+	restartKey := pk(v, 2000, true)
+	require.False(t, st.overlaps(restartKey), "new keyframe after the last output")
+	require.True(t, restartKey.Discontinuity, "the first frame after a restart is marked a discontinuity")
 	require.False(t, st.overlaps(pk(a, 2010, true)))
 	require.True(t, st.overlaps(pk(a, 2000, true)), "audio must not go back")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +80,9 @@ func TestTranscodeLadder(t *testing.T) {
 	st, err := openHTTPFLV(t, ctx, "http://"+s.HTTPAddr+"/live/abr_240p.flv")
 	require.NoError(t, err)
 	readTagsFor(t, st, time.Second)
+	// An HLS packager follows the rendition too (started by this request).
+	playlist := "http://" + s.HTTPAddr + "/live/abr_240p.m3u8"
+	require.NotContains(t, waitForPlaylist(t, playlist), "#EXT-X-DISCONTINUITY")
 	pid := pidOf(s, "transcode: ffmpeg started")
 	require.NotZero(t, pid, "transcoder logs its ffmpeg pid")
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
@@ -89,6 +93,10 @@ func TestTranscodeLadder(t *testing.T) {
 	require.NotEmpty(t, s.Logs("transcode: ffmpeg exited, restarting"))
 	n, _ := readTagsFor(t, st, 3*time.Second)
 	require.Greater(t, n, 20, "rendition viewer keeps receiving after the restart")
+	// The rendition's playlist marks the restart and goes on.
+	require.Eventually(t, func() bool {
+		return strings.Contains(getText(t, playlist), "#EXT-X-DISCONTINUITY")
+	}, 20*time.Second, 200*time.Millisecond, "no #EXT-X-DISCONTINUITY in %s after the ffmpeg restart", playlist)
 
 	// The API and the metrics show the ladder, its speed and the restart.
 	var got struct {

@@ -2,8 +2,10 @@ package webrtc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"time"
 
@@ -78,4 +80,25 @@ func refuseSessionMethod(w http.ResponseWriter, r *http.Request, kind string) bo
 		http.Error(w, "method not allowed on a "+kind+" session", http.StatusMethodNotAllowed)
 	}
 	return true
+}
+
+// readOffer checks the Content-Type and reads the SDP offer of a WHIP or
+// WHEP POST, bounded to maxOfferSize; on failure it has answered through
+// refuse (415, 413 or 400) and reports false.
+func readOffer(w http.ResponseWriter, r *http.Request, refuse func(code int, format string, args ...any)) ([]byte, bool) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
+		refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/sdp (an SDP offer)")
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			refuse(http.StatusRequestEntityTooLarge, "SDP offer larger than %d bytes", maxOfferSize)
+		} else {
+			refuse(http.StatusBadRequest, "read SDP offer: %v", err)
+		}
+		return nil, false
+	}
+	return body, true
 }

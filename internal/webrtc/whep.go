@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -56,18 +54,8 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 		}
 	}()
 
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
-		refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/sdp (an SDP offer)")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			refuse(http.StatusRequestEntityTooLarge, "SDP offer larger than %d bytes", maxOfferSize)
-			return
-		}
-		refuse(http.StatusBadRequest, "read SDP offer: %v", err)
+	body, ok := readOffer(w, r, refuse)
+	if !ok {
 		return
 	}
 	off, err := parseOffer(body)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -62,18 +60,8 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 		}
 	}()
 
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
-		refuse(http.StatusUnsupportedMediaType, "Content-Type must be application/sdp (an SDP offer)")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			refuse(http.StatusRequestEntityTooLarge, "SDP offer larger than %d bytes", maxOfferSize)
-			return
-		}
-		refuse(http.StatusBadRequest, "read SDP offer: %v", err)
+	body, ok := readOffer(w, r, refuse)
+	if !ok {
 		return
 	}
 	off, err := parseOfferFor(body, true)

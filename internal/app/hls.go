@@ -55,41 +55,6 @@ func hlsLadder(cfg *config.Config, path string) *hlsserver.Ladder {
 	return l
 }
 
-// hlsMedia serves /APP/NAME/hls/FILE (init sections, segments, parts).
-func (h *httpRoutes) hlsMedia(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodOptions {
-		corsPreflight(w)
-		return
-	}
-	path := r.PathValue("app") + "/" + r.PathValue("name")
-	if err := streampath.Validate(path); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	h.hls.ServeStream(w, r, path, r.PathValue("file"))
-}
-
-// hlsRoute serves /{app}/{name}/hls/{file} (app not reserved) with
-// hlsMedia and everything else with next. A ServeMux pattern for it would
-// conflict with the method-less api.Prefix ("/api/v1/hls/x" would match
-// both, neither more specific).
-func (h *httpRoutes) hlsRoute(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if len(p) > 1 && p[0] == '/' {
-			parts := strings.SplitN(p[1:], "/", 5)
-			if len(parts) == 4 && parts[2] == "hls" && parts[3] != "" && !streampath.IsReserved(parts[0]) {
-				r.SetPathValue("app", parts[0])
-				r.SetPathValue("name", parts[1])
-				r.SetPathValue("file", parts[3])
-				h.hlsMedia(w, r)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // playAllowed asks the Authorizer whether the client may play path over
 // proto ("hls", "dash") and answers 401/403 if not. HLS playlists and
 // DASH MPDs are checked on every request (hooks are cached by auth); media
@@ -113,4 +78,33 @@ func (h *httpRoutes) playAllowed(w http.ResponseWriter, r *http.Request, path, p
 	}
 	http.Error(w, err.Error(), status)
 	return false
+}
+
+// mediaRoute serves /{app}/{name}/{segment}/{file} (app not reserved) with
+// serve and everything else with next. A ServeMux pattern for it would
+// conflict with the method-less api.Prefix ("/api/v1/hls/x" would match
+// both, neither more specific). HLS and DASH media files go through it;
+// they carry no credential: their names hold the packager's random session
+// ID, learned only from an authorized playlist or MPD.
+func mediaRoute(segment string, serve func(w http.ResponseWriter, r *http.Request, path, file string), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if len(p) > 1 && p[0] == '/' {
+			parts := strings.SplitN(p[1:], "/", 5)
+			if len(parts) == 4 && parts[2] == segment && parts[3] != "" && !streampath.IsReserved(parts[0]) {
+				if r.Method == http.MethodOptions {
+					corsPreflight(w)
+					return
+				}
+				path := parts[0] + "/" + parts[1]
+				if err := streampath.Validate(path); err != nil {
+					http.Error(w, err.Error(), http.StatusBadRequest)
+					return
+				}
+				serve(w, r, path, parts[3])
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

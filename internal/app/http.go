@@ -59,9 +59,14 @@ func (h *httpRoutes) handler() http.Handler {
 	// conflict with the method-less api.Prefix ("/api/v1/whep" would match
 	// both); whep dispatches by suffix and method.
 	mux.HandleFunc("/{app}/{name}/{rest...}", h.whep)
-	// HLS media: /{app}/{name}/hls/{file}, dispatched before the mux
-	// (see hlsRoute) because such a pattern would conflict with api.Prefix.
-	return h.hlsRoute(h.dashRoute(mux))
+	// HLS and DASH media: /{app}/{name}/hls|dash/{file}, dispatched before
+	// the mux (see mediaRoute) because such patterns would conflict with
+	// api.Prefix.
+	var handler http.Handler = mux
+	if h.dash != nil {
+		handler = mediaRoute("dash", h.dash.ServeFile, handler)
+	}
+	return mediaRoute("hls", h.hls.ServeStream, handler)
 }
 
 // stream dispatches /APP/NAME.EXT.

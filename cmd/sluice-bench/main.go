@@ -133,19 +133,7 @@ func run(ctx context.Context, o options) (*Result, error) {
 	// Measure from when every viewer has its first video frame: a server
 	// without a GOP cache makes viewers wait for the next keyframe, which is
 	// reported as time to first frame, not as falling behind.
-	connectDeadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(connectDeadline) {
-		n := 0
-		for _, v := range viewers {
-			if v.gotFrame.Load() || v.failed.Load() {
-				n++
-			}
-		}
-		if n == len(viewers) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitAll(len(viewers), func(i int) bool { return viewers[i].gotFrame.Load() || viewers[i].failed.Load() }, 30*time.Second)
 	start := time.Now()
 	pubBytes0 := pub.BytesSent()
 	for _, v := range viewers {
@@ -282,4 +270,19 @@ func (r *Result) Markdown() string {
 		fmt.Fprintf(&b, "\nfirst viewer error: %s\n", r.FirstError)
 	}
 	return b.String()
+}
+
+// waitAll polls until ready(i) holds for every i < n, or timeout passes.
+func waitAll(n int, ready func(i int) bool, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		all := true
+		for i := 0; i < n && all; i++ {
+			all = ready(i)
+		}
+		if all {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

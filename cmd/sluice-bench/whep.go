@@ -223,19 +223,7 @@ func runWHEP(ctx context.Context, o whepOptions) (*WHEPResult, error) {
 			v.close()
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		n := 0
-		for _, v := range viewers {
-			if v.gotFrame.Load() || v.failed.Load() {
-				n++
-			}
-		}
-		if n == len(viewers) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitAll(len(viewers), func(i int) bool { return viewers[i].gotFrame.Load() || viewers[i].failed.Load() }, 30*time.Second)
 
 	cpu0, _ := readCPU(o.pid)
 	kids0 := childrenCPU(o.pid)

@@ -75,6 +75,11 @@ type Track struct {
 	// CodecString is the RFC 6381 codecs parameter, e.g. "avc1.64001f",
 	// "mp4a.40.2"; empty when it cannot be computed.
 	CodecString string
+	// Derived marks a track the server made from another track of the same
+	// stream (e.g. AAC transcoded from the publisher's Opus) so that
+	// protocols that cannot carry the original still get audio. Readers
+	// receive derived packets only when they ask for that codec.
+	Derived bool
 }
 
 // Kind returns the track's kind.

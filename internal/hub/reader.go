@@ -21,6 +21,9 @@ type Reader struct {
 	needKey   bool   // drop packets until the next keyframe
 	skipTimes []time.Time
 	skipped   uint64
+	// audioPrefs lists the audio codecs the reader can carry, best first
+	// (PreferAudio); empty means the publisher's audio, whatever its codec.
+	audioPrefs []av.Codec
 }
 
 // Stream returns the stream being read.
@@ -59,9 +62,13 @@ func (r *Reader) Read(ctx context.Context, dst []*av.Packet) ([]*av.Packet, erro
 			s.drops.Add(1)
 			return dst, ErrLagging
 		}
+		audio := r.audioChoice()
 		for r.cursor < ring.head && len(dst) < cap(dst) {
 			p := ring.at(r.cursor)
 			r.cursor++
+			if p.Kind() == av.KindAudio && !audio.passes(p.Track) {
+				continue
+			}
 			if r.needKey {
 				if !p.Key || (p.Kind() == av.KindAudio && (s.sawVideo || s.hasVideo)) {
 					continue

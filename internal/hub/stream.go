@@ -52,6 +52,11 @@ type Stream struct {
 	// pendingAudio counts audio packets written since readers were last
 	// woken.
 	pendingAudio int
+	// derivedCodec is the codec of the derived audio track a transcoder
+	// announced (CodecUnknown: none); derived is its newest track, nil
+	// until the first derived packet (derived.go).
+	derivedCodec av.Codec
+	derived      *av.Track
 
 	bytesIn     atomic.Uint64
 	packetsIn   atomic.Uint64
@@ -171,10 +176,16 @@ func (s *Stream) write(p *Publisher, pkt *av.Packet) error {
 	s.trim()
 	s.bytesIn.Add(uint64(len(pkt.Data)))
 	s.packetsIn.Add(1)
-	// Audio rides along with video: readers are woken per video frame (or
-	// every maxCoalescedAudio audio frames), which halves wake-ups and
-	// socket writes per viewer at the cost of at most a few tens of
-	// milliseconds of audio delay; audio-only streams wake per packet.
+	s.wakeFor(pkt)
+	return nil
+}
+
+// wakeFor wakes readers after pkt was pushed. Audio rides along with
+// video: readers are woken per video frame (or every maxCoalescedAudio
+// audio frames), which halves wake-ups and socket writes per viewer at the
+// cost of at most a few tens of milliseconds of audio delay; audio-only
+// streams wake per packet. Caller holds s.mu.
+func (s *Stream) wakeFor(pkt *av.Packet) {
 	if pkt.Kind() == av.KindVideo || !(s.sawVideo || s.hasVideo) {
 		s.pendingAudio = 0
 		s.wake()
@@ -182,7 +193,6 @@ func (s *Stream) write(p *Publisher, pkt *av.Packet) error {
 		s.pendingAudio = 0
 		s.wake()
 	}
-	return nil
 }
 
 // trim drops packets that no reader may need any more: older than MaxLag and
@@ -319,6 +329,9 @@ type Stats struct {
 	PublishedAt     time.Time
 	Video           *av.Track
 	Audio           *av.Track
+	// DerivedAudio is the audio track the server transcodes for protocols
+	// that cannot carry Audio (nil when none).
+	DerivedAudio *av.Track
 	BytesIn         uint64
 	PacketsIn       uint64
 	Readers         map[string]int // by protocol
@@ -334,7 +347,7 @@ func (s *Stream) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st := Stats{
-		Path: s.path, Created: s.created, Video: s.video, Audio: s.audio,
+		Path: s.path, Created: s.created, Video: s.video, Audio: s.audio, DerivedAudio: s.derived,
 		BytesIn: s.bytesIn.Load(), PacketsIn: s.packetsIn.Load(),
 		Readers: make(map[string]int), Skips: s.skips.Load(), Drops: s.drops.Load(),
 		Republishes: s.republishes.Load(), BufferedPackets: s.ring.len(), BufferedBytes: s.ring.bytes,

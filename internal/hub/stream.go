@@ -323,15 +323,15 @@ func (s *Stream) subscribe(ctx context.Context, info ClientInfo) (*Reader, error
 
 // Stats is a point-in-time snapshot of a stream for the API and metrics.
 type Stats struct {
-	Path            string
-	Created         time.Time
-	Publisher       *ClientInfo
-	PublishedAt     time.Time
-	Video           *av.Track
-	Audio           *av.Track
+	Path        string
+	Created     time.Time
+	Publisher   *ClientInfo
+	PublishedAt time.Time
+	Video       *av.Track
+	Audio       *av.Track
 	// DerivedAudio is the audio track the server transcodes for protocols
 	// that cannot carry Audio (nil when none).
-	DerivedAudio *av.Track
+	DerivedAudio    *av.Track
 	BytesIn         uint64
 	PacketsIn       uint64
 	Readers         map[string]int // by protocol

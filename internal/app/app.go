@@ -40,17 +40,19 @@ type App struct {
 	auth *auth.Authorizer
 
 	transcoder *transcode.Manager
-	rtmp       *rtmpserver.Server
-	rtmpLn     net.Listener
-	rtmpsLn    net.Listener
-	httpSrv    *http.Server
-	httpLn     net.Listener
-	httpsLn    net.Listener
-	pprofSrv   *http.Server
-	pprofLn    net.Listener
-	listeners  []net.Listener
-	keyPairs   []*certs.KeyPair
-	webrtc     *webrtcserver.Server
+	// audio gives streams the AAC or Opus track a protocol needs.
+	audio     *transcode.AudioBridges
+	rtmp      *rtmpserver.Server
+	rtmpLn    net.Listener
+	rtmpsLn   net.Listener
+	httpSrv   *http.Server
+	httpLn    net.Listener
+	httpsLn   net.Listener
+	pprofSrv  *http.Server
+	pprofLn   net.Listener
+	listeners []net.Listener
+	keyPairs  []*certs.KeyPair
+	webrtc    *webrtcserver.Server
 }
 
 // Run builds the app from cfg, runs it until ctx ends and stops gracefully.
@@ -92,8 +94,10 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 			if a.transcoder != nil {
 				a.transcoder.StreamStarted(path)
 			}
+			a.audio.StreamStarted(path)
 		},
 	})
+	a.audio = &transcode.AudioBridges{Hub: a.hub, Logger: log.With("component", "audio-bridge")}
 	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
 		return nil, err
 	}
@@ -136,6 +140,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		SessionTimeout: cfg.WebRTC.SessionTimeout.Duration,
 		Logger:         log.With("component", "webrtc"),
 		Auth:           a.auth,
+		Bridges:        a.audio,
 	}
 	if err = a.webrtc.Initialize(); err != nil {
 		a.webrtc = nil
@@ -274,6 +279,7 @@ wait:
 	}
 	_ = a.rtmp.Close()
 	_ = a.webrtc.Close()
+	a.audio.Close()
 	if err := a.httpSrv.Shutdown(stopCtx); err != nil {
 		a.log.Warn("http shutdown incomplete", "err", err)
 		_ = a.httpSrv.Close()

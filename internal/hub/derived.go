@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -120,4 +121,10 @@ func (s *Stream) DerivedAudio() av.Codec {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.derivedCodec
+}
+
+// Subscribe attaches a reader to this stream (Hub.Subscribe by path may
+// find a newer stream at the same path).
+func (s *Stream) Subscribe(ctx context.Context, info ClientInfo) (*Reader, error) {
+	return s.subscribe(ctx, info)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/hub"
 )
 
@@ -203,11 +204,14 @@ func (m *Manager) start(e *entry) {
 			return
 		}
 		defer r.Close()
+		if e.key.format == FormatMPEGTS {
+			r.PreferAudio(av.CodecAAC) // AAC derived from an Opus publisher
+		}
 		opts := m.Options
 		opts.Format = e.key.format
 		opts.Logger = log
 		p := New(opts)
-		video, audio := r.Stream().Tracks()
+		video, audio := r.Tracks()
 		if err := p.SetTracks(video, audio); err != nil {
 			finish(nil, nil, err)
 			return

@@ -133,6 +133,9 @@ func (j *job) run(ctx context.Context) {
 			}
 			return
 		}
+		// Debian's ffmpeg reads FLV audio as AAC only (no Enhanced RTMP
+		// Opus): an Opus publisher's derived AAC (AudioBridges) feeds it.
+		reader.PreferAudio(av.CodecAAC)
 		start := time.Now()
 		for _, st := range states {
 			st.needKey = true
@@ -238,7 +241,7 @@ func (j *job) runOnce(ctx context.Context, reader *hub.Reader, pubs []*hub.Publi
 // headers, then packets (shared FLV tags, never copied per consumer).
 func feed(ctx context.Context, w io.Writer, reader *hub.Reader, hasVideo, hasAudio bool) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	video, audio := reader.Stream().Tracks()
+	video, audio := reader.Tracks()
 	head := flv.AppendHeader(nil, hasVideo, hasAudio)
 	head = flv.AppendTag(head, flv.TagScript, 0, flv.MetadataBody(video, audio))
 	if _, err := bw.Write(head); err != nil {

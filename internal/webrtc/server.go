@@ -10,8 +10,9 @@
 // shared by every viewer of the stream; each viewer has its own hub reader, so
 // it starts at the newest keyframe and is skipped ahead or dropped by the
 // hub's lag policy when it cannot keep up (nothing is queued here). AAC audio,
-// which browsers cannot decode, is bridged to Opus by one ffmpeg process per
-// stream while it has WHEP viewers.
+// which browsers cannot decode, reaches viewers as the stream's derived Opus
+// track (Server.Bridges, one ffmpeg per stream in internal/transcode) while
+// the stream has WHEP viewers.
 package webrtc
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/pion/ice/v4"
 	pion "github.com/pion/webrtc/v4"
 
+	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/hub"
 )
 
@@ -53,9 +55,9 @@ type Server struct {
 	// SessionTimeout closes a session whose peer has not connected within
 	// this time of its offer. Default 15 s.
 	SessionTimeout time.Duration
-	// FFmpeg is the ffmpeg program that bridges AAC to Opus. Default
-	// "ffmpeg" (looked up in PATH).
-	FFmpeg string
+	// Bridges gives a stream whose audio is AAC a derived Opus track while
+	// WHEP viewers hold it. Default nil: such viewers get video only.
+	Bridges AudioBridges
 	// Logger receives session logs. Default slog.Default().
 	Logger *slog.Logger
 	// Auth is asked before every WHIP publish and WHEP play. Default nil:
@@ -77,7 +79,12 @@ type Server struct {
 	whips    map[string]*whipSession // by session ID
 	whipPath map[string]*whipSession // by stream path
 	caches   map[*hub.Stream]*payloadCache
-	bridges  map[*hub.Stream]*opusBridge
+}
+
+// AudioBridges makes a stream carry a derived audio track in another codec
+// for as long as it is held (internal/transcode.AudioBridges).
+type AudioBridges interface {
+	Acquire(st *hub.Stream, to av.Codec) (release func())
 }
 
 // Initialize applies defaults and binds the UDP and TCP sockets.
@@ -94,9 +101,6 @@ func (s *Server) Initialize() error {
 	if s.SessionTimeout <= 0 {
 		s.SessionTimeout = DefaultSessionTimeout
 	}
-	if s.FFmpeg == "" {
-		s.FFmpeg = "ffmpeg"
-	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -104,7 +108,6 @@ func (s *Server) Initialize() error {
 	s.whips = make(map[string]*whipSession)
 	s.whipPath = make(map[string]*whipSession)
 	s.caches = make(map[*hub.Stream]*payloadCache)
-	s.bridges = make(map[*hub.Stream]*opusBridge)
 
 	if err := s.bind(); err != nil {
 		return err

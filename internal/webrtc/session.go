@@ -47,7 +47,7 @@ type session struct {
 	reasonMu  sync.Mutex
 	reason    string
 
-	// Owned by run; aSeq and aBase by the Opus forwarder once bridge is set.
+	// Owned by run.
 	vSeq, aSeq uint16
 	vBase      uint32 // random RTP timestamp offsets (RFC 3550 §5.1)
 	aBase      uint32
@@ -57,7 +57,9 @@ type session struct {
 	// arrival to RTP send of every live frame (arrived after it), for
 	// bench/webrtc.sh.
 	traceFrom time.Time
-	bridge    *opusBridge
+	// releaseBridge lets go of the stream's AAC→Opus bridge (nil when the
+	// session holds none).
+	releaseBridge func()
 }
 
 func newSession(srv *Server, id, path string, st *hub.Stream, log *slog.Logger) *session {
@@ -140,6 +142,7 @@ func (s *session) run() {
 		if s.log.Enabled(s.ctx, slog.LevelDebug) {
 			s.traceFrom = time.Now()
 		}
+		s.acquireBridge()
 	case <-timer.C:
 		s.close("peer did not connect within " + s.srv.SessionTimeout.String())
 		return
@@ -174,6 +177,18 @@ func (s *session) run() {
 	}
 }
 
+// acquireBridge holds the stream's AAC→Opus bridge while this session
+// sends audio and the publisher's audio is not Opus.
+func (s *session) acquireBridge() {
+	if s.audio == nil || s.srv.Bridges == nil {
+		return
+	}
+	if _, audio := s.stream.Tracks(); audio != nil && audio.Codec == av.CodecOpus {
+		return
+	}
+	s.releaseBridge = s.srv.Bridges.Acquire(s.stream, av.CodecOpus)
+}
+
 func (s *session) teardown() {
 	s.close("session ended")
 	if s.pc != nil {
@@ -181,8 +196,8 @@ func (s *session) teardown() {
 	}
 	s.reader.Close()
 	s.srv.releaseCache(s.stream, s.cache)
-	if s.bridge != nil {
-		s.srv.releaseBridge(s.stream, s.bridge)
+	if s.releaseBridge != nil {
+		s.releaseBridge()
 	}
 	s.srv.ended(s.areq)
 	left := s.srv.unregister(s)
@@ -197,15 +212,8 @@ func (s *session) write(p *av.Packet) error {
 	switch p.Track.Codec {
 	case av.CodecH264:
 		return s.writeH264(p)
-	case av.CodecOpus:
-		if s.bridge != nil {
-			return nil // the bridge's forwarder owns the audio track
-		}
+	case av.CodecOpus: // the publisher's, or derived from its AAC
 		return s.writeOpus(p.Data, p.PTS)
-	case av.CodecAAC:
-		if s.audio != nil && s.bridge == nil {
-			s.startBridge()
-		}
 	}
 	return nil
 }

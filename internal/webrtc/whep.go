@@ -93,6 +93,8 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 			reader.Close()
 		}
 	}()
+	// Browsers' WebRTC has no AAC: Opus, the publisher's or derived.
+	reader.PreferAudio(av.CodecOpus)
 
 	plan, code, err := planMedia(off, reader.Stream())
 	if err != nil {

@@ -263,17 +263,20 @@ func probeCodecs(streams []testutil.ProbeStream) map[string]string {
 }
 
 // A pion WHIP client publishes H.264 + Opus made by ffmpeg in real time;
-// the stream plays over HTTP-FLV (H.264, and Opus as Enhanced RTMP audio)
-// and HLS (fMP4: H.264 + Opus), decoding without errors; a second WHIP
-// publisher on the path gets 409; DELETE ends the publish and the stream
-// goes away after the republish grace.
+// the server derives AAC from the Opus (one ffmpeg per stream), so the
+// stream plays over HTTP-FLV and MPEG-TS HLS as H.264 + AAC, decoding
+// without errors, while fMP4 HLS carries the Opus as is
+// (TestWHIPOpusStaysOpusInFMP4HLS); a second WHIP publisher on the path
+// gets 409; DELETE ends the publish and the stream goes away after the
+// republish grace.
 func TestWHIPPublishPlaysOverFLVAndHLS(t *testing.T) {
-	s := testutil.StartSluice(t, []string{"SLUICE_HUB_REPUBLISH_GRACE=1s"})
+	s := testutil.StartSluice(t, []string{"SLUICE_HUB_REPUBLISH_GRACE=1s", "SLUICE_HLS_VARIANT=mpegts"})
 	h264File, oggFile := whipFiles(t, 10*time.Second)
 
 	pub, offer := newWHIPPublisher(t)
 	pub.publish(t, s.HTTPAddr, "live/whip", offer, h264File, oggFile)
 	waitForStream(t, s, "live/whip")
+	waitLog(t, s, "audio bridge started")
 
 	// A second publisher: 409 Conflict, the first keeps publishing.
 	other, offer2 := newWHIPPublisher(t)
@@ -281,26 +284,25 @@ func TestWHIPPublishPlaysOverFLVAndHLS(t *testing.T) {
 	require.Equal(t, http.StatusConflict, code, "%s", body)
 	other.stop()
 
-	// HTTP-FLV: H.264 video decodes without errors.
+	// HTTP-FLV: H.264 + AAC, both decode without errors.
 	flvURL := "http://" + s.HTTPAddr + "/live/whip.flv"
-	// ffprobe/ffmpeg 5.1 (Debian 12) cannot demux Enhanced-FLV Opus audio
-	// ("Audio codec (9) is not implemented"; FFmpeg 7.1 can) and would wait
-	// for it until its probe size: bound the analysis and check the audio
-	// tags with our own FLV reader instead.
-	streams, err := testutil.Probe(t, flvURL, 20*time.Second, "-analyzeduration", "2000000", "-probesize", "1000000")
+	streams, err := testutil.Probe(t, flvURL, 20*time.Second)
 	require.NoError(t, err)
 	t.Logf("HTTP-FLV streams: %+v", streams)
-	require.Equal(t, "h264", probeCodecs(streams)["video"])
-	frames, errs := decodeVideo(t, flvURL, 3*time.Second, "-analyzeduration", "2000000", "-probesize", "1000000")
-	t.Logf("HTTP-FLV: decoded %d frames in 3 s; errors: %q", frames, errs)
-	require.Empty(t, errs)
-	require.GreaterOrEqual(t, frames, 60)
+	require.Equal(t, map[string]string{"video": "h264", "audio": "aac"}, probeCodecs(streams))
+	res, err := testutil.Decode(t, flvURL, 3*time.Second)
+	require.NoError(t, err)
+	t.Logf("HTTP-FLV: decoded %d video frames in 3 s; errors: %q", res.VideoFrames, res.Errors)
+	require.Empty(t, res.Errors)
+	require.GreaterOrEqual(t, res.VideoFrames, 60)
+	// On the wire: AAC only (never the publisher's Opus), its sequence
+	// header before its first frame.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := openHTTPFLV(t, ctx, flvURL)
 	require.NoError(t, err)
-	opusConfig, opusFrames := false, 0
-	for opusFrames < 25 {
+	aacConfig, aacFrames := false, 0
+	for aacFrames < 25 {
 		tag, err := st.r.ReadTag()
 		require.NoError(t, err)
 		if tag.Type != flv.TagAudio {
@@ -308,36 +310,25 @@ func TestWHIPPublishPlaysOverFLVAndHLS(t *testing.T) {
 		}
 		a, err := flv.ParseAudio(tag.Body)
 		require.NoError(t, err)
-		require.Equal(t, av.CodecOpus, a.Codec, "Enhanced RTMP Opus")
+		require.Equal(t, av.CodecAAC, a.Codec, "FLV viewers get the derived AAC")
 		if a.PacketType == flv.SequenceHeader {
-			opusConfig = true
-			require.Equal(t, "OpusHead", string(a.Data[:8]))
+			aacConfig = true
 			continue
 		}
-		require.True(t, opusConfig, "Opus sequence header first")
-		opusFrames++
+		require.True(t, aacConfig, "AAC sequence header first")
+		aacFrames++
 	}
 	cancel()
 
-	// HLS (default low-latency fMP4): H.264 and Opus.
+	// HLS, MPEG-TS variant: H.264 + AAC.
 	hlsURL := "http://" + s.HTTPAddr + "/live/whip.m3u8"
-	var hls map[string]string
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if streams, err = testutil.Probe(t, hlsURL, 20*time.Second); err == nil {
-			if hls = probeCodecs(streams); hls["video"] != "" && hls["audio"] != "" {
-				break
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Logf("HLS streams: %+v (err %v)", streams, err)
-	require.Equal(t, "h264", hls["video"])
-	require.Equal(t, "opus", hls["audio"])
-	frames, errs = decodeVideo(t, hlsURL, 3*time.Second)
-	t.Logf("HLS: decoded %d frames in 3 s; errors: %q", frames, errs)
-	require.Empty(t, errs)
-	require.GreaterOrEqual(t, frames, 60)
+	hls := probeHLSCodecs(t, hlsURL)
+	require.Equal(t, map[string]string{"video": "h264", "audio": "aac"}, hls)
+	res, err = testutil.Decode(t, hlsURL, 3*time.Second)
+	require.NoError(t, err)
+	t.Logf("HLS: decoded %d video frames in 3 s; errors: %q", res.VideoFrames, res.Errors)
+	require.Empty(t, res.Errors)
+	require.GreaterOrEqual(t, res.VideoFrames, 60)
 
 	// Observability: one WHIP session in the API and the metrics.
 	var server struct {
@@ -367,6 +358,37 @@ func TestWHIPPublishPlaysOverFLVAndHLS(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusNotFound
 	}, 10*time.Second, 100*time.Millisecond, "stream gone after the republish grace")
+}
+
+// probeHLSCodecs waits until ffprobe finds both a video and an audio
+// stream in the HLS playlist at url.
+func probeHLSCodecs(t *testing.T, url string) map[string]string {
+	t.Helper()
+	var got map[string]string
+	var streams []testutil.ProbeStream
+	var err error
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if streams, err = testutil.Probe(t, url, 20*time.Second); err == nil {
+			if got = probeCodecs(streams); got["video"] != "" && got["audio"] != "" {
+				break
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("HLS streams: %+v (err %v)", streams, err)
+	return got
+}
+
+// The fMP4 variants carry the publisher's Opus as is (no transcoding loss).
+func TestWHIPOpusStaysOpusInFMP4HLS(t *testing.T) {
+	s := testutil.StartSluice(t, nil)
+	h264File, oggFile := whipFiles(t, 8*time.Second)
+	pub, offer := newWHIPPublisher(t)
+	pub.publish(t, s.HTTPAddr, "live/whipf", offer, h264File, oggFile)
+	waitForStream(t, s, "live/whipf")
+	hls := probeHLSCodecs(t, "http://"+s.HTTPAddr+"/live/whipf.m3u8")
+	require.Equal(t, map[string]string{"video": "h264", "audio": "opus"}, hls)
 }
 
 // WHIP publish and WHEP play go through the same keys as RTMP and FLV:

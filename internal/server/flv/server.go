@@ -95,6 +95,9 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string
 		return
 	}
 	defer reader.Close()
+	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
+	// stream has no AAC, original or derived.
+	reader.PreferAudio(av.CodecAAC, av.CodecOpus)
 	if s.Auth != nil {
 		defer s.Auth.Ended(areq)
 	}
@@ -149,7 +152,7 @@ func (s *Server) play(ctx context.Context, reader *hub.Reader, out sink) error {
 	ctx = out.context(ctx)
 	stream := reader.Stream()
 	hasVideo, hasAudio := stream.Kinds()
-	video, audio := stream.Tracks()
+	video, audio := reader.Tracks()
 	head := flv.AppendHeader(nil, hasVideo, hasAudio)
 	head = flv.AppendTag(head, flv.TagScript, 0, flv.MetadataBody(video, audio))
 

@@ -177,6 +177,10 @@ func (s *Server) measure(ctx context.Context, m member) (variant, bool) {
 		return variant{}, false
 	}
 	video, audio := st.Tracks()
+	if audio != nil && packager.Supports(s.format(), audio.Codec) != nil {
+		// The packager carries the derived audio (AAC from Opus) instead.
+		audio = st.Stats().DerivedAudio
+	}
 	return describe(m, p.Snapshot(), video, audio, s.format()), true
 }
 

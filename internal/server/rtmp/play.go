@@ -48,6 +48,9 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 		}
 		return err
 	}
+	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
+	// stream has no AAC, original or derived.
+	reader.PreferAudio(av.CodecAAC, av.CodecOpus)
 	pctx, cancel := context.WithCancel(ctx)
 	ps := &playSession{c: c, path: path, reader: reader, cancel: cancel, done: make(chan struct{}), auth: areq}
 	c.play = ps
@@ -69,7 +72,7 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 	if err := c.status("status", "NetStream.Play.Start", "Started playing "+path+"."); err != nil {
 		return err
 	}
-	video, audio := reader.Stream().Tracks()
+	video, audio := reader.Tracks()
 	for _, payload := range [][]byte{sampleAccess, flv.MetadataBody(video, audio)} {
 		m := &rtmp.Message{Type: rtmp.MsgDataAMF0, ChunkStreamID: csidData, StreamID: mediaStreamID, Payload: payload}
 		if err := c.wire.WriteMessage(m); err != nil {
@@ -127,7 +130,7 @@ func (ps *playSession) loop(ctx context.Context) error {
 		bufs := store[:0]
 		if lastVideo == nil && lastAudio == nil {
 			// Both sequence headers first: see flvserver.play.
-			video, audio := ps.reader.Stream().Tracks()
+			video, audio := ps.reader.Tracks()
 			for _, t := range []*av.Track{video, audio} {
 				if t == nil {
 					continue

@@ -1,4 +1,4 @@
-package webrtc
+package transcode
 
 import (
 	"bufio"
@@ -8,22 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/sluicemedia/sluice/internal/av"
 )
-
-func TestAppendADTS(t *testing.T) {
-	tr, err := av.NewTrack(av.CodecAAC, []byte{0x12, 0x10}) // AAC-LC 44.1 kHz stereo
-	require.NoError(t, err)
-	frame := []byte{1, 2, 3, 4, 5}
-	b, err := appendADTS(nil, tr, frame)
-	require.NoError(t, err)
-	// syncword, MPEG-4, no CRC; LC, index 4 (44100), 2 channels; length 12.
-	require.Equal(t, []byte{0xff, 0xf1, 0x50, 0x80, 0x01, 0x9f, 0xfc, 1, 2, 3, 4, 5}, b)
-
-	_, err = appendADTS(nil, &av.Track{Codec: av.CodecAAC, SampleRate: 12345, Channels: 2}, frame)
-	require.Error(t, err)
-}
 
 // oggPage builds one Ogg page holding packets (each under 255 bytes).
 func oggPage(packets ...[]byte) []byte {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/streampath"
 )
@@ -57,6 +58,11 @@ type Tracks struct {
 	Video *VideoTrack `json:"video,omitempty"`
 	// Audio is the audio track, omitted when there is none (yet).
 	Audio *AudioTrack `json:"audio,omitempty"`
+	// DerivedAudio is the same audio transcoded by the server for
+	// protocols that cannot carry Audio (AAC from an Opus publisher for
+	// FLV/RTMP/MPEG-TS, Opus from an AAC publisher while WebRTC viewers
+	// watch); omitted when none.
+	DerivedAudio *AudioTrack `json:"derived_audio,omitempty"`
 }
 
 // VideoTrack describes a video track.
@@ -212,9 +218,16 @@ func (s *Server) stream(st hub.Stats, now time.Time) Stream {
 		out.Tracks.Video = &VideoTrack{Codec: v.Codec.String(), CodecString: v.CodecString, Width: v.Width, Height: v.Height}
 	}
 	if a := st.Audio; a != nil {
-		out.Tracks.Audio = &AudioTrack{Codec: a.Codec.String(), CodecString: a.CodecString, SampleRate: a.SampleRate, Channels: a.Channels}
+		out.Tracks.Audio = audioTrack(a)
+	}
+	if a := st.DerivedAudio; a != nil {
+		out.Tracks.DerivedAudio = audioTrack(a)
 	}
 	return out
+}
+
+func audioTrack(a *av.Track) *AudioTrack {
+	return &AudioTrack{Codec: a.Codec.String(), CodecString: a.CodecString, SampleRate: a.SampleRate, Channels: a.Channels}
 }
 
 func viewers(byProto map[string]int) Viewers {

@@ -149,6 +149,24 @@ func offsetOf(t *testing.T, original, derived []time.Duration) (median, worst ti
 	return d[len(d)/2], worst
 }
 
+// bridgeLatency returns the median and largest delay from the arrival of
+// the original packet holding a derived packet's first sample to the
+// arrival of that derived packet.
+func bridgeLatency(t *testing.T, original, derived []*av.Packet) (median, worst time.Duration) {
+	t.Helper()
+	var d []time.Duration
+	for _, p := range derived {
+		i := sort.Search(len(original), func(i int) bool { return original[i].PTS > p.PTS }) - 1
+		if i < 0 {
+			continue // primed samples before the first original packet
+		}
+		d = append(d, p.Arrival.Sub(original[i].Arrival))
+	}
+	require.NotEmpty(t, d)
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[len(d)/2], d[len(d)-1]
+}
+
 // runBridge publishes pkts (with a video track, as a real stream has) in
 // real time into a fresh hub, bridges them to codec to, and returns the
 // derived packets a reader preferring to received.
@@ -226,6 +244,9 @@ func TestAudioBridgeOpusToAACKeepsTiming(t *testing.T) {
 	median, worst := offsetOf(t, original, heard)
 	t.Logf("Opus→AAC bridge: %d AAC frames, %d clicks; audio offset derived − original: median %v, worst %v", len(derived), len(heard), median, worst)
 	require.Less(t, worst.Abs(), 5*time.Millisecond, "every derived click must sit where the original one does")
+	lm, lw := bridgeLatency(t, holed, derived)
+	t.Logf("Opus→AAC bridge latency (original arrival → derived arrival): median %v, max %v", lm, lw)
+	require.Less(t, lm, 500*time.Millisecond)
 }
 
 func TestAudioBridgeAACToOpusKeepsTiming(t *testing.T) {
@@ -237,6 +258,9 @@ func TestAudioBridgeAACToOpusKeepsTiming(t *testing.T) {
 	median, worst := offsetOf(t, original, heard)
 	t.Logf("AAC→Opus bridge: %d Opus packets, %d clicks; audio offset derived − original: median %v, worst %v", len(derived), len(heard), median, worst)
 	require.Less(t, worst.Abs(), 5*time.Millisecond, "every derived click must sit where the original one does")
+	lm, lw := bridgeLatency(t, src, derived)
+	t.Logf("AAC→Opus bridge latency (original arrival → derived arrival): median %v, max %v", lm, lw)
+	require.Less(t, lm, 500*time.Millisecond)
 }
 
 func TestAudioBridgeIdleForSameCodec(t *testing.T) {

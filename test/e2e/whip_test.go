@@ -330,6 +330,17 @@ func TestWHIPPublishPlaysOverFLVAndHLS(t *testing.T) {
 	require.Empty(t, res.Errors)
 	require.GreaterOrEqual(t, res.VideoFrames, 60)
 
+	// The API shows the publisher's Opus and the AAC derived from it.
+	var stream struct {
+		Tracks struct {
+			Audio        struct{ Codec string } `json:"audio"`
+			DerivedAudio struct{ Codec string } `json:"derived_audio"`
+		} `json:"tracks"`
+	}
+	getJSON(t, "http://"+s.HTTPAddr+"/api/v1/streams/live/whip", &stream)
+	require.Equal(t, "opus", stream.Tracks.Audio.Codec)
+	require.Equal(t, "aac", stream.Tracks.DerivedAudio.Codec)
+
 	// Observability: one WHIP session in the API and the metrics.
 	var server struct {
 		WebRTC struct {

@@ -133,14 +133,15 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	}
 
 	a.webrtc = &webrtcserver.Server{
-		Hub:            a.hub,
-		Listen:         cfg.WebRTC.Listen,
-		IPs:            cfg.WebRTC.IPs,
-		MaxSessions:    cfg.WebRTC.MaxSessions,
-		SessionTimeout: cfg.WebRTC.SessionTimeout.Duration,
-		Logger:         log.With("component", "webrtc"),
-		Auth:           a.auth,
-		Bridges:        a.audio,
+		Hub:              a.hub,
+		Listen:           cfg.WebRTC.Listen,
+		IPs:              cfg.WebRTC.IPs,
+		MaxSessions:      cfg.WebRTC.MaxSessions,
+		MaxSessionsPerIP: cfg.WebRTC.MaxSessionsPerIP,
+		SessionTimeout:   cfg.WebRTC.SessionTimeout.Duration,
+		Logger:           log.With("component", "webrtc"),
+		Auth:             a.auth,
+		Bridges:          a.audio,
 	}
 	if err = a.webrtc.Initialize(); err != nil {
 		a.webrtc = nil

@@ -142,6 +142,9 @@ type WebRTCConfig struct {
 	// MaxSessions caps concurrent WebRTC (WHEP) sessions; further requests
 	// get 503. Default 1000.
 	MaxSessions int `yaml:"max_sessions"`
+	// MaxSessionsPerIP caps concurrent WebRTC sessions (WHEP and WHIP)
+	// from one client IP address; further requests get 429. Default 100.
+	MaxSessionsPerIP int `yaml:"max_sessions_per_ip"`
 	// SessionTimeout closes a session whose peer has not connected (ICE and
 	// DTLS) within this time of the offer. Default 15s.
 	SessionTimeout Duration `yaml:"session_timeout"`

@@ -52,6 +52,7 @@ func (c *Config) Validate() error {
 	v.listen("webrtc.listen", c.WebRTC.Listen)
 	v.ips("webrtc.ips", c.WebRTC.IPs)
 	v.between("webrtc.max_sessions", c.WebRTC.MaxSessions, 1, math.MaxInt32)
+	v.between("webrtc.max_sessions_per_ip", c.WebRTC.MaxSessionsPerIP, 1, math.MaxInt32)
 	v.positiveDuration("webrtc.session_timeout", c.WebRTC.SessionTimeout)
 	if c.Debug.PprofListen != "" {
 		v.listen("debug.pprof_listen", c.Debug.PprofListen)

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,8 @@ import (
 
 // Defaults for zero Server options.
 const (
-	DefaultMaxSessions    = 1000
+	DefaultMaxSessions      = 1000
+	DefaultMaxSessionsPerIP = 100
 	DefaultSessionTimeout = 15 * time.Second
 )
 
@@ -52,6 +54,9 @@ type Server struct {
 	IPs []string
 	// MaxSessions caps concurrent sessions; more get 503. Default 1000.
 	MaxSessions int
+	// MaxSessionsPerIP caps concurrent sessions from one client IP
+	// address; more get 429. Default 100.
+	MaxSessionsPerIP int
 	// SessionTimeout closes a session whose peer has not connected within
 	// this time of its offer. Default 15 s.
 	SessionTimeout time.Duration
@@ -71,6 +76,7 @@ type Server struct {
 	settings pion.SettingEngine
 
 	active atomic.Int64 // sessions reserved or running (Sessions)
+	perIP  map[string]int // sessions reserved or running by client IP; guarded by mu
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
@@ -98,6 +104,10 @@ func (s *Server) Initialize() error {
 	if s.MaxSessions <= 0 {
 		s.MaxSessions = DefaultMaxSessions
 	}
+	if s.MaxSessionsPerIP <= 0 {
+		s.MaxSessionsPerIP = DefaultMaxSessionsPerIP
+	}
+	s.perIP = make(map[string]int)
 	if s.SessionTimeout <= 0 {
 		s.SessionTimeout = DefaultSessionTimeout
 	}
@@ -233,17 +243,37 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// reserve claims a session slot; false when MaxSessions are running.
-func (s *Server) reserve() bool {
-	for {
-		n := s.active.Load()
-		if n >= int64(s.MaxSessions) {
-			return false
-		}
-		if s.active.CompareAndSwap(n, n+1) {
-			return true
-		}
+// reserve claims a session slot for a client at remote (host:port). It
+// returns the client's IP for release, or the HTTP status and reason of a
+// refusal: 503 when MaxSessions are running, 429 when the IP already has
+// MaxSessionsPerIP.
+func (s *Server) reserve(remote string) (ip string, status int, err error) {
+	ip = remote
+	if host, _, splitErr := net.SplitHostPort(remote); splitErr == nil {
+		ip = host
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active.Load() >= int64(s.MaxSessions) {
+		return "", http.StatusServiceUnavailable, fmt.Errorf("too many WebRTC sessions (webrtc.max_sessions is %d)", s.MaxSessions)
+	}
+	if s.perIP[ip] >= s.MaxSessionsPerIP {
+		return "", http.StatusTooManyRequests, fmt.Errorf("too many WebRTC sessions from %s (webrtc.max_sessions_per_ip is %d)", ip, s.MaxSessionsPerIP)
+	}
+	s.perIP[ip]++
+	s.active.Add(1)
+	return ip, 0, nil
+}
+
+// release frees a slot reserve gave to ip; it returns the number of
+// sessions left.
+func (s *Server) release(ip string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+	return int(s.active.Add(-1))
 }
 
 // register adds a session unless the server is closed, counting its run
@@ -266,7 +296,7 @@ func (s *Server) unregister(ss *session) int {
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
 	s.mu.Unlock()
-	return int(s.active.Add(-1))
+	return s.release(ss.ip)
 }
 
 func (s *Server) session(id string) *session {

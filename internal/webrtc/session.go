@@ -30,6 +30,7 @@ type session struct {
 	stream *hub.Stream
 	log    *slog.Logger
 	start  time.Time
+	ip     string // client IP, for release
 
 	pc     *pion.PeerConnection
 	reader *hub.Reader

@@ -67,14 +67,15 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 		refuse(http.StatusNotFound, "stream %s is not published", path)
 		return
 	}
-	if !s.reserve() {
-		refuse(http.StatusServiceUnavailable, "too many WebRTC sessions (webrtc.max_sessions is %d)", s.MaxSessions)
+	ip, status, err := s.reserve(r.RemoteAddr)
+	if err != nil {
+		refuse(status, "%v", err)
 		return
 	}
 	reserved := true
 	defer func() {
 		if reserved {
-			s.active.Add(-1)
+			s.release(ip)
 		}
 	}()
 
@@ -108,6 +109,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	}
 	id := newID()
 	sess := newSession(s, id, path, reader.Stream(), log.With("session", id))
+	sess.ip = ip
 	sess.pc, sess.reader, sess.areq = pc, reader, areq
 	var senders []*pion.RTPSender
 	if plan.video != nil {

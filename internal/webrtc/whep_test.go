@@ -212,6 +212,38 @@ func TestSessionTimeoutAndLimit(t *testing.T) {
 	require.Eventually(t, func() bool { return s.Sessions() == 0 }, 5*time.Second, 20*time.Millisecond)
 }
 
+// One client address may hold MaxSessionsPerIP sessions; the next gets 429
+// while another address is still served.
+func TestSessionLimitPerIP(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, h := newTestServer(t, func(s *Server) {
+		s.SessionTimeout = 300 * time.Millisecond
+		s.MaxSessionsPerIP = 2
+	})
+	publishTestStream(t, h, "live/ip")
+	postFrom := func(remote string) *http.Response {
+		_, offer := newClientOffer(t)
+		req := httptest.NewRequest(http.MethodPost, "/live/ip/whep", strings.NewReader(offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		s.ServeWHEP(rec, req, "live/ip")
+		return rec.Result()
+	}
+	for i, remote := range []string{"192.0.2.1:1000", "192.0.2.1:1001"} {
+		require.Equal(t, http.StatusCreated, postFrom(remote).StatusCode, "session %d", i)
+	}
+	resp := postFrom("192.0.2.1:1002")
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Contains(t, string(body), "webrtc.max_sessions_per_ip is 2")
+	require.Equal(t, http.StatusCreated, postFrom("192.0.2.2:1000").StatusCode, "another address")
+	require.Equal(t, 3, s.Sessions())
+	// Unconnected sessions time out and free their address's slots.
+	require.Eventually(t, func() bool { return s.Sessions() == 0 }, 5*time.Second, 20*time.Millisecond)
+	require.Equal(t, http.StatusCreated, postFrom("192.0.2.1:1003").StatusCode, "slots freed")
+}
+
 func TestChooseH264(t *testing.T) {
 	offered := []codecOffer{
 		{pt: 102, fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"},

@@ -74,14 +74,15 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 		refuse(http.StatusBadRequest, "%v", err)
 		return
 	}
-	if !s.reserve() {
-		refuse(http.StatusServiceUnavailable, "too many WebRTC sessions (webrtc.max_sessions is %d)", s.MaxSessions)
+	ip, status, err := s.reserve(r.RemoteAddr)
+	if err != nil {
+		refuse(status, "%v", err)
 		return
 	}
 	reserved := true
 	defer func() {
 		if reserved {
-			s.active.Add(-1)
+			s.release(ip)
 		}
 	}()
 
@@ -110,6 +111,7 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 	}
 	id := newID()
 	sess := newWHIPSession(s, id, path, pub, pc, areq, log.With("session", id))
+	sess.ip = ip
 	if !s.registerWHIP(sess) {
 		_ = pc.Close()
 		refuse(http.StatusServiceUnavailable, "server shutting down")
@@ -221,7 +223,7 @@ func (s *Server) unregisterWHIP(ws *whipSession) int {
 		delete(s.whipPath, ws.path)
 	}
 	s.mu.Unlock()
-	return int(s.active.Add(-1))
+	return s.release(ws.ip)
 }
 
 // requestKeyframe asks the WHIP publisher of path, if any, for a keyframe
@@ -274,6 +276,8 @@ type whipSession struct {
 	sawKey    atomic.Bool
 	pliMu     sync.Mutex
 	lastPLI   time.Time
+
+	ip string // client IP, for release
 
 	// Counters for the closing log line.
 	frames, dropped, audioPkts, lost, plis atomic.Uint64

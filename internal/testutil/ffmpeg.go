@@ -224,3 +224,30 @@ func Decode(t testing.TB, url string, d time.Duration, extra ...string) (DecodeR
 	}
 	return res, nil
 }
+
+// CountFrames decodes a raw video file of ffmpeg input format (e.g.
+// "h264", "hevc", "obu") with ffprobe and returns the number of decoded
+// frames; a file ffprobe cannot read fails the test.
+func CountFrames(t testing.TB, file, format string) int {
+	t.Helper()
+	RequireTool(t, "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-f", format, "-count_frames",
+		"-select_streams", "v:0", "-show_entries", "stream=nb_read_frames,codec_name,width,height",
+		"-of", "default=noprint_wrappers=1", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v: %s", file, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "nb_read_frames="); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("ffprobe %s: frame count %q: %s", file, v, out)
+			}
+			return n
+		}
+	}
+	t.Fatalf("ffprobe printed no frame count for %s: %s", file, out)
+	return 0
+}

@@ -3,9 +3,6 @@ package webrtc
 import (
 	"encoding/binary"
 	"fmt"
-	"sync"
-
-	"github.com/sluicemedia/sluice/internal/av"
 )
 
 // rtpMTU is the largest RTP payload sent: 1200 bytes leaves room for the
@@ -121,56 +118,4 @@ func appendFUA(dst [][]byte, nalu []byte, mtu int) [][]byte {
 		dst = append(dst, buf[start:len(buf):len(buf)])
 	}
 	return dst
-}
-
-// payloadCacheSize is how many access units a payload cache keeps: about
-// 10 s of 25 fps video, enough for viewers that are not at the same spot.
-const payloadCacheSize = 256
-
-// payloadCache shares the RTP payloads of a stream's H.264 packets between
-// its WHEP viewers: each access unit is packetized once, by the first viewer
-// that needs it. It is bounded: the oldest entries are evicted first, and a
-// viewer behind them packetizes again (costing only CPU).
-type payloadCache struct {
-	refs int // guarded by Server.mu
-
-	mu    sync.Mutex
-	m     map[*av.Packet][][]byte
-	ring  [payloadCacheSize]*av.Packet
-	next  int
-	track *av.Track
-	sps   [][]byte
-	pps   [][]byte
-}
-
-func newPayloadCache() *payloadCache {
-	return &payloadCache{m: make(map[*av.Packet][][]byte, payloadCacheSize)}
-}
-
-// payloads returns the RTP payloads of the H.264 packet p. The result is
-// shared and must not be modified.
-func (c *payloadCache) payloads(p *av.Packet) ([][]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if pl, ok := c.m[p]; ok {
-		return pl, nil
-	}
-	if p.Track != c.track {
-		sps, pps, err := av.H264ParameterSets(p.Track.Config)
-		if err != nil {
-			return nil, err
-		}
-		c.track, c.sps, c.pps = p.Track, sps, pps
-	}
-	pl, err := packetizeH264(nil, p.Data, c.sps, c.pps, p.Key, rtpMTU)
-	if err != nil {
-		return nil, err
-	}
-	if old := c.ring[c.next]; old != nil {
-		delete(c.m, old)
-	}
-	c.ring[c.next] = p
-	c.next = (c.next + 1) % payloadCacheSize
-	c.m[p] = pl
-	return pl, nil
 }

@@ -28,6 +28,8 @@ type offer struct {
 	// h264 lists the offered H.264 payload types with packetization-mode=1,
 	// in the offer's order of preference.
 	h264 []codecOffer
+	// h265 and av1 list the offered H.265 and AV1 payload types.
+	h265, av1 []codecOffer
 	// opus lists the offered Opus payload types.
 	opus []codecOffer
 	// hasVideo and hasAudio report media sections of each kind in the
@@ -98,6 +100,8 @@ func parseOfferFor(body []byte, publish bool) (*offer, error) {
 		case "video":
 			o.hasVideo = true
 			o.h264 = append(o.h264, offeredCodecs(md, "h264", h264Mode1)...)
+			o.h265 = append(o.h265, offeredCodecs(md, "h265", nil)...)
+			o.av1 = append(o.av1, offeredCodecs(md, "av1", nil)...)
 		case "audio":
 			o.hasAudio = true
 			o.opus = append(o.opus, offeredCodecs(md, "opus", nil)...)

@@ -211,15 +211,18 @@ func (s *session) teardown() {
 // cannot go on (its PeerConnection is closed).
 func (s *session) write(p *av.Packet) error {
 	switch p.Track.Codec {
-	case av.CodecH264:
-		return s.writeH264(p)
+	case av.CodecH264, av.CodecH265, av.CodecAV1:
+		return s.writeVideo(p)
 	case av.CodecOpus: // the publisher's, or derived from its AAC
 		return s.writeOpus(p.Data, p.PTS)
 	}
 	return nil
 }
 
-func (s *session) writeH264(p *av.Packet) error {
+// writeVideo sends one access unit as RTP packets, the marker bit on the
+// last (RFC 6184 §5.1, RFC 7798 §4.1, AV1 RTP §4.1), from the stream's
+// shared payloads.
+func (s *session) writeVideo(p *av.Packet) error {
 	if s.video == nil {
 		return nil
 	}

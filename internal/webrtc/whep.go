@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -97,6 +98,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	// Browsers' WebRTC has no AAC: Opus, the publisher's or derived.
 	reader.PreferAudio(av.CodecOpus)
 
+	waitForVideoTrack(r.Context(), reader.Stream())
 	plan, code, err := planMedia(off, reader.Stream())
 	if err != nil {
 		refuse(code, "%v", err)
@@ -225,26 +227,14 @@ func planMedia(off *offer, st *hub.Stream) (mediaPlan, int, error) {
 	hasVideo, hasAudio := st.Kinds()
 	hasVideo = hasVideo || video != nil
 	hasAudio = hasAudio || audio != nil
-	if video != nil && video.Codec != av.CodecH264 {
-		return plan, http.StatusNotImplemented, fmt.Errorf("stream video is %s; WHEP sends H.264 only for now", video.Codec)
+	videoCodec := av.CodecH264 // until the first video packet tells
+	if video != nil {
+		videoCodec = video.Codec
 	}
 	if hasVideo && off.hasVideo {
-		var profile byte
-		if video != nil {
-			if sps, _, err := av.H264ParameterSets(video.Config); err == nil && len(sps) > 0 && len(sps[0]) > 1 {
-				profile = sps[0][1]
-			}
-		}
-		c, ok := chooseH264(off.h264, profile)
-		if !ok {
-			return plan, http.StatusBadRequest, fmt.Errorf("%w: no H.264 with packetization-mode=1 offered (the stream's video is H.264)", errBadOffer)
-		}
-		plan.video = &pion.RTPCodecParameters{
-			PayloadType: pion.PayloadType(c.pt),
-			RTPCodecCapability: pion.RTPCodecCapability{
-				// ConfigureNack adds the nack and nack pli feedback.
-				MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: c.fmtp,
-			},
+		var err error
+		if plan.video, err = chooseVideo(off, video); err != nil {
+			return plan, http.StatusBadRequest, err
 		}
 	}
 	audioOK := audio == nil || audio.Codec == av.CodecAAC || audio.Codec == av.CodecOpus
@@ -258,7 +248,7 @@ func planMedia(off *offer, st *hub.Stream) (mediaPlan, int, error) {
 		}
 	}
 	if plan.video == nil && plan.audio == nil {
-		what := "H.264 video"
+		what := strings.ToUpper(videoCodec.String()) + " video"
 		if !hasVideo {
 			what = "Opus audio"
 		}
@@ -267,13 +257,74 @@ func planMedia(off *offer, st *hub.Stream) (mediaPlan, int, error) {
 	return plan, 0, nil
 }
 
+// waitForVideoTrack waits (a little) for the first video packet of a
+// stream that announced video, since the answer must name its codec.
+func waitForVideoTrack(ctx context.Context, st *hub.Stream) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		hasVideo, _ := st.Kinds()
+		if video, _ := st.Tracks(); !hasVideo || video != nil || st.Ended() || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// chooseVideo picks the offered payload type for the stream's video codec
+// (H.264 when not known yet): the stream is sent as published, never
+// transcoded, so the offer must include its codec.
+func chooseVideo(off *offer, video *av.Track) (*pion.RTPCodecParameters, error) {
+	codec := av.CodecH264
+	if video != nil {
+		codec = video.Codec
+	}
+	var offered []codecOffer
+	var mime string
+	switch codec {
+	case av.CodecH265:
+		offered, mime = off.h265, pion.MimeTypeH265
+	case av.CodecAV1:
+		offered, mime = off.av1, pion.MimeTypeAV1
+	default:
+		offered, mime = off.h264, pion.MimeTypeH264
+	}
+	if len(offered) == 0 {
+		if codec == av.CodecH264 {
+			return nil, fmt.Errorf("%w: no H.264 with packetization-mode=1 offered (the stream's video is H.264)", errBadOffer)
+		}
+		return nil, fmt.Errorf("%w: the stream's video is %s and the offer has no %s (video is sent as published, not transcoded)",
+			errBadOffer, strings.ToUpper(codec.String()), mime)
+	}
+	c := offered[0]
+	if codec == av.CodecH264 {
+		var profile byte
+		if video != nil {
+			if sps, _, err := av.H264ParameterSets(video.Config); err == nil && len(sps) > 0 && len(sps[0]) > 1 {
+				profile = sps[0][1]
+			}
+		}
+		c, _ = chooseH264(offered, profile)
+	}
+	return &pion.RTPCodecParameters{
+		PayloadType: pion.PayloadType(c.pt),
+		RTPCodecCapability: pion.RTPCodecCapability{
+			// ConfigureNack adds the nack and nack pli feedback.
+			MimeType: mime, ClockRate: 90000, SDPFmtpLine: c.fmtp,
+		},
+	}, nil
+}
+
 // newPeerConnection builds a PeerConnection that knows exactly the codecs
 // of plan, on the server's shared ICE sockets.
 func (s *Server) newPeerConnection(plan mediaPlan) (*pion.PeerConnection, error) {
 	me := &pion.MediaEngine{}
 	if plan.video != nil {
 		if err := me.RegisterCodec(*plan.video, pion.RTPCodecTypeVideo); err != nil {
-			return nil, fmt.Errorf("register H.264: %w", err)
+			return nil, fmt.Errorf("register %s: %w", plan.video.MimeType, err)
 		}
 	}
 	if plan.audio != nil {

@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -140,28 +137,6 @@ func (v *whepViewer) waitFrames(t *testing.T, n int, timeout time.Duration) {
 		v.frames, v.videoPkts, timeout, n, v.pc.ConnectionState())
 }
 
-// countFrames decodes an Annex-B H.264 file with ffprobe and returns the
-// number of decoded frames.
-func countFrames(t *testing.T, file string) int {
-	t.Helper()
-	testutil.RequireTool(t, "ffprobe")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-f", "h264", "-count_frames",
-		"-select_streams", "v:0", "-show_entries", "stream=nb_read_frames,codec_name,width,height",
-		"-of", "default=noprint_wrappers=1", file).CombinedOutput()
-	require.NoError(t, err, "ffprobe: %s", out)
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "nb_read_frames="); ok {
-			n, err := strconv.Atoi(v)
-			require.NoError(t, err, "ffprobe: %s", out)
-			return n
-		}
-	}
-	t.Fatalf("ffprobe printed no frame count: %s", out)
-	return 0
-}
-
 // sessionsAfterClose returns the "sessions" count of the last "whep session
 // closed" log line, waiting for one to appear.
 func sessionsAfterClose(t *testing.T, s *testutil.Sluice) float64 {
@@ -194,7 +169,7 @@ func TestWHEPPlaysRTMPPublishedStream(t *testing.T) {
 	v.mu.Unlock()
 	t.Logf("time to first video RTP packet after POST: %s", firstVideo)
 
-	frames := countFrames(t, file)
+	frames := testutil.CountFrames(t, file, "h264")
 	t.Logf("ffprobe decoded %d frames from the WHEP Annex-B capture", frames)
 	require.GreaterOrEqual(t, frames, 50, "decoded H.264 frames")
 

@@ -240,12 +240,21 @@ func TestAudioBridgeOpusToAACKeepsTiming(t *testing.T) {
 	for i := 1; i < len(derived); i++ {
 		require.Greater(t, derived[i].PTS, derived[i-1].PTS, "derived timestamps increase")
 	}
-	original, heard := clickTimes(t, src), clickTimes(t, derived)
+	checkBridgeTiming(t, "Opus→AAC", src, holed, derived)
+}
+
+// checkBridgeTiming asserts that every click of the reference clip sits at
+// the same place in the derived audio (within 5 ms) and logs the offset
+// and the bridge's delay (published are the packets that were sent).
+func checkBridgeTiming(t *testing.T, name string, reference, published, derived []*av.Packet) {
+	t.Helper()
+	original, heard := clickTimes(t, reference), clickTimes(t, derived)
 	median, worst := offsetOf(t, original, heard)
-	t.Logf("Opus→AAC bridge: %d AAC frames, %d clicks; audio offset derived − original: median %v, worst %v", len(derived), len(heard), median, worst)
+	t.Logf("%s bridge: %d %s packets, %d clicks; audio offset derived − original: median %v, worst %v",
+		name, len(derived), derived[0].Track.Codec, len(heard), median, worst)
 	require.Less(t, worst.Abs(), 5*time.Millisecond, "every derived click must sit where the original one does")
-	lm, lw := bridgeLatency(t, holed, derived)
-	t.Logf("Opus→AAC bridge latency (original arrival → derived arrival): median %v, max %v", lm, lw)
+	lm, lw := bridgeLatency(t, published, derived)
+	t.Logf("%s bridge latency (original arrival → derived arrival): median %v, max %v", name, lm, lw)
 	require.Less(t, lm, 500*time.Millisecond)
 }
 
@@ -254,13 +263,7 @@ func TestAudioBridgeAACToOpusKeepsTiming(t *testing.T) {
 	derived := runBridge(t, src, av.CodecOpus, false)
 	require.NotEmpty(t, derived, "derived Opus packets")
 	require.Equal(t, av.CodecOpus, derived[0].Track.Codec)
-	original, heard := clickTimes(t, src), clickTimes(t, derived)
-	median, worst := offsetOf(t, original, heard)
-	t.Logf("AAC→Opus bridge: %d Opus packets, %d clicks; audio offset derived − original: median %v, worst %v", len(derived), len(heard), median, worst)
-	require.Less(t, worst.Abs(), 5*time.Millisecond, "every derived click must sit where the original one does")
-	lm, lw := bridgeLatency(t, src, derived)
-	t.Logf("AAC→Opus bridge latency (original arrival → derived arrival): median %v, max %v", lm, lw)
-	require.Less(t, lm, 500*time.Millisecond)
+	checkBridgeTiming(t, "AAC→Opus", src, src, derived)
 }
 
 func TestAudioBridgeIdleForSameCodec(t *testing.T) {

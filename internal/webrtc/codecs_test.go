@@ -1,7 +1,6 @@
 package webrtc
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -24,33 +23,12 @@ import (
 // timestamps, until the test ends.
 func loopVector(t *testing.T, h *hub.Hub, path string, track *av.Track, v testutil.VideoVector) {
 	t.Helper()
-	p, err := h.Publish(path, hub.ClientInfo{Protocol: "test", Remote: "test"})
-	require.NoError(t, err)
-	p.Announce(true, false)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		loopLen := time.Duration(v.Frames[len(v.Frames)-1].DTSms+40) * time.Millisecond
-		for n := 0; ; n++ {
-			f := v.Frames[n%len(v.Frames)]
-			dts := time.Duration(n/len(v.Frames))*loopLen + time.Duration(f.DTSms)*time.Millisecond
-			pts := dts + time.Duration(f.CTSms)*time.Millisecond
-			_ = p.WritePacket(&av.Packet{Track: track, DTS: dts, PTS: pts, Key: f.Key, Data: f.Data})
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		p.Close("test end")
+	loopLen := time.Duration(v.Frames[len(v.Frames)-1].DTSms+40) * time.Millisecond
+	publishEvery(t, h, path, false, 40*time.Millisecond, func(p *hub.Publisher, n int) {
+		f := v.Frames[n%len(v.Frames)]
+		dts := time.Duration(n/len(v.Frames))*loopLen + time.Duration(f.DTSms)*time.Millisecond
+		pts := dts + time.Duration(f.CTSms)*time.Millisecond
+		_ = p.WritePacket(&av.Packet{Track: track, DTS: dts, PTS: pts, Key: f.Key, Data: f.Data})
 	})
 }
 

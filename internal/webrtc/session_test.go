@@ -27,27 +27,36 @@ func feedH264Opus(t *testing.T, h *hub.Hub, path string) {
 	require.NoError(t, err)
 	ot, err := av.NewTrack(av.CodecOpus, av.OpusHead(2))
 	require.NoError(t, err)
+	publishEvery(t, h, path, true, 20*time.Millisecond, func(p *hub.Publisher, i int) {
+		pts := time.Duration(i) * 20 * time.Millisecond
+		if i%2 == 0 {
+			frame := i / 2
+			nal := []byte{0x41, 0x9a, byte(frame)}
+			if frame%10 == 0 {
+				nal = append([]byte{0x65, 0x88}, make([]byte, 3000)...) // fragmented IDR
+			}
+			_ = p.WritePacket(&av.Packet{Track: vt, DTS: pts, PTS: pts, Key: frame%10 == 0, Data: avcc(nal)})
+		}
+		_ = p.WritePacket(&av.Packet{Track: ot, DTS: pts, PTS: pts, Key: true, Data: []byte{0xfc, 0xff, 0xfe}})
+	})
+}
+
+// publishEvery publishes at path (video, and audio when withAudio): step
+// writes the packets of tick i, once per period, until the test ends.
+func publishEvery(t *testing.T, h *hub.Hub, path string, withAudio bool, period time.Duration, step func(p *hub.Publisher, i int)) {
+	t.Helper()
 	p, err := h.Publish(path, hub.ClientInfo{Protocol: "test", Remote: "test"})
 	require.NoError(t, err)
-	p.Announce(true, true)
+	p.Announce(true, withAudio)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for i := 0; ; i++ {
-			pts := time.Duration(i) * 20 * time.Millisecond
-			if i%2 == 0 {
-				frame := i / 2
-				nal := []byte{0x41, 0x9a, byte(frame)}
-				if frame%10 == 0 {
-					nal = append([]byte{0x65, 0x88}, make([]byte, 3000)...) // fragmented IDR
-				}
-				_ = p.WritePacket(&av.Packet{Track: vt, DTS: pts, PTS: pts, Key: frame%10 == 0, Data: avcc(nal)})
-			}
-			_ = p.WritePacket(&av.Packet{Track: ot, DTS: pts, PTS: pts, Key: true, Data: []byte{0xfc, 0xff, 0xfe}})
+			step(p, i)
 			select {
 			case <-tick.C:
 			case <-ctx.Done():

@@ -37,7 +37,7 @@ import (
 const (
 	DefaultMaxSessions      = 1000
 	DefaultMaxSessionsPerIP = 100
-	DefaultSessionTimeout = 15 * time.Second
+	DefaultSessionTimeout   = 15 * time.Second
 )
 
 // Server is the WebRTC media server: its options are set before
@@ -75,7 +75,7 @@ type Server struct {
 	tcpMux   ice.TCPMux
 	settings pion.SettingEngine
 
-	active atomic.Int64 // sessions reserved or running (Sessions)
+	active atomic.Int64   // sessions reserved or running (Sessions)
 	perIP  map[string]int // sessions reserved or running by client IP; guarded by mu
 	wg     sync.WaitGroup
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
@@ -114,13 +115,22 @@ func (s *session) onState(st pion.PeerConnectionState) {
 }
 
 // drainRTCP reads a sender's RTCP so interceptors (NACK responder, reports)
-// see it; it ends when the PeerConnection closes.
+// see it, and passes a viewer's keyframe requests (its decoder lost its
+// reference: PLI, RFC 4585 §6.3.1; FIR, RFC 5104 §4.3.1) on to the stream's
+// WHIP publisher, if any (rate-limited there); an RTMP publisher cannot be
+// asked. It ends when the PeerConnection closes.
 func (s *session) drainRTCP(sender *pion.RTPSender) {
 	defer s.srv.wg.Done()
-	buf := make([]byte, 1500)
 	for {
-		if _, _, err := sender.Read(buf); err != nil {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
 			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				s.srv.requestKeyframe(s.path, "whep viewer asked for a keyframe")
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
 	pion "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
@@ -58,6 +59,33 @@ func newWHIPClient(t *testing.T) (*whipClient, string) {
 	require.NoError(t, pc.SetLocalDescription(offer))
 	<-done
 	return c, pc.LocalDescription().SDP
+}
+
+// send writes 50 fps H.264 (an IDR every 25 frames, the first at frame
+// 5) and Opus until ctx ends; the returned channel closes then.
+func (c *whipClient) send(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...) // FU-A on the wire
+		p := []byte{0x41, 0x9a, 0x02, 0x03}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			frame := annexB(p)
+			if i%25 == 5 { // the first frames are P: they must be skipped
+				frame = annexB(testSPS, testPPS, idr)
+			}
+			_ = c.video.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+			_ = c.audio.WriteSample(media.Sample{Data: []byte{0xfc, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
+		}
+	}()
+	return done
 }
 
 func postWHIP(s *Server, path, body string) *http.Response {
@@ -107,27 +135,7 @@ func TestWHIPPublishesIntoHub(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sendDone := make(chan struct{})
-	go func() {
-		defer close(sendDone)
-		idr := append([]byte{0x65, 0x88, 0x84}, make([]byte, 3000)...) // FU-A on the wire
-		p := []byte{0x41, 0x9a, 0x02, 0x03}
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			frame := annexB(p)
-			if i%25 == 5 { // the first frames are P: they must be skipped
-				frame = annexB(testSPS, testPPS, idr)
-			}
-			_ = c.video.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
-			_ = c.audio.WriteSample(media.Sample{Data: []byte{0xfc, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
-		}
-	}()
+	sendDone := c.send(ctx)
 
 	rd, err := h.Subscribe(ctx, "live/in", hub.ClientInfo{Protocol: "test"})
 	require.NoError(t, err)
@@ -287,4 +295,89 @@ func TestWHIPAndWHEPAuth(t *testing.T) {
 	require.Equal(t, 2, fa.endedCount())
 	require.Equal(t, auth.Request{Action: auth.Play, Path: "live/a", Protocol: "whep", Remote: "192.0.2.1:1234",
 		Token: "view", Query: url.Values{}}, fa.ended[1])
+}
+
+// A WHEP viewer's keyframe request (PLI) reaches the WHIP publisher of the
+// stream, so a viewer whose decoder lost its reference recovers at once
+// instead of waiting for the next scheduled keyframe.
+func TestWHEPViewerPLIReachesWHIPPublisher(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, _ := newTestServer(t, nil)
+	c, offer := newWHIPClient(t)
+	var mu sync.Mutex
+	var plis []time.Time
+	for _, snd := range c.pc.GetSenders() {
+		if snd.Track() == nil || snd.Track().Kind() != pion.RTPCodecTypeVideo {
+			continue
+		}
+		go func() {
+			for {
+				pkts, _, err := snd.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if _, ok := p.(*rtcp.PictureLossIndication); ok {
+						mu.Lock()
+						plis = append(plis, time.Now())
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+	resp := postWHIP(s, "live/pli", offer)
+	answer, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", answer)
+	require.NoError(t, c.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: string(answer)}))
+	ctx, cancel := context.WithCancel(context.Background())
+	sendDone := c.send(ctx)
+	defer func() { cancel(); <-sendDone }()
+
+	viewer, voffer := newClientOffer(t)
+	ssrc := make(chan uint32, 2)
+	viewer.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+		if tr.Kind() == pion.RTPCodecTypeVideo {
+			ssrc <- uint32(tr.SSRC())
+		}
+		go func() {
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+			}
+		}()
+	})
+	resp = post(t, s, "live/pli", "application/sdp", voffer)
+	vanswer, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", vanswer)
+	require.NoError(t, viewer.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: string(vanswer)}))
+	var videoSSRC uint32
+	select {
+	case videoSSRC = <-ssrc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the WHEP viewer got no video")
+	}
+
+	// Let the PLIs of the start (track started, viewer joined) pass and
+	// the rate limit expire, then the viewer asks.
+	quietSince := func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(plis) == 0 {
+			return time.Hour
+		}
+		return time.Since(plis[len(plis)-1])
+	}
+	require.Eventually(t, func() bool { return quietSince() > 2*pliInterval }, 10*time.Second, 20*time.Millisecond)
+	asked := time.Now()
+	require.NoError(t, viewer.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: videoSSRC}}))
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(plis) > 0 && plis[len(plis)-1].After(asked)
+	}, 2*time.Second, 10*time.Millisecond, "the publisher got the viewer's PLI")
+	mu.Lock()
+	t.Logf("PLI at the publisher %v after the viewer's", plis[len(plis)-1].Sub(asked))
+	mu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	pion "github.com/pion/webrtc/v4"
 	"log/slog"
 	"net"
 	"net/http"
@@ -136,6 +137,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		Hub:              a.hub,
 		Listen:           cfg.WebRTC.Listen,
 		IPs:              cfg.WebRTC.IPs,
+		ICEServers:       iceServers(cfg.WebRTC.ICEServers),
 		MaxSessions:      cfg.WebRTC.MaxSessions,
 		MaxSessionsPerIP: cfg.WebRTC.MaxSessionsPerIP,
 		SessionTimeout:   cfg.WebRTC.SessionTimeout.Duration,
@@ -294,4 +296,13 @@ wait:
 	wg.Wait()
 	a.log.Info("sluice stopped")
 	return runErr
+}
+
+// iceServers converts the configured STUN/TURN servers for pion.
+func iceServers(in []config.ICEServer) []pion.ICEServer {
+	out := make([]pion.ICEServer, 0, len(in))
+	for _, s := range in {
+		out = append(out, pion.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
 }

@@ -142,12 +142,26 @@ type WebRTCConfig struct {
 	// MaxSessions caps concurrent WebRTC (WHEP) sessions; further requests
 	// get 503. Default 1000.
 	MaxSessions int `yaml:"max_sessions"`
+	// ICEServers are STUN and TURN servers the server gathers extra ICE
+	// candidates from (server-reflexive, relayed), for a server behind a NAT
+	// that webrtc.ips cannot describe. Default none. Set in a config file
+	// only.
+	ICEServers []ICEServer `yaml:"ice_servers"`
 	// MaxSessionsPerIP caps concurrent WebRTC sessions (WHEP and WHIP)
 	// from one client IP address; further requests get 429. Default 100.
 	MaxSessionsPerIP int `yaml:"max_sessions_per_ip"`
 	// SessionTimeout closes a session whose peer has not connected (ICE and
 	// DTLS) within this time of the offer. Default 15s.
 	SessionTimeout Duration `yaml:"session_timeout"`
+}
+
+// ICEServer is one STUN or TURN server (RFC 7064/7065 URLs).
+type ICEServer struct {
+	// URLs are stun:, stuns:, turn: or turns: URLs of one server.
+	URLs []string `yaml:"urls"`
+	// Username and Credential authenticate to a TURN server.
+	Username   string `yaml:"username"`
+	Credential string `yaml:"credential"`
 }
 
 // HLS variants accepted by HLSConfig.Variant.

@@ -51,6 +51,7 @@ func (c *Config) Validate() error {
 	v.certPair("https", c.HTTPS.Cert, c.HTTPS.Key)
 	v.listen("webrtc.listen", c.WebRTC.Listen)
 	v.ips("webrtc.ips", c.WebRTC.IPs)
+	v.iceServers("webrtc.ice_servers", c.WebRTC.ICEServers)
 	v.between("webrtc.max_sessions", c.WebRTC.MaxSessions, 1, math.MaxInt32)
 	v.between("webrtc.max_sessions_per_ip", c.WebRTC.MaxSessionsPerIP, 1, math.MaxInt32)
 	v.positiveDuration("webrtc.session_timeout", c.WebRTC.SessionTimeout)
@@ -126,6 +127,31 @@ func (v *validator) ips(key string, ips []string) {
 	for i, ip := range ips {
 		if net.ParseIP(ip) == nil {
 			v.fail(fmt.Sprintf("%s[%d]", key, i), "want an IPv4 or IPv6 address, got %q", truncate(ip))
+		}
+	}
+}
+
+func (v *validator) iceServers(key string, servers []ICEServer) {
+	for i, s := range servers {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if len(s.URLs) == 0 {
+			v.fail(k+".urls", "want at least one stun: or turn: URL")
+		}
+		for j, u := range s.URLs {
+			scheme, rest, _ := strings.Cut(u, ":")
+			switch scheme {
+			case "stun", "stuns":
+			case "turn", "turns":
+				if s.Username == "" || s.Credential == "" {
+					v.fail(k, "a TURN server needs username and credential")
+				}
+			default:
+				v.fail(fmt.Sprintf("%s.urls[%d]", k, j), "want a stun:, stuns:, turn: or turns: URL, got %q", truncate(u))
+				continue
+			}
+			if rest == "" {
+				v.fail(fmt.Sprintf("%s.urls[%d]", k, j), "no host in %q", truncate(u))
+			}
 		}
 	}
 }

@@ -52,6 +52,9 @@ type Server struct {
 	// IPs are public addresses announced in ICE host candidates instead of
 	// the local ones (1:1 NAT). Default none.
 	IPs []string
+	// ICEServers are STUN/TURN servers to gather server-reflexive and
+	// relayed candidates from. Default none: host candidates only.
+	ICEServers []pion.ICEServer
 	// MaxSessions caps concurrent sessions; more get 503. Default 1000.
 	MaxSessions int
 	// MaxSessionsPerIP caps concurrent sessions from one client IP

@@ -340,7 +340,7 @@ func (s *Server) newPeerConnection(plan mediaPlan) (*pion.PeerConnection, error)
 		return nil, fmt.Errorf("configure RTCP reports: %w", err)
 	}
 	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(s.settings), pion.WithInterceptorRegistry(ir))
-	return api.NewPeerConnection(pion.Configuration{})
+	return api.NewPeerConnection(pion.Configuration{ICEServers: s.ICEServers})
 }
 
 // newID returns a random, unguessable session ID (128 bits, hex).

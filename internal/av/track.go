@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
@@ -247,9 +246,6 @@ func hevcCodecString(b []byte) string {
 	return sb.String()
 }
 
-// AV1 OBU types (AV1 spec §6.2.2).
-const av1OBUSequenceHeader = 1
-
 func (t *Track) parseAV1() error {
 	b := t.Config
 	// AV1-ISOBMFF §2.3.3: marker(1)=1 version(7)=1, seq_profile(3)
@@ -271,45 +267,15 @@ func (t *Track) parseAV1() error {
 		}
 	}
 
-	obus := b[4:]
-	for len(obus) > 0 {
-		hdr := obus[0]
-		if hdr&0x80 != 0 {
-			return errors.New("configOBUs: forbidden bit set")
+	var shErr error
+	err := ForEachOBU(b[4:], func(typ byte, header, payload []byte) bool {
+		if typ != OBUSequenceHeader {
+			return true
 		}
-		typ := (hdr >> 3) & 0x0f
-		n := 1
-		if hdr&0x04 != 0 { // obu_extension_flag
-			n++
-		}
-		if len(obus) < n {
-			return errors.New("configOBUs: truncated OBU header")
-		}
-		size := len(obus) - n
-		if hdr&0x02 != 0 { // obu_has_size_field
-			var l av1.LEB128
-			m, err := l.Unmarshal(obus[n:])
-			if err != nil {
-				return fmt.Errorf("configOBUs: OBU size: %w", err)
-			}
-			n += m
-			if uint64(l) > uint64(len(obus)-n) {
-				return fmt.Errorf("configOBUs: OBU of %d bytes exceeds record", l)
-			}
-			size = int(l)
-		}
-		payload := obus[n : n+size]
-		obus = obus[n+size:]
-		if typ != av1OBUSequenceHeader {
-			continue
-		}
-		// mediacommon wants a header without extension; rebuild one.
-		obu := make([]byte, 1+len(payload))
-		obu[0] = hdr &^ 0x06
-		copy(obu[1:], payload)
-		var sh av1.SequenceHeader
-		if err := sh.Unmarshal(obu); err != nil {
-			return fmt.Errorf("sequence header: %w", err)
+		sh, err := parseSequenceHeader(header, payload)
+		if err != nil {
+			shErr = fmt.Errorf("sequence header: %w", err)
+			return false
 		}
 		t.Width, t.Height = sh.Width(), sh.Height()
 		profile = sh.SeqProfile
@@ -322,7 +288,13 @@ func (t *Track) parseAV1() error {
 		if sh.ColorConfig.BitDepth > 0 {
 			depth = sh.ColorConfig.BitDepth
 		}
-		break
+		return false
+	})
+	if err != nil {
+		return fmt.Errorf("configOBUs: %w", err)
+	}
+	if shErr != nil {
+		return shErr
 	}
 	tierChar := 'M'
 	if tier {

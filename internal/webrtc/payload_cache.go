@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 
-	mcav1 "github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
 	"github.com/pion/rtp/codecs"
 
 	"github.com/sluicemedia/sluice/internal/av"
@@ -126,15 +125,10 @@ func (c *payloadCache) packetize(p *av.Packet) ([][]byte, error) {
 // hasSequenceHeader reports whether a temporal unit holds a sequence
 // header OBU.
 func hasSequenceHeader(tu []byte) bool {
-	var bs mcav1.Bitstream
-	if err := bs.Unmarshal(tu); err != nil {
-		return false
-	}
-	for _, obu := range bs {
-		var h mcav1.OBUHeader
-		if h.Unmarshal(obu) == nil && h.Type == mcav1.OBUTypeSequenceHeader {
-			return true
-		}
-	}
-	return false
+	found := false
+	_ = av.ForEachOBU(tu, func(typ byte, _, _ []byte) bool {
+		found = typ == av.OBUSequenceHeader
+		return !found
+	})
+	return found
 }

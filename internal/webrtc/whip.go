@@ -168,22 +168,31 @@ func (s *Server) ServeWHIPSession(w http.ResponseWriter, r *http.Request, path, 
 	w.WriteHeader(http.StatusOK)
 }
 
-// planIngest picks the codecs to receive: H.264 packetization-mode=1 for a
-// video section (constrained baseline first: no B-frames, decodable by
-// every WHEP viewer), Opus for an audio section. A video section without
-// H.264 is an error rather than silently dropped video; an audio section
-// without Opus is answered as rejected.
+// planIngest picks the codecs to receive: for a video section H.264
+// packetization-mode=1 (constrained baseline first: no B-frames, playable
+// by every protocol and WHEP viewer), else H.265, else AV1 (both reach
+// Enhanced RTMP, fMP4 HLS, DASH and WHEP viewers that support them); Opus
+// for an audio section. A video section with none of them is an error
+// rather than silently dropped video; an audio section without Opus is
+// answered as rejected.
 func planIngest(off *offer) (mediaPlan, error) {
 	var plan mediaPlan
 	if off.hasVideo {
 		c, ok := chooseH264(off.h264, 0)
-		if !ok {
-			return plan, fmt.Errorf("%w: the video section offers no H.264 with packetization-mode=1 (the only video codec ingested)", errBadOffer)
+		mime := pion.MimeTypeH264
+		switch {
+		case ok:
+		case len(off.h265) > 0:
+			c, mime = off.h265[0], pion.MimeTypeH265
+		case len(off.av1) > 0:
+			c, mime = off.av1[0], pion.MimeTypeAV1
+		default:
+			return plan, fmt.Errorf("%w: the video section offers no H.264 with packetization-mode=1, H.265 or AV1 (the video codecs ingested)", errBadOffer)
 		}
 		plan.video = &pion.RTPCodecParameters{
 			PayloadType: pion.PayloadType(c.pt),
 			RTPCodecCapability: pion.RTPCodecCapability{
-				MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: c.fmtp,
+				MimeType: mime, ClockRate: 90000, SDPFmtpLine: c.fmtp,
 			},
 		}
 	}
@@ -399,10 +408,10 @@ func (s *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 		defer s.tracks.Done()
 		mime := strings.ToLower(tr.Codec().MimeType)
 		switch {
-		case tr.Kind() == pion.RTPCodecTypeVideo && mime == strings.ToLower(pion.MimeTypeH264):
+		case tr.Kind() == pion.RTPCodecTypeVideo && videoIngestFor(mime) != nil:
 			s.videoSSRC.Store(uint32(tr.SSRC()))
 			s.requestKeyframe("video track started")
-			s.readVideo(tr)
+			s.readVideo(tr, videoIngestFor(mime))
 		case tr.Kind() == pion.RTPCodecTypeAudio && mime == strings.ToLower(pion.MimeTypeOpus):
 			s.readAudio(tr)
 		default:
@@ -444,16 +453,29 @@ func (s *whipSession) write(p *av.Packet) bool {
 	return true
 }
 
-// readVideo depacketizes H.264 (RFC 6184) into AVCC access units with
-// 90 kHz RTP timestamps as PTS = DTS (WebRTC encoders send no B-frames).
+// videoIngestFor returns the ingest of a video MIME type (lower case), or
+// nil.
+func videoIngestFor(mime string) videoIngest {
+	switch mime {
+	case strings.ToLower(pion.MimeTypeH264):
+		return &h264Video{}
+	case strings.ToLower(pion.MimeTypeH265):
+		return &h265Video{}
+	case strings.ToLower(pion.MimeTypeAV1):
+		return &av1Video{}
+	}
+	return nil
+}
+
+// readVideo depacketizes video (H.264: RFC 6184; H.265: RFC 7798; AV1:
+// the AV1 RTP payload format) into hub access units with 90 kHz RTP
+// timestamps as PTS = DTS (WebRTC encoders send no B-frames).
 // An access unit with a lost or malformed packet is dropped, and so is
 // every frame after it until the next keyframe, which is asked for with a
 // PLI.
-func (s *whipSession) readVideo(tr *pion.TrackRemote) {
+func (s *whipSession) readVideo(tr *pion.TrackRemote, ingest videoIngest) {
 	var (
 		rb      reorderBuffer
-		dp      h264Depacketizer
-		ingest  h264Ingest
 		clock   = rtpClock{rate: 90000}
 		waitKey = true
 		lastDTS time.Duration
@@ -498,7 +520,7 @@ func (s *whipSession) readVideo(tr *pion.TrackRemote) {
 		}
 		now := time.Now()
 		before := rb.Lost
-		rb.push(pkt, now, func(p *rtp.Packet, lost bool) { dp.push(p, lost, now, onAU) })
+		rb.push(pkt, now, func(p *rtp.Packet, lost bool) { ingest.push(p, lost, now, onAU) })
 		s.lost.Add(rb.Lost - before)
 	}
 	drainTrack(tr)

@@ -33,8 +33,24 @@ type whipClient struct {
 
 func newWHIPClient(t *testing.T) (*whipClient, string) {
 	t.Helper()
+	return newWHIPClientWith(t, pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"})
+}
+
+// newWHIPClientWith is newWHIPClient with the video codec video. A client
+// for H.264 offers every codec pion knows (as browsers do); one for
+// another codec offers only it, as an encoder set to that codec does.
+func newWHIPClientWith(t *testing.T, video pion.RTPCodecCapability) (*whipClient, string) {
+	t.Helper()
 	me := &pion.MediaEngine{}
-	require.NoError(t, me.RegisterDefaultCodecs())
+	if video.MimeType == pion.MimeTypeH264 {
+		require.NoError(t, me.RegisterDefaultCodecs())
+	} else {
+		require.NoError(t, me.RegisterCodec(pion.RTPCodecParameters{RTPCodecCapability: video, PayloadType: 96}, pion.RTPCodecTypeVideo))
+		require.NoError(t, me.RegisterCodec(pion.RTPCodecParameters{
+			RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111,
+		}, pion.RTPCodecTypeAudio))
+	}
 	se := pion.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
@@ -44,8 +60,7 @@ func newWHIPClient(t *testing.T) (*whipClient, string) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pc.Close() })
 	c := &whipClient{pc: pc}
-	c.video, err = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "test")
+	c.video, err = pion.NewTrackLocalStaticSample(video, "video", "test")
 	require.NoError(t, err)
 	c.audio, err = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "test")
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -40,14 +39,7 @@ type session struct {
 	video  *pion.TrackLocalStaticRTP // nil when not sent
 	audio  *pion.TrackLocalStaticRTP // nil when not sent
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	connected chan struct{}
-	connOnce  sync.Once
-	closeOnce sync.Once
-	finished  chan struct{} // closed once torn down and unregistered
-	reasonMu  sync.Mutex
-	reason    string
+	lifecycle
 
 	// Owned by run.
 	vSeq, aSeq uint16
@@ -65,25 +57,15 @@ type session struct {
 }
 
 func newSession(srv *Server, id, path string, st *hub.Stream, log *slog.Logger) *session {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &session{
+	s := &session{
 		srv: srv, id: id, path: path, stream: st, log: log, start: time.Now(),
-		ctx: ctx, cancel: cancel,
-		connected: make(chan struct{}), finished: make(chan struct{}),
 		vSeq: uint16(rand.Uint32()), aSeq: uint16(rand.Uint32()),
 		vBase: rand.Uint32(), aBase: rand.Uint32(),
 	}
-}
-
-// close ends the session for reason (the first reason wins). It does not
-// wait: run tears down. Closing the PeerConnection here too unblocks a
-// write stuck on a slow TCP peer.
-func (s *session) close(reason string) {
-	s.closeOnce.Do(func() {
-		s.reasonMu.Lock()
-		s.reason = reason
-		s.reasonMu.Unlock()
-		s.cancel()
+	s.init()
+	// Closing the PeerConnection at once too unblocks a write stuck on a
+	// slow TCP peer.
+	s.onClose = func() {
 		if s.pc != nil {
 			s.srv.wg.Add(1)
 			go func() {
@@ -91,27 +73,8 @@ func (s *session) close(reason string) {
 				_ = s.pc.Close()
 			}()
 		}
-	})
-}
-
-func (s *session) closeReason() string {
-	s.reasonMu.Lock()
-	defer s.reasonMu.Unlock()
-	return s.reason
-}
-
-// onState follows the PeerConnection: connected starts the media, failed or
-// closed ends the session. Disconnected is left to ICE, which either
-// recovers or reports failed after its failed timeout.
-func (s *session) onState(st pion.PeerConnectionState) {
-	switch st {
-	case pion.PeerConnectionStateConnected:
-		s.connOnce.Do(func() { close(s.connected) })
-	case pion.PeerConnectionStateFailed:
-		s.close("peer connection failed")
-	case pion.PeerConnectionStateClosed:
-		s.close("peer connection closed")
 	}
+	return s
 }
 
 // drainRTCP reads a sender's RTCP so interceptors (NACK responder, reports)

@@ -1,7 +1,6 @@
 package webrtc
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -263,14 +262,7 @@ type whipSession struct {
 	pub   *hub.Publisher
 	areq  *auth.Request
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	connected chan struct{}
-	connOnce  sync.Once
-	closeOnce sync.Once
-	finished  chan struct{}
-	reasonMu  sync.Mutex
-	reason    string
+	lifecycle
 
 	tracksMu     sync.Mutex
 	tracksClosed bool
@@ -294,39 +286,9 @@ type whipSession struct {
 
 func newWHIPSession(srv *Server, id, path string, pub *hub.Publisher, pc *pion.PeerConnection,
 	areq *auth.Request, log *slog.Logger) *whipSession {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &whipSession{
-		srv: srv, id: id, path: path, log: log, start: time.Now(), pc: pc, pub: pub, areq: areq,
-		ctx: ctx, cancel: cancel, connected: make(chan struct{}), finished: make(chan struct{}),
-	}
-}
-
-// close ends the session for reason (the first reason wins); run tears
-// down.
-func (s *whipSession) close(reason string) {
-	s.closeOnce.Do(func() {
-		s.reasonMu.Lock()
-		s.reason = reason
-		s.reasonMu.Unlock()
-		s.cancel()
-	})
-}
-
-func (s *whipSession) closeReason() string {
-	s.reasonMu.Lock()
-	defer s.reasonMu.Unlock()
-	return s.reason
-}
-
-func (s *whipSession) onState(st pion.PeerConnectionState) {
-	switch st {
-	case pion.PeerConnectionStateConnected:
-		s.connOnce.Do(func() { close(s.connected) })
-	case pion.PeerConnectionStateFailed:
-		s.close("peer connection failed")
-	case pion.PeerConnectionStateClosed:
-		s.close("peer connection closed")
-	}
+	s := &whipSession{srv: srv, id: id, path: path, log: log, start: time.Now(), pc: pc, pub: pub, areq: areq}
+	s.init()
+	return s
 }
 
 // run waits for the peer to connect (at most SessionTimeout), asks for a

@@ -32,22 +32,27 @@ func loopVector(t *testing.T, h *hub.Hub, path string, track *av.Track, v testut
 	})
 }
 
+// vectorCodecs are the non-H.264 video codecs WebRTC carries both ways,
+// with how to make a test vector of each (testutil.EncodeVector) and
+// ffprobe's input format for a raw capture.
+var vectorCodecs = []struct {
+	codec   av.Codec
+	box     string
+	encoder []string
+	mime    string
+	format  string
+}{
+	{av.CodecH265, "hvcC", []string{"-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=25:bframes=0"}, pion.MimeTypeH265, "hevc"},
+	{av.CodecAV1, "av1C", []string{"-c:v", "libaom-av1", "-cpu-used", "8", "-g", "25", "-b:v", "300k"}, pion.MimeTypeAV1, "obu"},
+}
+
 // Streams published in H.265 or AV1 (Enhanced RTMP) are sent over WHEP as
 // they are when the viewer offers the codec (RFC 7798; AV1 RTP payload
 // format), with parameter sets / sequence header before each keyframe: a
 // pion viewer's depacketized frames decode with ffmpeg. A viewer that
 // does not offer the codec gets 400 with the reason.
 func TestWHEPSendsH265AndAV1(t *testing.T) {
-	for _, tc := range []struct {
-		codec   av.Codec
-		box     string
-		encoder []string
-		mime    string
-		format  string // ffprobe input format of the capture
-	}{
-		{av.CodecH265, "hvcC", []string{"-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=25:bframes=0"}, pion.MimeTypeH265, "hevc"},
-		{av.CodecAV1, "av1C", []string{"-c:v", "libaom-av1", "-cpu-used", "8", "-g", "25", "-b:v", "300k"}, pion.MimeTypeAV1, "obu"},
-	} {
+	for _, tc := range vectorCodecs {
 		t.Run(tc.codec.String(), func(t *testing.T) {
 			testutil.CheckGoroutines(t)
 			vec := testutil.EncodeVector(t, tc.box, tc.encoder...)

@@ -23,16 +23,7 @@ import (
 // sets / sequence header, the stream starts at a keyframe, and the hub's
 // frames decode with ffmpeg.
 func TestWHIPIngestsH265AndAV1(t *testing.T) {
-	for _, tc := range []struct {
-		codec   av.Codec
-		box     string
-		encoder []string
-		mime    string
-		format  string
-	}{
-		{av.CodecH265, "hvcC", []string{"-c:v", "libx265", "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=25:bframes=0"}, pion.MimeTypeH265, "hevc"},
-		{av.CodecAV1, "av1C", []string{"-c:v", "libaom-av1", "-cpu-used", "8", "-g", "25", "-b:v", "300k"}, pion.MimeTypeAV1, "obu"},
-	} {
+	for _, tc := range vectorCodecs {
 		t.Run(tc.codec.String(), func(t *testing.T) {
 			testutil.CheckGoroutines(t)
 			vec := testutil.EncodeVector(t, tc.box, tc.encoder...)

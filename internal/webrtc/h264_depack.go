@@ -7,7 +7,6 @@ import (
 	"time"
 
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/pion/rtp"
 
 	"github.com/sluicemedia/sluice/internal/av"
 )
@@ -19,75 +18,47 @@ const nalIDR = 5
 // dropped as broken.
 const maxAUSize = 8 << 20
 
-// accessUnit is one reassembled H.264 access unit: the NAL units of the RTP
-// packets sharing one timestamp (RFC 6184 §5.1: "the timestamp is the
-// sampling timestamp of the content", the same for all NAL units of an
-// access unit).
+// accessUnit is one access unit as received: the payloads of the RTP
+// packets sharing one timestamp (RFC 6184 §5.1, RFC 7798 §4.1, AV1 RTP
+// §4.1: the timestamp is the sampling time of the content, the same for
+// all packets of an access unit), grouped by rtpFrames.
 type accessUnit struct {
-	ts     uint32
+	ts uint32
+	// nalus holds the RTP payloads in order.
 	nalus  [][]byte
 	broken bool // packets were lost or malformed: do not decode
 	// arrival is when the access unit's last packet arrived.
 	arrival time.Time
 }
 
-// h264Depacketizer reassembles access units from in-order RTP payloads in
-// packetization-mode=1 (RFC 6184 §6.3): single NAL unit packets (§5.6),
-// STAP-A (§5.7.1) and FU-A (§5.8). An access unit ends at the marker bit
-// (§5.1) or when the timestamp changes. It is used by one goroutine.
+// h264Depacketizer extracts the NAL units of one access unit's RTP
+// payloads in packetization-mode=1 (RFC 6184 §6.3): single NAL unit
+// packets (§5.6), STAP-A (§5.7.1) and FU-A (§5.8).
 type h264Depacketizer struct {
-	cur    accessUnit
-	active bool // cur holds packets
-	size   int
-	fua    []byte // FU-A reassembly; nil when none in progress
-	// lostNext marks the next access unit broken: the packets lost may
-	// have been its first ones.
-	lostNext bool
+	nalus [][]byte
+	size  int
+	fua   []byte // FU-A reassembly; nil when none in progress
 }
 
-// push consumes one packet in sequence order; lostBefore reports that
-// packets before it were lost. emit is called for every access unit
-// completed (at most two per packet: the previous one when p starts a new
-// timestamp without a marker bit, and p's own).
-func (d *h264Depacketizer) push(p *rtp.Packet, lostBefore bool, now time.Time, emit func(au accessUnit)) {
-	if d.active && p.Timestamp != d.cur.ts {
-		d.cur.broken = true // its marker packet never came
-		d.flush(emit)
-	}
-	if lostBefore {
-		if d.active {
-			d.cur.broken = true
-		} else {
-			d.lostNext = true
+// h264Video is RFC 6184 ingest: access units grouped by rtpFrames, NAL
+// units extracted by our depacketizer (it validates what it reassembles),
+// then the AVCC conversion.
+type h264Video struct {
+	rtpFrames
+	h264Ingest
+}
+
+func (v *h264Video) convert(au accessUnit) (data []byte, key bool, track *av.Track) {
+	var d h264Depacketizer
+	for _, pl := range au.nalus {
+		if err := d.payload(pl); err != nil {
+			return nil, false, v.track
 		}
 	}
-	if !d.active {
-		d.active = true
-		d.cur = accessUnit{ts: p.Timestamp, broken: d.lostNext}
-		d.lostNext = false
-		d.size = 0
-		d.fua = nil
+	if d.fua != nil || len(d.nalus) == 0 { // a fragmented NAL unit never ended
+		return nil, false, v.track
 	}
-	d.cur.arrival = now
-	if err := d.payload(p.Payload); err != nil {
-		d.cur.broken = true
-	}
-	if p.Marker {
-		d.flush(emit)
-	}
-}
-
-func (d *h264Depacketizer) flush(emit func(au accessUnit)) {
-	if d.fua != nil {
-		d.cur.broken = true // a fragmented NAL unit never ended
-		d.fua = nil
-	}
-	au := d.cur
-	d.active, d.cur = false, accessUnit{}
-	if len(au.nalus) == 0 {
-		au.broken = true
-	}
-	emit(au)
+	return v.h264Ingest.convert(d.nalus)
 }
 
 var errBadPayload = errors.New("h264 depacketizer: malformed payload")
@@ -155,7 +126,7 @@ func (d *h264Depacketizer) add(nalu []byte) error {
 	if d.size > maxAUSize {
 		return errBadPayload
 	}
-	d.cur.nalus = append(d.cur.nalus, nalu)
+	d.nalus = append(d.nalus, nalu)
 	return nil
 }
 
@@ -168,17 +139,18 @@ type h264Ingest struct {
 	track    *av.Track
 }
 
-// convert returns the AVCC data of au, whether it is a keyframe (holds an
-// IDR slice), and the track describing it (nil until SPS and PPS were
-// seen). A new SPS or PPS creates a new track at the next keyframe.
-func (g *h264Ingest) convert(au accessUnit) (data []byte, key bool, track *av.Track) {
+// convert returns the AVCC data of an access unit's NAL units, whether it
+// is a keyframe (holds an IDR slice), and the track describing it (nil
+// until SPS and PPS were seen). A new SPS or PPS creates a new track at
+// the next keyframe.
+func (g *h264Ingest) convert(nalus [][]byte) (data []byte, key bool, track *av.Track) {
 	size := 0
-	for _, n := range au.nalus {
+	for _, n := range nalus {
 		size += 4 + len(n)
 	}
 	data = make([]byte, 0, size)
 	var newSPS, newPPS []byte
-	for _, n := range au.nalus {
+	for _, n := range nalus {
 		switch n[0] & 0x1f {
 		case nalSPS:
 			newSPS = n

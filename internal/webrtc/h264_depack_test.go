@@ -54,8 +54,7 @@ type depackResult struct {
 func depackAll(pkts []*rtp.Packet) depackResult {
 	var (
 		rb    reorderBuffer
-		dp    h264Depacketizer
-		g     h264Ingest
+		v     h264Video
 		clk   = rtpClock{rate: 90000}
 		res   depackResult
 		start = time.Unix(0, 0)
@@ -63,12 +62,16 @@ func depackAll(pkts []*rtp.Packet) depackResult {
 	for i, p := range pkts {
 		now := start.Add(time.Duration(i) * 50 * time.Millisecond)
 		rb.push(p, now, func(p *rtp.Packet, lost bool) {
-			dp.push(p, lost, now, func(au accessUnit) {
+			v.push(p, lost, now, func(au accessUnit) {
 				if au.broken {
 					res.broken++
 					return
 				}
-				data, key, tr := g.convert(au)
+				data, key, tr := v.convert(au)
+				if data == nil {
+					res.broken++ // malformed payloads
+					return
+				}
 				res.units = append(res.units, data)
 				res.keys = append(res.keys, key)
 				res.tracks = append(res.tracks, tr)

@@ -20,15 +20,10 @@ type videoIngest interface {
 	convert(au accessUnit) (data []byte, key bool, track *av.Track)
 }
 
-// h264Video is RFC 6184 ingest: our own depacketizer (it validates what
-// it reassembles) and the AVCC conversion.
-type h264Video struct {
-	h264Depacketizer
-	h264Ingest
-}
-
-// rtpFrames groups RTP payloads into access units for codecs depacketized
-// by pion (H.265, AV1): au.nalus holds the raw payloads in order.
+// rtpFrames groups in-order RTP packets into access units: one per
+// timestamp, ended by the marker bit or by the next timestamp (then it is
+// broken: its last packet was lost), broken too when a packet before or in
+// it was lost.
 type rtpFrames struct {
 	cur      accessUnit
 	active   bool

@@ -455,7 +455,13 @@ func (s *whipSession) readVideo(tr *pion.TrackRemote, ingest videoIngest) {
 			return
 		}
 		data, key, track := ingest.convert(au)
-		if track == nil || len(data) == 0 || (waitKey && !key) {
+		if len(data) == 0 { // malformed payloads: as good as lost
+			s.dropped.Add(1)
+			waitKey = true
+			s.requestKeyframe("frame malformed")
+			return
+		}
+		if track == nil || (waitKey && !key) {
 			s.dropped.Add(1)
 			if track == nil || waitKey {
 				s.requestKeyframe("waiting for a keyframe")

@@ -195,7 +195,9 @@ type sampleGroup struct {
 // discontinuity).
 func New(opts Options) *Packager {
 	opts.setDefaults()
-	var idb [4]byte
+	// 128 random bits: media URLs carry no credentials (only playlist and
+	// MPD requests are authorized), so they must be unguessable.
+	var idb [16]byte
 	_, _ = rand.Read(idb[:])
 	target := time.Duration(math.Ceil(opts.SegmentDuration.Seconds())) * time.Second
 	p := &Packager{

@@ -49,7 +49,7 @@ func partName(sid string, msn uint64, index int) string {
 // parseMediaFile parses a media file name; ok is false for anything else.
 func parseMediaFile(name string) (f mediaFile, ok bool) {
 	sid, rest, found := strings.Cut(name, "_")
-	if !found || len(sid) == 0 || len(sid) > 16 || len(rest) > 48 {
+	if !found || len(sid) == 0 || len(sid) > 32 || len(rest) > 48 {
 		return f, false
 	}
 	f.sid = sid

@@ -21,7 +21,12 @@ type WriteDeadline struct {
 
 // Extend renews c's write deadline if due.
 func (d *WriteDeadline) Extend(c deadlineSetter, timeout time.Duration) error {
-	now := time.Now()
+	return d.ExtendAt(c, time.Now(), timeout)
+}
+
+// ExtendAt is Extend with the current time given, for a writer serving
+// many connections in one pass.
+func (d *WriteDeadline) ExtendAt(c deadlineSetter, now time.Time, timeout time.Duration) error {
 	if now.Before(d.renewAt) {
 		return nil
 	}

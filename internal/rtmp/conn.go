@@ -139,6 +139,26 @@ func (c *Conn) writeLocked(m *Message) error {
 func (c *Conn) WriteBuffers(bufs *net.Buffers) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.WriteBuffersLocked(bufs)
+}
+
+// TryLockWrite takes the write mutex if it is free. Its holder may write
+// pre-chunked bytes to the underlying connection directly (counting them
+// with AddWritten) or with WriteBuffersLocked, and must release it with
+// UnlockWrite, from any goroutine: a writer serving many connections skips
+// one another goroutine is writing to rather than waiting, and hands one
+// whose socket took only part of a batch, still locked, to a goroutine
+// that finishes the batch before any other message may be written.
+func (c *Conn) TryLockWrite() bool { return c.wmu.TryLock() }
+
+// UnlockWrite releases the write mutex taken by TryLockWrite.
+func (c *Conn) UnlockWrite() { c.wmu.Unlock() }
+
+// AddWritten counts n bytes the holder of the write mutex wrote directly.
+func (c *Conn) AddWritten(n int) { c.written.Add(uint64(n)) }
+
+// WriteBuffersLocked is WriteBuffers for the holder of the write mutex.
+func (c *Conn) WriteBuffersLocked(bufs *net.Buffers) error {
 	n, err := bufs.WriteTo(c.rw)
 	c.written.Add(uint64(n))
 	if err != nil {

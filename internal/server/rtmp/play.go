@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/auth"
@@ -16,14 +18,33 @@ import (
 	"github.com/sluicemedia/sluice/internal/streampath"
 )
 
-// playSession feeds one RTMP viewer from a hub reader.
+// playSession feeds one RTMP viewer from a hub reader. It is written
+// either by a fan-out group's goroutine together with other viewers of the
+// stream (pooled: non-blocking writes, see fanout.go) or by a goroutine of
+// its own (blocking writes with the write timeout): every viewer starts on
+// its own goroutine, joins a group once it has caught up with the live
+// edge, and gets its own goroutine again while its socket is full.
 type playSession struct {
 	c      *conn
 	path   string
 	reader *hub.Reader
+	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
-	auth   auth.Request // what was authorized, for the on_stop notification
+	done   chan struct{} // closed when nothing writes for the session any more
+	auth   auth.Request  // what was authorized, for the on_stop notification
+
+	// raw writes to the socket without blocking; nil (TLS) keeps the
+	// session on its own goroutine.
+	raw *netutil.TryWriter
+	// mu orders joining a group against stop.
+	mu sync.Mutex
+	// grp is the group writing for the session, nil when on its own
+	// goroutine or finished; changed under grp.mu (and mu to join).
+	grp atomic.Pointer[fanGroup]
+
+	// Writer state, owned by whoever writes for the session.
+	lastVideo, lastAudio *av.Track
+	deadline             netutil.WriteDeadline
 }
 
 func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
@@ -52,7 +73,8 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 	// stream has no AAC, original or derived.
 	reader.PreferAudio(av.CodecAAC, av.CodecOpus)
 	pctx, cancel := context.WithCancel(ctx)
-	ps := &playSession{c: c, path: path, reader: reader, cancel: cancel, done: make(chan struct{}), auth: areq}
+	ps := &playSession{c: c, path: path, reader: reader, ctx: pctx, cancel: cancel, done: make(chan struct{}), auth: areq,
+		raw: netutil.NewTryWriter(c.nc)}
 	c.play = ps
 	c.log = c.log.With("path", path)
 	if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
@@ -79,16 +101,17 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 			return err
 		}
 	}
-	go ps.run(pctx)
+	go ps.own(nil, false)
 	return nil
 }
 
 // sampleAccess is the |RtmpSampleAccess data message Flash-era players expect.
 var sampleAccess = []byte{0x02, 0x00, 0x11, '|', 'R', 't', 'm', 'p', 'S', 'a', 'm', 'p', 'l', 'e', 'A', 'c', 'c', 'e', 's', 's', 0x01, 0x01, 0x01, 0x01}
 
-// stop ends the session and waits for its goroutine.
+// stop ends the session and waits until nothing writes for it.
 func (ps *playSession) stop() {
 	ps.cancel()
+	ps.leave()
 	<-ps.done
 	ps.reader.Close()
 	if a := ps.c.srv.Auth; a != nil {
@@ -96,16 +119,18 @@ func (ps *playSession) stop() {
 	}
 }
 
-// run is the viewer's writer: it reads batches from the hub and writes the
-// shared, pre-chunked bytes of each packet with one writev per batch.
-func (ps *playSession) run(ctx context.Context) {
+// finish ends a session whose reading or writing failed with err (on the
+// session's own goroutine: it may block for the write timeout) and
+// releases it.
+func (ps *playSession) finish(err error) {
 	defer close(ps.done)
-	err := ps.loop(ctx)
-	if ctx.Err() != nil {
+	if ps.ctx.Err() != nil {
 		return // the connection is ending for another reason
 	}
 	switch {
 	case errors.Is(err, hub.ErrEnded):
+		// Pooled writes renew the deadline only when they write.
+		_ = ps.c.nc.SetWriteDeadline(time.Now().Add(ps.c.srv.WriteTimeout))
 		_ = ps.c.status("status", "NetStream.Play.UnpublishNotify", ps.path+" is now unpublished.")
 		_ = ps.c.wire.WriteMessage(rtmp.UserControl{Event: rtmp.UCStreamEOF, StreamID: mediaStreamID}.Message())
 		ps.c.log.Info("rtmp play ended: stream ended")
@@ -115,54 +140,113 @@ func (ps *playSession) run(ctx context.Context) {
 	ps.c.nc.Close()
 }
 
-func (ps *playSession) loop(ctx context.Context) error {
-	srv := ps.c.srv
-	batch := make([]*av.Packet, 0, 64)
-	store := make(net.Buffers, 0, 2*cap(batch))
-	var lastVideo, lastAudio *av.Track
-	var deadline netutil.WriteDeadline
-	for {
-		var err error
-		batch, err = ps.reader.Read(ctx, batch[:0])
+// errPooled ends own: the session joined a fan-out group.
+var errPooled = errors.New("joined a fan-out group")
+
+// own is the session's own goroutine: it writes pending (what is left of
+// a batch its group could not write, or all of it) and then reads and
+// writes with blocking writes until the session can join a group or ends.
+// When locked is set, pending is the rest of a short write and the
+// rtmp.Conn's write lock is still held for it: own releases it.
+func (ps *playSession) own(pending net.Buffers, locked bool) {
+	err := ps.ownLoop(pending, locked)
+	if err == errPooled {
+		return
+	}
+	ps.finish(err)
+}
+
+func (ps *playSession) ownLoop(pending net.Buffers, locked bool) error {
+	if locked {
+		err := ps.writeLocked(&pending)
+		ps.c.wire.UnlockWrite()
 		if err != nil {
 			return err
 		}
-		bufs := store[:0]
-		if lastVideo == nil && lastAudio == nil {
-			// Both sequence headers first: see flvserver.play.
-			video, audio := ps.reader.Tracks()
-			for _, t := range []*av.Track{video, audio} {
-				if t == nil {
-					continue
-				}
-				if t.Kind() == av.KindVideo {
-					lastVideo = t
-				} else {
-					lastAudio = t
-				}
-				bufs = append(bufs, srv.sequenceHeaderChunks(t, batch[0].DTS))
-			}
-		}
-		for _, p := range batch {
-			last := &lastAudio
-			if p.Kind() == av.KindVideo {
-				last = &lastVideo
-			}
-			if p.Track != *last {
-				// New or changed codec configuration: its sequence header
-				// goes first. Rare, so built per viewer.
-				*last = p.Track
-				bufs = append(bufs, srv.sequenceHeaderChunks(p.Track, p.DTS))
-			}
-			bufs = append(bufs, srv.packetChunks(p))
-		}
-		if err := deadline.Extend(ps.c.nc, srv.WriteTimeout); err != nil {
+	} else if len(pending) > 0 {
+		if err := ps.write(&pending); err != nil {
 			return err
 		}
-		if err := ps.c.wire.WriteBuffers(&bufs); err != nil {
-			return fmt.Errorf("write: %w", err)
+	}
+	batch := make([]*av.Packet, 0, 64)
+	store := make(net.Buffers, 0, 2*cap(batch))
+	for {
+		var err error
+		if ps.raw == nil {
+			batch, err = ps.reader.Read(ps.ctx, batch[:0])
+		} else if batch, err = ps.reader.Read(doneCtx, batch[:0]); err == context.Canceled && ps.ctx.Err() == nil {
+			// Caught up with the live edge: a group takes over.
+			if joinGroup(ps) {
+				return errPooled
+			}
+			batch, err = ps.reader.Read(ps.ctx, batch[:0])
+		}
+		if err != nil {
+			return err
+		}
+		bufs := ps.appendBatch(store[:0], batch)
+		if err := ps.write(&bufs); err != nil {
+			return err
 		}
 	}
+}
+
+// write sends bufs from the session's own goroutine: blocking, under the
+// rtmp.Conn's write lock, with the write timeout.
+func (ps *playSession) write(bufs *net.Buffers) error {
+	if err := ps.deadline.Extend(ps.c.nc, ps.c.srv.WriteTimeout); err != nil {
+		return err
+	}
+	if err := ps.c.wire.WriteBuffers(bufs); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// writeLocked is write for the holder of the rtmp.Conn's write lock.
+func (ps *playSession) writeLocked(bufs *net.Buffers) error {
+	if err := ps.deadline.Extend(ps.c.nc, ps.c.srv.WriteTimeout); err != nil {
+		return err
+	}
+	if err := ps.c.wire.WriteBuffersLocked(bufs); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// appendBatch appends the shared, pre-chunked bytes of batch to bufs,
+// preceded by sequence headers where the viewer needs them.
+func (ps *playSession) appendBatch(bufs net.Buffers, batch []*av.Packet) net.Buffers {
+	srv := ps.c.srv
+	if ps.lastVideo == nil && ps.lastAudio == nil {
+		// Both sequence headers first: see flvserver.play.
+		video, audio := ps.reader.Tracks()
+		for _, t := range []*av.Track{video, audio} {
+			if t == nil {
+				continue
+			}
+			if t.Kind() == av.KindVideo {
+				ps.lastVideo = t
+			} else {
+				ps.lastAudio = t
+			}
+			bufs = append(bufs, srv.sequenceHeaderChunks(t, batch[0].DTS))
+		}
+	}
+	for _, p := range batch {
+		last := &ps.lastAudio
+		if p.Kind() == av.KindVideo {
+			last = &ps.lastVideo
+		}
+		if p.Track != *last {
+			// New or changed codec configuration: its sequence header
+			// goes first. Rare, so built per viewer.
+			*last = p.Track
+			bufs = append(bufs, srv.sequenceHeaderChunks(p.Track, p.DTS))
+		}
+		bufs = append(bufs, srv.packetChunks(p))
+	}
+	return bufs
 }
 
 func messageType(p *av.Packet) (typ uint8, csid uint32) {

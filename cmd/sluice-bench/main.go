@@ -4,10 +4,16 @@
 //
 // The publisher replays an FLV clip in real time and records the wall-clock
 // send time of every video frame by timestamp; viewers run in the same
-// process, so publish→viewer latency is measured on one clock.
+// process, so publish→viewer latency is measured on one clock. Viewers
+// play RTMP, HTTP-FLV, WebSocket-FLV or HLS (hls.go: LL-HLS with blocking
+// reloads and preload hints, or classic playlist polling); `sluice-bench
+// whep` runs WebRTC viewers (whep.go) and `sluice-bench table` renders
+// result files as one markdown table.
 //
 //	sluice-bench -clip clip.flv -rtmp rtmp://127.0.0.1:1935/live/bench \
 //	    -play http://127.0.0.1:8080/live/bench.flv -viewers 100 -duration 30s -pid $(pidof sluice)
+//	sluice-bench -clip clip.flv -rtmp rtmp://127.0.0.1:1935/live/bench \
+//	    -play http://127.0.0.1:8080/live/bench.m3u8 -viewers 100 -duration 30s -pid $(pidof sluice)
 package main
 
 import (
@@ -15,6 +21,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -39,17 +46,26 @@ func main() {
 	var o options
 	flag.StringVar(&o.clip, "clip", "", "FLV clip to publish (H.264/AAC); required")
 	flag.StringVar(&o.publish, "rtmp", "", "RTMP URL to publish to; required")
-	flag.StringVar(&o.play, "play", "", "URL viewers play: http(s)://…/x.flv (HTTP-FLV) or rtmp://… ; required")
+	flag.StringVar(&o.play, "play", "", "URL viewers play: rtmp://…, http(s)://…/x.flv (HTTP-FLV), ws(s)://…/x.flv (WebSocket-FLV) or http(s)://…/x.m3u8 (HLS: a media playlist, e.g. /APP/NAME/hls/media.m3u8 with a ladder); required")
 	flag.IntVar(&o.viewers, "viewers", 10, "number of viewers")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measurement duration after all viewers connected")
 	flag.DurationVar(&o.warmup, "warmup", 8*time.Second, "time after the publish starts before viewers connect and the RSS baseline is taken (let the server's buffers fill: hub.max_lag + one GOP)")
 	flag.IntVar(&o.pid, "pid", 0, "server process ID to sample CPU and RSS from /proc (0: none)")
 	flag.StringVar(&o.jsonOut, "json", "", "write the result as JSON to this file")
 	flag.StringVar(&o.label, "label", "sluice", "name of the server under test, for the table")
-	flag.StringVar(&o.proto, "proto", "", "protocol label for the table (default: from -play)")
+	flag.StringVar(&o.proto, "proto", "", "viewer kind and table label: rtmp, http-flv, ws-flv or hls (default: from -play)")
 	flag.Parse()
 	if o.clip == "" || o.publish == "" || o.play == "" {
 		flag.Usage()
+		os.Exit(2)
+	}
+	if o.proto == "" {
+		o.proto = protoOf(o.play)
+	}
+	switch o.proto {
+	case "rtmp", "http-flv", "ws-flv", "hls":
+	default:
+		fmt.Fprintf(os.Stderr, "sluice-bench: unknown -proto %q (rtmp, http-flv, ws-flv, hls)\n", o.proto)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -82,12 +98,21 @@ type options struct {
 type sendLog struct {
 	mu   sync.RWMutex
 	sent map[uint32]time.Time
+	last uint32
 }
 
 func (l *sendLog) record(ts uint32, at time.Time) {
 	l.mu.Lock()
 	l.sent[ts] = at
+	l.last = max(l.last, ts)
 	l.mu.Unlock()
+}
+
+// latest returns the newest timestamp sent.
+func (l *sendLog) latest() uint32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.last
 }
 
 func (l *sendLog) lookup(ts uint32) (time.Time, bool) {
@@ -97,11 +122,40 @@ func (l *sendLog) lookup(ts uint32) (time.Time, bool) {
 	return t, ok
 }
 
+// protoOf guesses the viewer kind from the play URL.
+func protoOf(play string) string {
+	switch {
+	case strings.HasPrefix(play, "rtmp"):
+		return "rtmp"
+	case strings.HasPrefix(play, "ws"):
+		return "ws-flv"
+	case strings.Contains(play, ".m3u8"):
+		return "hls"
+	}
+	return "http-flv"
+}
+
+// newHTTPClient returns the client every HTTP viewer shares: one idle
+// connection kept per viewer (HLS viewers make one request at a time).
+func newHTTPClient(viewers int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConnsPerHost: max(viewers, 2) * 2, // MaxIdleConns 0: no total limit
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+}
+
 func run(ctx context.Context, o options) (*Result, error) {
+	if o.proto == "" {
+		o.proto = protoOf(o.play)
+	}
 	clip, err := replay.LoadClip(o.clip)
 	if err != nil {
 		return nil, err
 	}
+	index := newClipIndex(clip)
+	client := newHTTPClient(o.viewers)
+	defer client.CloseIdleConnections()
 	sends := &sendLog{sent: make(map[uint32]time.Time)}
 	pub := &replay.Publisher{URL: o.publish, Clip: clip, OnSend: func(typ uint8, ts uint32, at time.Time) {
 		if typ == 9 {
@@ -125,7 +179,7 @@ func run(ctx context.Context, o options) (*Result, error) {
 	viewers := make([]*viewer, o.viewers)
 	var wg sync.WaitGroup
 	for i := range viewers {
-		v := &viewer{url: o.play, sends: sends}
+		v := &viewer{url: o.play, proto: o.proto, sends: sends, client: client, clip: index}
 		viewers[i] = v
 		wg.Add(1)
 		go func() { defer wg.Done(); v.run(vctx) }()
@@ -164,12 +218,6 @@ func run(ctx context.Context, o options) (*Result, error) {
 	cancelViewers()
 	wg.Wait()
 
-	if o.proto == "" {
-		o.proto = "http-flv"
-		if strings.HasPrefix(o.play, "rtmp") {
-			o.proto = "rtmp"
-		}
-	}
 	res := &Result{
 		Server: o.label, Proto: o.proto,
 		Play: o.play, Viewers: o.viewers, Seconds: elapsed.Seconds(),
@@ -192,8 +240,14 @@ func run(ctx context.Context, o options) (*Result, error) {
 		if pubBytes > 0 {
 			ratios = append(ratios, float64(v.measuredBytes)/float64(pubBytes))
 		}
-		if v.measuredBytes < uint64(0.95*float64(pubBytes)) {
+		// Chunked delivery (HLS) brings the bytes of a window up to one
+		// chunk early or late: allow one chunk's worth.
+		expect := 0.95 * float64(pubBytes) * max(0, 1-v.granularity.Seconds()/elapsed.Seconds())
+		if float64(v.measuredBytes) < expect {
 			res.FallingBehind++
+		}
+		if v.hlsMode != "" && res.HLSMode == "" {
+			res.HLSMode = v.hlsMode
 		}
 		res.Stalls += v.stalls
 		if v.gotFrame.Load() {
@@ -231,9 +285,12 @@ func percentiles(d []time.Duration) (median, p99, maxv float64) {
 
 // Result is one run's report.
 type Result struct {
-	Server              string  `json:"server"`
-	Proto               string  `json:"proto"`
-	Play                string  `json:"play"`
+	Server string `json:"server"`
+	Proto  string `json:"proto"`
+	Play   string `json:"play"`
+	// HLSMode is what the HLS viewers played, e.g. "ll-hls fmp4" or
+	// "hls mpegts".
+	HLSMode             string  `json:"hls_mode,omitempty"`
 	Viewers             int     `json:"viewers"`
 	Connected           int     `json:"connected"`
 	Failed              int     `json:"failed"`

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/rtmp"
@@ -20,7 +21,14 @@ const stallGap = time.Second
 // viewer plays one stream and measures what it receives.
 type viewer struct {
 	url   string
+	proto string // rtmp, http-flv, ws-flv, hls
 	sends *sendLog
+	// HLS viewers: the shared HTTP client and the clip's frame index to
+	// align their timeline with the publisher's (align.go).
+	client *http.Client
+	clip   *clipIndex
+	// hlsMode describes what the HLS viewer found, e.g. "ll-hls fmp4".
+	hlsMode string
 
 	connected atomic.Bool
 	failed    atomic.Bool
@@ -38,6 +46,10 @@ type viewer struct {
 	latencies     []time.Duration
 	stalls        int
 	lastArrival   time.Time
+	// granularity is the longest media duration delivered at once (an HLS
+	// segment or part; 0 for streaming protocols): bytes arrive in steps
+	// of that size, which the "behind" check allows for.
+	granularity time.Duration
 }
 
 func (v *viewer) startMeasure(at time.Time) {
@@ -64,9 +76,14 @@ func (v *viewer) fail(err error) {
 func (v *viewer) run(ctx context.Context) {
 	v.started = time.Now()
 	var err error
-	if strings.HasPrefix(v.url, "rtmp") {
+	switch v.proto {
+	case "rtmp":
 		err = v.playRTMP(ctx)
-	} else {
+	case "ws-flv":
+		err = v.playWSFLV(ctx)
+	case "hls":
+		err = v.playHLS(ctx)
+	default:
 		err = v.playHTTPFLV(ctx)
 	}
 	if err != nil && ctx.Err() == nil {
@@ -76,24 +93,35 @@ func (v *viewer) run(ctx context.Context) {
 
 // onTag accounts one received media tag.
 func (v *viewer) onTag(typ uint8, ts uint32, body []byte) {
-	now := time.Now()
+	v.onMedia(typ == flv.TagVideo, len(body), ts, true, time.Now(), 0)
+}
+
+// onMedia accounts one received frame of n payload bytes that arrived at
+// now; for video, ts is its RTMP timestamp when known (tsOK). slack is the
+// media duration the previous delivery carried (an HLS segment or part):
+// frames that come in chunks arrive that much apart without a stall, so
+// the stall gap counts from there.
+func (v *viewer) onMedia(video bool, n int, ts uint32, tsOK bool, now time.Time, slack time.Duration) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if typ == flv.TagVideo && !v.gotFrame.Load() {
+	if video && !v.gotFrame.Load() {
 		v.firstFrame = now.Sub(v.started)
 		v.gotFrame.Store(true)
 	}
 	if !v.measuring {
 		return
 	}
-	v.measuredBytes += uint64(len(body))
-	if typ != flv.TagVideo {
+	v.measuredBytes += uint64(n)
+	if !video {
 		return
 	}
-	if !v.lastArrival.IsZero() && now.Sub(v.lastArrival) > stallGap {
+	if !v.lastArrival.IsZero() && now.Sub(v.lastArrival) > stallGap+slack {
 		v.stalls++
 	}
 	v.lastArrival = now
+	if !tsOK {
+		return
+	}
 	if sent, ok := v.sends.lookup(ts); ok && sent.After(v.measureStart) {
 		v.latencies = append(v.latencies, now.Sub(sent))
 	}
@@ -112,7 +140,26 @@ func (v *viewer) playHTTPFLV(ctx context.Context) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", v.url, resp.Status)
 	}
-	r := flv.NewReader(resp.Body, 32<<20)
+	return v.readFLV(resp.Body)
+}
+
+// playWSFLV plays WebSocket-FLV: the same FLV stream in binary messages.
+func (v *viewer) playWSFLV(ctx context.Context) error {
+	c, resp, err := websocket.Dial(ctx, v.url, &websocket.DialOptions{HTTPClient: v.client})
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("websocket %s: %s: %w", v.url, resp.Status, err)
+		}
+		return err
+	}
+	c.SetReadLimit(-1)
+	defer c.CloseNow()
+	return v.readFLV(websocket.NetConn(ctx, c, websocket.MessageBinary))
+}
+
+// readFLV reads an FLV stream to its end.
+func (v *viewer) readFLV(body io.Reader) error {
+	r := flv.NewReader(body, 32<<20)
 	if _, _, err := r.ReadHeader(); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/sluicemedia/sluice/internal/replay"
@@ -52,6 +53,19 @@ type WHEPResult struct {
 	// of a live frame to the RTP send of its last packet.
 	SendLatencyMedianMS, SendLatencyP99MS, SendLatencyMaxMS float64
 	SendLatencySamples                                      int
+	// Publish → viewer latency of video frames (publisher write → last
+	// RTP packet of the frame read by the viewer, one clock; RTP
+	// timestamps aligned as in align.go), over the measurement.
+	LatencyMedianMS, LatencyP99MS, LatencyMaxMS float64
+	// Stalls: gaps > 1 s between complete video frames. Behind: viewers
+	// that got < 95 % of the video frames published in the window.
+	Stalls, Behind int
+	// RTP payload bytes received per viewer (video + Opus audio), median,
+	// and the published FLV payload bit rate (video + AAC audio).
+	ReceivedKbpsMedian, PublishBitrateKbps float64
+	// Server RSS after warm-up, peak during the window, and the growth
+	// per viewer.
+	ServerRSSStartMB, ServerRSSPeakMB, RSSPerViewerKB float64
 }
 
 // whepMain runs `sluice-bench whep`: one RTMP publisher (FLV clip replayed
@@ -98,8 +112,30 @@ type whepViewer struct {
 	firstPacket, firstFrame time.Duration
 	gotFrame, failed        atomic.Bool
 	frames, audio           atomic.Int64
+	bytes                   atomic.Int64
 	err                     string
 	wg                      sync.WaitGroup
+
+	// Measurement, guarded by mu.
+	mu           sync.Mutex
+	align        aligner
+	measuring    bool
+	measureStart time.Time
+	latencies    []time.Duration
+	stalls       int
+	lastFrame    time.Time
+}
+
+func (v *whepViewer) startMeasure(at time.Time) {
+	v.mu.Lock()
+	v.measuring, v.measureStart = true, at
+	v.mu.Unlock()
+}
+
+func (v *whepViewer) stopMeasure() {
+	v.mu.Lock()
+	v.measuring = false
+	v.mu.Unlock()
 }
 
 func newWHEPAPI() *pion.API {
@@ -113,7 +149,8 @@ func newWHEPAPI() *pion.API {
 	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se))
 }
 
-func (v *whepViewer) start(api *pion.API, url string) error {
+func (v *whepViewer) start(api *pion.API, url string, ix *clipIndex, sends *sendLog) error {
+	v.align = aligner{ix: ix, sends: sends}
 	pc, err := api.NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		return err
@@ -130,14 +167,29 @@ func (v *whepViewer) start(api *pion.API, url string) error {
 		go func() {
 			defer v.wg.Done()
 			video := tr.Kind() == pion.RTPCodecTypeVideo
+			// RTP timestamps unwrapped to 64 bits, and the first coded
+			// slice of the current frame while the timeline is not aligned.
+			var ext int64
+			var last uint32
+			started := false
+			depack := &codecs.H264Packet{IsAVC: true}
+			var vcl []byte
 			for {
 				p, _, err := tr.ReadRTP()
 				if err != nil {
 					return
 				}
+				v.bytes.Add(int64(len(p.Payload)))
 				if !video {
 					v.audio.Add(1)
 					continue
+				}
+				now := time.Now()
+				if !started {
+					ext, last, started = int64(p.Timestamp), p.Timestamp, true
+				} else {
+					ext += int64(int32(p.Timestamp - last))
+					last = p.Timestamp
 				}
 				mu.Lock()
 				if v.firstPacket == 0 {
@@ -151,6 +203,30 @@ func (v *whepViewer) start(api *pion.API, url string) error {
 					v.frames.Add(1)
 				}
 				mu.Unlock()
+				v.mu.Lock()
+				if !v.align.ok && vcl == nil {
+					if out, err := depack.Unmarshal(p.Payload); err == nil && len(out) > 0 {
+						if n := firstVCLLengthPrefixed(out, 4); n != nil {
+							vcl = append([]byte(nil), n...)
+						}
+					}
+				}
+				if p.Marker {
+					ts, ok := v.align.rtmpTS(ext/90, now, func() []byte { return vcl })
+					vcl = nil
+					if v.measuring {
+						if !v.lastFrame.IsZero() && now.Sub(v.lastFrame) > stallGap {
+							v.stalls++
+						}
+						v.lastFrame = now
+						if ok {
+							if sent, found := v.align.sends.lookup(ts); found && sent.After(v.measureStart) {
+								v.latencies = append(v.latencies, now.Sub(sent))
+							}
+						}
+					}
+				}
+				v.mu.Unlock()
 			}
 		}()
 	})
@@ -191,7 +267,15 @@ func runWHEP(ctx context.Context, o whepOptions) (*WHEPResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub := &replay.Publisher{URL: o.publish, Clip: clip}
+	ix := newClipIndex(clip)
+	sends := &sendLog{sent: make(map[uint32]time.Time)}
+	var pubFrames atomic.Int64
+	pub := &replay.Publisher{URL: o.publish, Clip: clip, OnSend: func(typ uint8, ts uint32, at time.Time) {
+		if typ == 9 {
+			sends.record(ts, at)
+			pubFrames.Add(1)
+		}
+	}}
 	pctx, cancelPub := context.WithCancel(ctx)
 	defer cancelPub()
 	pubErr := make(chan error, 1)
@@ -202,6 +286,7 @@ func runWHEP(ctx context.Context, o whepOptions) (*WHEPResult, error) {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
 
+	rss0, _ := readRSS(o.pid)
 	api := newWHEPAPI()
 	viewers := make([]*whepViewer, o.viewers)
 	var wg sync.WaitGroup
@@ -211,7 +296,7 @@ func runWHEP(ctx context.Context, o whepOptions) (*WHEPResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := v.start(api, o.whep); err != nil {
+			if err := v.start(api, o.whep, ix, sends); err != nil {
 				v.err = err.Error()
 				v.failed.Store(true)
 			}
@@ -229,25 +314,42 @@ func runWHEP(ctx context.Context, o whepOptions) (*WHEPResult, error) {
 	kids0 := childrenCPU(o.pid)
 	frames0 := make([]int64, len(viewers))
 	audio0 := make([]int64, len(viewers))
-	for i, v := range viewers {
-		frames0[i], audio0[i] = v.frames.Load(), v.audio.Load()
-	}
+	bytes0 := make([]int64, len(viewers))
 	start := time.Now()
-	select {
-	case <-time.After(o.duration):
-	case err := <-pubErr:
-		return nil, fmt.Errorf("publisher stopped: %w", err)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for i, v := range viewers {
+		frames0[i], audio0[i], bytes0[i] = v.frames.Load(), v.audio.Load(), v.bytes.Load()
+		v.startMeasure(start)
+	}
+	pubFrames0, pubBytes0 := pubFrames.Load(), pub.BytesSent()
+	peakRSS := rss0
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+	for end := start.Add(o.duration); time.Now().Before(end); {
+		select {
+		case <-ticker.C:
+			if r, err := readRSS(o.pid); err == nil && r > peakRSS {
+				peakRSS = r
+			}
+		case err := <-pubErr:
+			return nil, fmt.Errorf("publisher stopped: %w", err)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	elapsed := time.Since(start).Seconds()
 	cpu1, _ := readCPU(o.pid)
 	kids1 := childrenCPU(o.pid)
 	rss, _ := readRSS(o.pid)
+	peakRSS = max(peakRSS, rss)
+	published := pubFrames.Load() - pubFrames0
+	for _, v := range viewers {
+		v.stopMeasure()
+	}
 
-	res := &WHEPResult{Viewers: o.viewers, Seconds: elapsed}
-	var pkt, frm []time.Duration
-	var fps, pps []float64
+	res := &WHEPResult{Viewers: o.viewers, Seconds: elapsed,
+		PublishBitrateKbps: float64(pub.BytesSent()-pubBytes0) * 8 / elapsed / 1000}
+	var pkt, frm, lat []time.Duration
+	var fps, pps, kbps []float64
 	for i, v := range viewers {
 		if !v.gotFrame.Load() {
 			res.Failed++
@@ -261,7 +363,17 @@ func runWHEP(ctx context.Context, o whepOptions) (*WHEPResult, error) {
 		frm = append(frm, v.firstFrame)
 		fps = append(fps, float64(v.frames.Load()-frames0[i])/elapsed)
 		pps = append(pps, float64(v.audio.Load()-audio0[i])/elapsed)
+		kbps = append(kbps, float64(v.bytes.Load()-bytes0[i])*8/elapsed/1000)
+		if float64(v.frames.Load()-frames0[i]) < 0.95*float64(published) {
+			res.Behind++
+		}
+		v.mu.Lock()
+		lat = append(lat, v.latencies...)
+		res.Stalls += v.stalls
+		v.mu.Unlock()
 	}
+	res.LatencyMedianMS, res.LatencyP99MS, res.LatencyMaxMS = percentiles(lat)
+	res.ReceivedKbpsMedian = medianF(kbps)
 	res.FirstPacketMedianMS, res.FirstPacketP99MS, _ = percentiles(pkt)
 	res.FirstFrameMedianMS, res.FirstFrameP99MS, _ = percentiles(frm)
 	res.VideoFPSMedian, res.AudioPPSMedian = medianF(fps), medianF(pps)
@@ -269,6 +381,11 @@ func runWHEP(ctx context.Context, o whepOptions) (*WHEPResult, error) {
 		res.ServerCPUPercent = 100 * (cpu1 - cpu0) / elapsed
 		res.ChildrenCPUPercent = 100 * (kids1 - kids0) / elapsed
 		res.ServerRSSMB = float64(rss) / (1 << 20)
+		res.ServerRSSStartMB = float64(rss0) / (1 << 20)
+		res.ServerRSSPeakMB = float64(peakRSS) / (1 << 20)
+		if o.viewers > 0 {
+			res.RSSPerViewerKB = (float64(peakRSS) - float64(rss0)) / 1024 / float64(o.viewers)
+		}
 	}
 	if o.logFile != "" {
 		lat, err := sendLatencies(o.logFile)
@@ -342,11 +459,12 @@ func medianF(v []float64) float64 {
 // Markdown renders the result as a small table.
 func (r *WHEPResult) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| WHEP viewers | connected | TTF packet med/p99 ms | TTF frame med/p99 ms | fps/viewer | audio pkt/s | server CPU %% | ffmpeg CPU %% | RSS MB | send latency med/p99/max ms (n) |\n")
-	fmt.Fprintf(&b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
-	fmt.Fprintf(&b, "| %d | %d | %.0f / %.0f | %.0f / %.0f | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f / %.2f / %.2f (%d) |\n",
-		r.Viewers, r.Connected, r.FirstPacketMedianMS, r.FirstPacketP99MS, r.FirstFrameMedianMS, r.FirstFrameP99MS,
-		r.VideoFPSMedian, r.AudioPPSMedian, r.ServerCPUPercent, r.ChildrenCPUPercent, r.ServerRSSMB,
+	fmt.Fprintf(&b, "| WHEP viewers | connected | behind | stalls | TTF packet med/p99 ms | TTF frame med/p99 ms | fps/viewer | audio pkt/s | kb/s per viewer (published) | publish → viewer latency med/p99/max ms | server CPU %% | ffmpeg CPU %% | RSS MB | send latency med/p99/max ms (n) |\n")
+	fmt.Fprintf(&b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %.0f / %.0f | %.0f / %.0f | %.1f | %.1f | %.0f (%.0f) | %.1f / %.1f / %.1f | %.1f | %.1f | %.0f | %.2f / %.2f / %.2f (%d) |\n",
+		r.Viewers, r.Connected, r.Behind, r.Stalls, r.FirstPacketMedianMS, r.FirstPacketP99MS, r.FirstFrameMedianMS, r.FirstFrameP99MS,
+		r.VideoFPSMedian, r.AudioPPSMedian, r.ReceivedKbpsMedian, r.PublishBitrateKbps,
+		r.LatencyMedianMS, r.LatencyP99MS, r.LatencyMaxMS, r.ServerCPUPercent, r.ChildrenCPUPercent, r.ServerRSSMB,
 		r.SendLatencyMedianMS, r.SendLatencyP99MS, r.SendLatencyMaxMS, r.SendLatencySamples)
 	if r.FirstError != "" {
 		fmt.Fprintf(&b, "\nfirst error: %s\n", r.FirstError)

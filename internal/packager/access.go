@@ -3,12 +3,19 @@ package packager
 import "context"
 
 // Snapshot returns a consistent copy of the listed window.
+//
+// Every caller between two changes of the window gets the same Snapshot
+// (so what is rendered from it can be shared, Snapshot.Memo): it must not
+// be modified.
 func (p *Packager) Snapshot() *Snapshot {
-	s := &Snapshot{Format: p.opts.Format, SessionID: p.id, PartTarget: p.opts.PartDuration}
 	p.win.mu.Lock()
-	p.win.snapshotLocked(s)
-	p.win.mu.Unlock()
-	return s
+	defer p.win.mu.Unlock()
+	if p.win.snap == nil {
+		s := &Snapshot{Format: p.opts.Format, SessionID: p.id, PartTarget: p.opts.PartDuration}
+		p.win.snapshotLocked(s)
+		p.win.snap = s
+	}
+	return p.win.snap
 }
 
 // Err returns why the stream ended abnormally (nil while running or after

@@ -334,3 +334,29 @@ func TestTicksNoOverflow(t *testing.T) {
 	require.Equal(t, d, duration(ticks(d, 90000), 90000))
 	require.Equal(t, int64(1024), ticks(1024*time.Second/44100+time.Nanosecond, 44100))
 }
+
+// Between two changes of the window every caller shares one snapshot, and
+// what is rendered from it is built once per key; a change makes a new one.
+func TestSnapshotSharedUntilChangeAndMemo(t *testing.T) {
+	video, audio := testTracks(t)
+	p := New(Options{})
+	require.NoError(t, p.SetTracks(video, audio))
+	f := &feeder{video: video, audio: audio, gop: 50}
+	f.feed(t, p, 3*time.Second)
+
+	a, b := p.Snapshot(), p.Snapshot()
+	require.Same(t, a, b)
+	builds := 0
+	build := func() []byte { builds++; return []byte("x") }
+	a.Memo("k", build)
+	b.Memo("k", build)
+	require.Equal(t, 1, builds)
+	b.Memo("other", build)
+	require.Equal(t, 2, builds)
+
+	p.End(nil)
+	c := p.Snapshot()
+	require.NotSame(t, a, c, "a change makes a new snapshot")
+	require.True(t, c.Ended)
+	require.False(t, a.Ended, "an earlier snapshot never changes")
+}

@@ -107,6 +107,33 @@ type Snapshot struct {
 	PartTarget time.Duration
 	// Ended reports the stream ended: no more segments will come.
 	Ended bool
+
+	memoMu sync.Mutex
+	memo   map[string][]byte
+}
+
+// maxMemo bounds the renderings one snapshot keeps (playlist variants by
+// request options; a few in practice).
+const maxMemo = 16
+
+// Memo returns what build made for key from this snapshot, calling build
+// once per key: a snapshot is immutable, so a playlist or manifest
+// rendered from it is the same for every request that sees it. Renderings
+// beyond maxMemo keys are built and not kept.
+func (s *Snapshot) Memo(key string, build func() []byte) []byte {
+	s.memoMu.Lock()
+	defer s.memoMu.Unlock()
+	if b, ok := s.memo[key]; ok {
+		return b
+	}
+	b := build()
+	if s.memo == nil {
+		s.memo = make(map[string][]byte, 4)
+	}
+	if len(s.memo) < maxMemo {
+		s.memo[key] = b
+	}
+	return b
 }
 
 // window is the in-memory window of segments. One mutex guards it; every
@@ -123,6 +150,9 @@ type window struct {
 	listed    int // how many complete segments a snapshot lists
 	retained  int // how many complete segments are kept (≥ listed)
 	totalSegs uint64
+	// snap is the snapshot of the current state, made by the first
+	// Snapshot call after a change and shared until the next (wake).
+	snap *Snapshot
 }
 
 func newWindow(listed, retained int, target time.Duration) *window {
@@ -133,6 +163,7 @@ func newWindow(listed, retained int, target time.Duration) *window {
 func (w *window) wake() {
 	close(w.notify)
 	w.notify = make(chan struct{})
+	w.snap = nil
 }
 
 // open returns the open segment or nil. Caller holds mu.

@@ -220,7 +220,15 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 	if ll && !snap.Ended {
 		o.reports = s.reports(path, dir)
 	}
-	body := renderPlaylist(snap, o)
+	var body []byte
+	if len(o.reports) == 0 {
+		// Every viewer of this window state gets the same bytes: render
+		// once (LL-HLS viewers reload ~5 times a second each).
+		key := o.prefix + "|" + strconv.FormatBool(o.lowLatency) + strconv.FormatBool(o.skip)
+		body = snap.Memo(key, func() []byte { return renderPlaylist(snap, o) })
+	} else {
+		body = renderPlaylist(snap, o) // rendition reports read other windows
+	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypePlaylist)
 	h.Set("Cache-Control", "no-cache")

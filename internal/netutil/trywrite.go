@@ -14,7 +14,7 @@ const maxIovecs = 1024
 // connections, handing a connection whose buffer is full to a goroutine of
 // its own. It bypasses the net.Conn's write lock (it never waits for a
 // blocked net.Conn.Write either): the caller must make sure no other write
-// of the connection is under way (see rtmpserver's fan-out groups). Not
+// of the connection is under way (see package fanout). Not
 // safe for concurrent use.
 type TryWriter struct {
 	rc syscall.RawConn

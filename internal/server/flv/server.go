@@ -1,6 +1,8 @@
 // Package flvserver serves live streams as HTTP-FLV (chunked transfer) and
 // WebSocket-FLV (binary messages carrying the same FLV byte stream, as
-// mpegts.js expects): one subscriber loop, two transports.
+// mpegts.js expects). HTTP/1.1 viewers on plain TCP are written by fan-out
+// groups (package fanout) while they keep up; WebSocket, HTTP/2 and TLS
+// viewers have a goroutine each.
 package flvserver
 
 import (
@@ -15,6 +17,7 @@ import (
 
 	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
+	"github.com/sluicemedia/sluice/internal/fanout"
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/hub"
 )
@@ -46,6 +49,9 @@ type Server struct {
 	// "Authorization: Bearer" header or ?token= / ?key=; see
 	// auth.TokenFromHTTP). Default nil: everyone is allowed.
 	Auth Authorizer
+
+	// groups are the fan-out groups writing for HTTP/1.1 viewers.
+	groups fanout.Groups
 }
 
 func (s *Server) writeTimeout() time.Duration {
@@ -124,7 +130,11 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string
 	}
 	defer sink.close()
 	log.Debug("flv play started")
-	err = s.play(r.Context(), reader, sink)
+	if hs, ok := sink.(*hijackedSink); ok {
+		err = s.playGrouped(r.Context(), reader, hs)
+	} else {
+		err = s.play(r.Context(), reader, sink)
+	}
 	switch {
 	case errors.Is(err, hub.ErrEnded):
 		log.Info("flv play ended: stream ended")
@@ -146,56 +156,37 @@ type sink interface {
 
 var errClientGone = errors.New("client went away")
 
+// head returns the FLV header and onMetaData tag for reader, and the
+// tracks its sequence headers go out for.
+func head(reader *hub.Reader) (b []byte, tags tagState) {
+	hasVideo, hasAudio := reader.Stream().Kinds()
+	tags.video, tags.audio = reader.Tracks()
+	b = flv.AppendHeader(nil, hasVideo, hasAudio)
+	b = flv.AppendTag(b, flv.TagScript, 0, flv.MetadataBody(tags.video, tags.audio))
+	return b, tags
+}
+
 // play writes the FLV header, metadata and the hub's packets to sink until
-// the stream ends, the client leaves or the client is too slow.
+// the stream ends, the client leaves or the client is too slow: one
+// goroutine per viewer (WebSocket, HTTP/2, TLS; HTTP/1.1 viewers use
+// playGrouped).
 func (s *Server) play(ctx context.Context, reader *hub.Reader, out sink) error {
 	ctx = out.context(ctx)
-	stream := reader.Stream()
-	hasVideo, hasAudio := stream.Kinds()
-	video, audio := reader.Tracks()
-	head := flv.AppendHeader(nil, hasVideo, hasAudio)
-	head = flv.AppendTag(head, flv.TagScript, 0, flv.MetadataBody(video, audio))
-
+	h, tags := head(reader)
 	// The header goes out at once: players (and proxies) see a live
 	// response even before the first packet.
-	if err := out.write([][]byte{head}, time.Now().Add(s.writeTimeout())); err != nil {
+	if err := out.write([][]byte{h}, time.Now().Add(s.writeTimeout())); err != nil {
 		return err
 	}
 	batch := make([]*av.Packet, 0, 64)
 	store := make([][]byte, 0, 2*cap(batch))
-	var lastVideo, lastAudio *av.Track
 	for {
 		var err error
 		batch, err = reader.Read(ctx, batch[:0])
 		if err != nil {
 			return err
 		}
-		bufs := store[:0]
-		if lastVideo == nil && lastAudio == nil {
-			// Both sequence headers go first, so players configure both
-			// decoders before the first frame (the GOP may open with video
-			// and carry its first audio frame later).
-			ts := flv.TimestampMS(batch[0].DTS)
-			if video != nil {
-				lastVideo = video
-				bufs = append(bufs, flv.AppendTag(nil, flv.TagVideo, ts, flv.AppendSequenceHeaderBody(nil, video)))
-			}
-			if audio != nil {
-				lastAudio = audio
-				bufs = append(bufs, flv.AppendTag(nil, flv.TagAudio, ts, flv.AppendSequenceHeaderBody(nil, audio)))
-			}
-		}
-		for _, p := range batch {
-			last := &lastAudio
-			if p.Kind() == av.KindVideo {
-				last = &lastVideo
-			}
-			if p.Track != *last {
-				*last = p.Track
-				bufs = append(bufs, sequenceHeaderTag(p))
-			}
-			bufs = append(bufs, flv.SharedTag(p))
-		}
+		bufs := tags.appendTags(store[:0], batch)
 		if err := out.write(bufs, time.Now().Add(s.writeTimeout())); err != nil {
 			if ctx.Err() != nil {
 				return errClientGone
@@ -203,6 +194,44 @@ func (s *Server) play(ctx context.Context, reader *hub.Reader, out sink) error {
 			return err
 		}
 	}
+}
+
+// tagState is what a viewer's writer remembers between batches: the
+// sequence headers the viewer has been sent.
+type tagState struct {
+	video, audio         *av.Track // the reader's tracks at the start
+	lastVideo, lastAudio *av.Track
+}
+
+// appendTags appends the FLV tags of batch to bufs: the shared tags of the
+// packets, preceded by sequence headers where the viewer needs them.
+func (t *tagState) appendTags(bufs [][]byte, batch []*av.Packet) [][]byte {
+	if t.lastVideo == nil && t.lastAudio == nil {
+		// Both sequence headers go first, so players configure both
+		// decoders before the first frame (the GOP may open with video
+		// and carry its first audio frame later).
+		ts := flv.TimestampMS(batch[0].DTS)
+		if t.video != nil {
+			t.lastVideo = t.video
+			bufs = append(bufs, flv.AppendTag(nil, flv.TagVideo, ts, flv.AppendSequenceHeaderBody(nil, t.video)))
+		}
+		if t.audio != nil {
+			t.lastAudio = t.audio
+			bufs = append(bufs, flv.AppendTag(nil, flv.TagAudio, ts, flv.AppendSequenceHeaderBody(nil, t.audio)))
+		}
+	}
+	for _, p := range batch {
+		last := &t.lastAudio
+		if p.Kind() == av.KindVideo {
+			last = &t.lastVideo
+		}
+		if p.Track != *last {
+			*last = p.Track
+			bufs = append(bufs, sequenceHeaderTag(p))
+		}
+		bufs = append(bufs, flv.SharedTag(p))
+	}
+	return bufs
 }
 
 func sequenceHeaderTag(p *av.Packet) []byte {

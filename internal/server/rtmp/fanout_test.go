@@ -21,22 +21,7 @@ import (
 )
 
 // groupedViewers returns how many viewers of srv are in fan-out groups.
-func groupedViewers(srv *Server) int {
-	groups.mu.Lock()
-	defer groups.mu.Unlock()
-	n := 0
-	for k, list := range groups.m {
-		if k.srv != srv {
-			continue
-		}
-		for _, g := range list {
-			g.mu.Lock()
-			n += len(g.members)
-			g.mu.Unlock()
-		}
-	}
-	return n
-}
+func groupedViewers(srv *Server) int { return srv.groups.Viewers() }
 
 // dialSmallWindow plays path over a connection with a tiny receive
 // buffer, so that it stalls the server's writes soon after it stops
@@ -194,14 +179,5 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 	h.Close()
 	require.NoError(t, srv.Close())
 	<-served
-	require.Eventually(t, func() bool {
-		groups.mu.Lock()
-		defer groups.mu.Unlock()
-		for k := range groups.m {
-			if k.srv == srv {
-				return false
-			}
-		}
-		return true
-	}, 5*time.Second, 20*time.Millisecond, "groups end with their last member")
+	require.Eventually(t, func() bool { return srv.groups.Len() == 0 }, 5*time.Second, 20*time.Millisecond, "groups end with their last member")
 }

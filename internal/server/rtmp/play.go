@@ -5,46 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
+	"github.com/sluicemedia/sluice/internal/fanout"
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/hub"
-	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	"github.com/sluicemedia/sluice/internal/streampath"
 )
 
-// playSession feeds one RTMP viewer from a hub reader. It is written
-// either by a fan-out group's goroutine together with other viewers of the
-// stream (pooled: non-blocking writes, see fanout.go) or by a goroutine of
-// its own (blocking writes with the write timeout): every viewer starts on
-// its own goroutine, joins a group once it has caught up with the live
-// edge, and gets its own goroutine again while its socket is full.
+// playSession feeds one RTMP viewer from a hub reader through a
+// fanout.Viewer: written by a fan-out group's goroutine together with other
+// viewers of the stream while it keeps up, by a goroutine of its own
+// otherwise (see package fanout). It is the viewer's fanout.Conn.
 type playSession struct {
 	c      *conn
 	path   string
 	reader *hub.Reader
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{} // closed when nothing writes for the session any more
-	auth   auth.Request  // what was authorized, for the on_stop notification
-
-	// raw writes to the socket without blocking; nil (TLS) keeps the
-	// session on its own goroutine.
-	raw *netutil.TryWriter
-	// mu orders joining a group against stop.
-	mu sync.Mutex
-	// grp is the group writing for the session, nil when on its own
-	// goroutine or finished; changed under grp.mu (and mu to join).
-	grp atomic.Pointer[fanGroup]
+	auth   auth.Request // what was authorized, for the on_stop notification
+	v      *fanout.Viewer
 
 	// Writer state, owned by whoever writes for the session.
 	lastVideo, lastAudio *av.Track
-	deadline             netutil.WriteDeadline
 }
 
 func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
@@ -72,9 +56,8 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
 	// stream has no AAC, original or derived.
 	reader.PreferAudio(av.CodecAAC, av.CodecOpus)
-	pctx, cancel := context.WithCancel(ctx)
-	ps := &playSession{c: c, path: path, reader: reader, ctx: pctx, cancel: cancel, done: make(chan struct{}), auth: areq,
-		raw: netutil.NewTryWriter(c.nc)}
+	ps := &playSession{c: c, path: path, reader: reader, auth: areq}
+	ps.v = fanout.NewViewer(ctx, &c.srv.groups, c.nc, reader, c.srv.WriteTimeout, ps)
 	c.play = ps
 	c.log = c.log.With("path", path)
 	if err := c.nc.SetReadDeadline(time.Time{}); err != nil {
@@ -101,7 +84,7 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 			return err
 		}
 	}
-	go ps.own(nil, false)
+	ps.v.Start()
 	return nil
 }
 
@@ -110,23 +93,16 @@ var sampleAccess = []byte{0x02, 0x00, 0x11, '|', 'R', 't', 'm', 'p', 'S', 'a', '
 
 // stop ends the session and waits until nothing writes for it.
 func (ps *playSession) stop() {
-	ps.cancel()
-	ps.leave()
-	<-ps.done
+	ps.v.Stop()
 	ps.reader.Close()
 	if a := ps.c.srv.Auth; a != nil {
 		a.Ended(ps.auth)
 	}
 }
 
-// finish ends a session whose reading or writing failed with err (on the
-// session's own goroutine: it may block for the write timeout) and
-// releases it.
-func (ps *playSession) finish(err error) {
-	defer close(ps.done)
-	if ps.ctx.Err() != nil {
-		return // the connection is ending for another reason
-	}
+// Finish ends a session whose reading or writing failed with err (on the
+// session's own goroutine: it may block for the write timeout).
+func (ps *playSession) Finish(err error) {
 	switch {
 	case errors.Is(err, hub.ErrEnded):
 		// Pooled writes renew the deadline only when they write.
@@ -140,83 +116,23 @@ func (ps *playSession) finish(err error) {
 	ps.c.nc.Close()
 }
 
-// errPooled ends own: the session joined a fan-out group.
-var errPooled = errors.New("joined a fan-out group")
+// TryLockWrite, UnlockWrite and AddWritten are the rtmp.Conn's: its
+// reader goroutine writes replies under the same lock.
+func (ps *playSession) TryLockWrite() bool { return ps.c.wire.TryLockWrite() }
+func (ps *playSession) UnlockWrite()       { ps.c.wire.UnlockWrite() }
+func (ps *playSession) AddWritten(n int)   { ps.c.wire.AddWritten(n) }
 
-// own is the session's own goroutine: it writes pending (what is left of
-// a batch its group could not write, or all of it) and then reads and
-// writes with blocking writes until the session can join a group or ends.
-// When locked is set, pending is the rest of a short write and the
-// rtmp.Conn's write lock is still held for it: own releases it.
-func (ps *playSession) own(pending net.Buffers, locked bool) {
-	err := ps.ownLoop(pending, locked)
-	if err == errPooled {
-		return
-	}
-	ps.finish(err)
-}
-
-func (ps *playSession) ownLoop(pending net.Buffers, locked bool) error {
+// WriteBuffers writes pre-chunked bytes through the rtmp.Conn.
+func (ps *playSession) WriteBuffers(bufs *net.Buffers, locked bool) error {
 	if locked {
-		err := ps.writeLocked(&pending)
-		ps.c.wire.UnlockWrite()
-		if err != nil {
-			return err
-		}
-	} else if len(pending) > 0 {
-		if err := ps.write(&pending); err != nil {
-			return err
-		}
+		return ps.c.wire.WriteBuffersLocked(bufs)
 	}
-	batch := make([]*av.Packet, 0, 64)
-	store := make(net.Buffers, 0, 2*cap(batch))
-	for {
-		var err error
-		if ps.raw == nil {
-			batch, err = ps.reader.Read(ps.ctx, batch[:0])
-		} else if batch, err = ps.reader.Read(doneCtx, batch[:0]); err == context.Canceled && ps.ctx.Err() == nil {
-			// Caught up with the live edge: a group takes over.
-			if joinGroup(ps) {
-				return errPooled
-			}
-			batch, err = ps.reader.Read(ps.ctx, batch[:0])
-		}
-		if err != nil {
-			return err
-		}
-		bufs := ps.appendBatch(store[:0], batch)
-		if err := ps.write(&bufs); err != nil {
-			return err
-		}
-	}
+	return ps.c.wire.WriteBuffers(bufs)
 }
 
-// write sends bufs from the session's own goroutine: blocking, under the
-// rtmp.Conn's write lock, with the write timeout.
-func (ps *playSession) write(bufs *net.Buffers) error {
-	if err := ps.deadline.Extend(ps.c.nc, ps.c.srv.WriteTimeout); err != nil {
-		return err
-	}
-	if err := ps.c.wire.WriteBuffers(bufs); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
-}
-
-// writeLocked is write for the holder of the rtmp.Conn's write lock.
-func (ps *playSession) writeLocked(bufs *net.Buffers) error {
-	if err := ps.deadline.Extend(ps.c.nc, ps.c.srv.WriteTimeout); err != nil {
-		return err
-	}
-	if err := ps.c.wire.WriteBuffersLocked(bufs); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
-}
-
-// appendBatch appends the shared, pre-chunked bytes of batch to bufs,
+// AppendBatch appends the shared, pre-chunked bytes of batch to bufs,
 // preceded by sequence headers where the viewer needs them.
-func (ps *playSession) appendBatch(bufs net.Buffers, batch []*av.Packet) net.Buffers {
+func (ps *playSession) AppendBatch(bufs net.Buffers, batch []*av.Packet) net.Buffers {
 	srv := ps.c.srv
 	if ps.lastVideo == nil && ps.lastAudio == nil {
 		// Both sequence headers first: see flvserver.play.

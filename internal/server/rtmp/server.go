@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/auth"
+	"github.com/sluicemedia/sluice/internal/fanout"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 )
@@ -66,6 +67,10 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup
+
+	// groups are the fan-out groups writing for this server's viewers
+	// (their shared chunks are cut at ChunkSize).
+	groups fanout.Groups
 }
 
 func (s *Server) init() {

@@ -251,3 +251,39 @@ func CountFrames(t testing.TB, file, format string) int {
 	t.Fatalf("ffprobe printed no frame count for %s: %s", file, out)
 	return 0
 }
+
+// GapWatch records the longest gap between the frames viewers receive,
+// counted from Start (e.g. the moment another viewer stalls). It is safe
+// for concurrent use by many viewers, each keeping its own last time.
+type GapWatch struct {
+	mu    sync.Mutex
+	since time.Time
+	max   time.Duration
+}
+
+// Frame records a frame a viewer received now; last is that viewer's
+// previous frame time, updated.
+func (g *GapWatch) Frame(last *time.Time) {
+	now := time.Now()
+	g.mu.Lock()
+	if !g.since.IsZero() && now.After(g.since) && !last.IsZero() && now.Sub(*last) > g.max {
+		g.max = now.Sub(*last)
+	}
+	g.mu.Unlock()
+	*last = now
+}
+
+// Start begins measuring and returns when.
+func (g *GapWatch) Start() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.since = time.Now()
+	return g.since
+}
+
+// Max returns the longest gap since Start.
+func (g *GapWatch) Max() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.max
+}

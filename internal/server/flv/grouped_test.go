@@ -129,9 +129,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	defer client.CloseIdleConnections()
 	var (
-		mu       sync.Mutex
-		stallAt  time.Time
-		maxGap   time.Duration
+		gaps     testutil.GapWatch
 		bodies   []io.Closer
 		wg       sync.WaitGroup
 		gotVideo = make(chan struct{}, healthy)
@@ -172,13 +170,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 					first = false
 					gotVideo <- struct{}{}
 				}
-				now := time.Now()
-				mu.Lock()
-				if !stallAt.IsZero() && now.After(stallAt) && !last.IsZero() && now.Sub(last) > maxGap {
-					maxGap = now.Sub(last)
-				}
-				mu.Unlock()
-				last = now
+				gaps.Frame(&last)
 			}
 		}()
 	}
@@ -196,9 +188,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return srv.groups.Viewers() == healthy+1 },
 		5*time.Second, 20*time.Millisecond, "every viewer that keeps up is written by a group")
-	mu.Lock()
-	stallAt = time.Now()
-	mu.Unlock()
+	stallAt := gaps.Start()
 
 	// Once the socket buffers are full it leaves its group, and it is
 	// dropped (write timeout or the hub's lag rules).
@@ -211,9 +201,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 	var ne net.Error
 	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the stalled viewer's connection must be closed by the server")
 
-	mu.Lock()
-	gap := maxGap
-	mu.Unlock()
+	gap := gaps.Max()
 	t.Logf("longest gap between video frames of healthy viewers: %v", gap)
 	require.Less(t, gap, 500*time.Millisecond, "healthy viewers keep their pace")
 	require.Equal(t, healthy, srv.groups.Viewers())

@@ -85,9 +85,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 	// the stalled one has stopped reading.
 	const healthy = 3
 	var (
-		mu       sync.Mutex
-		stallAt  time.Time
-		maxGap   time.Duration
+		gaps     testutil.GapWatch
 		players  []*rtmp.Client
 		wg       sync.WaitGroup
 		gotVideo = make(chan struct{}, healthy)
@@ -124,13 +122,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 					first = false
 					gotVideo <- struct{}{}
 				}
-				now := time.Now()
-				mu.Lock()
-				if !stallAt.IsZero() && now.After(stallAt) && !last.IsZero() && now.Sub(last) > maxGap {
-					maxGap = now.Sub(last)
-				}
-				mu.Unlock()
-				last = now
+				gaps.Frame(&last)
 			}
 		}()
 	}
@@ -147,9 +139,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return groupedViewers(srv) == healthy+1 },
 		5*time.Second, 20*time.Millisecond, "every viewer that keeps up is written by a group")
-	mu.Lock()
-	stallAt = time.Now()
-	mu.Unlock()
+	stallAt := gaps.Start()
 
 	// Once the socket buffers are full it leaves its group, and it is
 	// dropped after the write timeout.
@@ -162,9 +152,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 	var ne net.Error
 	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the stalled viewer's connection must be closed by the server")
 
-	mu.Lock()
-	gap := maxGap
-	mu.Unlock()
+	gap := gaps.Max()
 	t.Logf("longest gap between video frames of healthy viewers: %v", gap)
 	require.Less(t, gap, 500*time.Millisecond, "healthy viewers keep their pace")
 	require.Equal(t, healthy, groupedViewers(srv))

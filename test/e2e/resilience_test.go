@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,20 +67,8 @@ func TestSecondPublisherRefusedFirstKeepsGoing(t *testing.T) {
 // buffer and never reads from it.
 func dialNeverReading(t *testing.T, addr, path string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	nc, err := d.Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { nc.Close() })
-	_, err = fmt.Fprintf(nc, "GET /%s.flv HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+	nc := testutil.DialSmallWindow(t, addr)
+	_, err := fmt.Fprintf(nc, "GET /%s.flv HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
 	require.NoError(t, err)
 	return nc
 }

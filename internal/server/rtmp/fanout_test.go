@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,19 +27,7 @@ func groupedViewers(srv *Server) int { return srv.groups.Viewers() }
 // reading.
 func dialSmallWindow(t *testing.T, addr, path string) (net.Conn, *rtmp.Conn) {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	nc, err := d.Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { nc.Close() })
+	nc := testutil.DialSmallWindow(t, addr)
 	require.NoError(t, rtmp.ClientHandshake(nc))
 	wire := rtmp.NewConn(nc, rtmp.Limits{})
 	for _, c := range []struct {

@@ -1,7 +1,6 @@
 package flvserver
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -29,11 +28,15 @@ var responseHeaders = map[string]string{
 func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
 	if r.ProtoMajor == 1 {
 		if hj, ok := w.(http.Hijacker); ok {
-			nc, rw, err := hj.Hijack()
+			// The hijacked buffers are dropped: the client sends nothing
+			// after its request, and writes bypass the bufio.Writer.
+			nc, _, err := hj.Hijack()
 			if err != nil {
 				return nil, fmt.Errorf("hijack: %w", err)
 			}
-			hs := &hijackedSink{nc: nc, rw: rw}
+			// Deadlines the server set for the request no longer apply.
+			_ = nc.SetReadDeadline(time.Time{})
+			hs := &hijackedSink{nc: nc}
 			if err := hs.writeHead(r); err != nil {
 				nc.Close()
 				return nil, err
@@ -51,7 +54,6 @@ func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
 // hijackedSink writes chunked transfer encoding itself.
 type hijackedSink struct {
 	nc       net.Conn
-	rw       *bufio.ReadWriter
 	sizeBuf  [16]byte
 	bufs     net.Buffers
 	deadline netutil.WriteDeadline
@@ -74,7 +76,14 @@ func (h *hijackedSink) context(parent context.Context) context.Context {
 	ctx, cancel := context.WithCancel(parent)
 	go func() {
 		defer cancel()
-		_, _ = io.Copy(io.Discard, h.rw.Reader)
+		// A small buffer of its own, not io.Copy's pooled 32 KiB nor the
+		// hijack's 4 KiB bufio.Reader: one such goroutine parks per viewer.
+		var buf [64]byte
+		for {
+			if _, err := h.nc.Read(buf[:]); err != nil {
+				return
+			}
+		}
 	}()
 	return ctx
 }

@@ -42,17 +42,13 @@ type offer struct {
 // maxOfferSize bounds the request body (a browser offer is 3–8 KiB).
 const maxOfferSize = 64 << 10
 
-// parseOffer validates an SDP offer (RFC 8866 syntax, RFC 8829 JSEP content)
-// enough to answer with a clear reason rather than a pion error: it must
-// parse, have a media section we can send on, carry ICE credentials
-// (RFC 8839 §5.4) since WHEP answers without trickle, and a DTLS fingerprint
-// (RFC 8122 §5).
-func parseOffer(body []byte) (*offer, error) { return parseOfferFor(body, false) }
-
-// parseOfferFor validates an offer for playback (WHEP, publish false: the
-// client must receive) or for ingest (WHIP, publish true: the client must
-// send, draft-ietf-wish-whip §4.2). The same checks apply to both; only the
-// section directions that count differ.
+// parseOfferFor validates an SDP offer (RFC 8866 syntax, RFC 8829 JSEP
+// content) enough to answer with a clear reason rather than a pion error:
+// it must parse, have a media section in a usable direction, carry ICE
+// credentials (RFC 8839 §5.4) since answers come without trickle, and a
+// DTLS fingerprint (RFC 8122 §5). publish false checks it for playback
+// (WHEP: the client must receive), true for ingest (WHIP: the client must
+// send, draft-ietf-wish-whip §4.2); only the directions that count differ.
 func parseOfferFor(body []byte, publish bool) (*offer, error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(string(body)); err != nil {

@@ -38,48 +38,19 @@ func ResourcePath(path, id string) string { return "/" + path + "/whep/" + id }
 // too large, 400 unusable offer (with the reason), 404 stream not
 // published, 503 session limit reached.
 func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) {
-	setCORS(w)
-	log := s.Logger.With("proto", "whep", "path", path, "remote", r.RemoteAddr)
-	refuse := func(code int, format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		log.Info("whep request refused", "status", code, "reason", msg)
-		http.Error(w, msg, code)
-	}
-	areq, ok := s.authorize(w, r, auth.Play, "whep", path, refuse)
+	post, ok := s.beginOffer(w, r, "whep", auth.Play, path, false)
 	if !ok {
 		return
 	}
-	authEnded := true
-	defer func() {
-		if authEnded {
-			s.ended(areq)
-		}
-	}()
-
-	body, ok := readOffer(w, r, refuse)
-	if !ok {
-		return
-	}
-	off, err := parseOffer(body)
-	if err != nil {
-		refuse(http.StatusBadRequest, "%v", err)
-		return
-	}
+	defer post.finish()
+	refuse := post.refuse
 	if st := s.Hub.Stream(path); st == nil || st.Ended() {
 		refuse(http.StatusNotFound, "stream %s is not published", path)
 		return
 	}
-	ip, status, err := s.reserve(r.RemoteAddr)
-	if err != nil {
-		refuse(status, "%v", err)
+	if !post.reserve(r.RemoteAddr) {
 		return
 	}
-	reserved := true
-	defer func() {
-		if reserved {
-			s.release(ip)
-		}
-	}()
 
 	reader, err := s.Hub.Subscribe(r.Context(), path, hub.ClientInfo{Protocol: "whep", Remote: r.RemoteAddr})
 	switch {
@@ -100,7 +71,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	reader.PreferAudio(av.CodecOpus)
 
 	waitForVideoTrack(r.Context(), reader.Stream())
-	plan, code, err := planMedia(off, reader.Stream())
+	plan, code, err := planMedia(post.off, reader.Stream())
 	if err != nil {
 		refuse(code, "%v", err)
 		return
@@ -111,9 +82,9 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 		return
 	}
 	id := newID()
-	sess := newSession(s, id, path, reader.Stream(), log.With("session", id))
-	sess.ip = ip
-	sess.pc, sess.reader, sess.areq = pc, reader, areq
+	sess := newSession(s, id, path, reader.Stream(), post.log.With("session", id))
+	sess.ip = post.ip
+	sess.pc, sess.reader, sess.areq = pc, reader, post.areq
 	var senders []*pion.RTPSender
 	if plan.video != nil {
 		sess.video, err = pion.NewTrackLocalStaticRTP(plan.video.RTPCodecCapability, "video", "sluice")
@@ -147,7 +118,8 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	}
 	// From here the session owns the slot and the reader: run tears both
 	// down, whatever happens next.
-	reserved, keepReader, authEnded = false, true, false
+	keepReader = true
+	post.handOver()
 	go sess.run()
 	for _, snd := range senders {
 		go sess.drainRTCP(snd) // counted by register
@@ -158,7 +130,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 		sess.close("setup failed")
 		refuse(code, format, args...)
 	}
-	answerSDP, err := answerOffer(r.Context(), pc, string(body))
+	answerSDP, err := answerOffer(r.Context(), pc, string(post.body))
 	if err != nil {
 		var ne *negotiationError
 		if errors.As(err, &ne) {

@@ -41,49 +41,20 @@ func WHIPResourcePath(path, id string) string { return "/" + path + "/whip/" + i
 // large, 400 unusable offer (with the reason), 409 the path already has a
 // publisher, 503 session limit reached.
 func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) {
-	setCORS(w)
-	log := s.Logger.With("proto", "whip", "path", path, "remote", r.RemoteAddr)
-	refuse := func(code int, format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		log.Info("whip request refused", "status", code, "reason", msg)
-		http.Error(w, msg, code)
-	}
-	areq, ok := s.authorize(w, r, auth.Publish, "whip", path, refuse)
+	post, ok := s.beginOffer(w, r, "whip", auth.Publish, path, true)
 	if !ok {
 		return
 	}
-	authEnded := true
-	defer func() {
-		if authEnded {
-			s.ended(areq)
-		}
-	}()
-
-	body, ok := readOffer(w, r, refuse)
-	if !ok {
-		return
-	}
-	off, err := parseOfferFor(body, true)
+	defer post.finish()
+	refuse := post.refuse
+	plan, err := planIngest(post.off)
 	if err != nil {
 		refuse(http.StatusBadRequest, "%v", err)
 		return
 	}
-	plan, err := planIngest(off)
-	if err != nil {
-		refuse(http.StatusBadRequest, "%v", err)
+	if !post.reserve(r.RemoteAddr) {
 		return
 	}
-	ip, status, err := s.reserve(r.RemoteAddr)
-	if err != nil {
-		refuse(status, "%v", err)
-		return
-	}
-	reserved := true
-	defer func() {
-		if reserved {
-			s.release(ip)
-		}
-	}()
 
 	pub, err := s.Hub.Publish(path, hub.ClientInfo{Protocol: "whip", Remote: r.RemoteAddr})
 	switch {
@@ -109,8 +80,8 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 		return
 	}
 	id := newID()
-	sess := newWHIPSession(s, id, path, pub, pc, areq, log.With("session", id))
-	sess.ip = ip
+	sess := newWHIPSession(s, id, path, pub, pc, post.areq, post.log.With("session", id))
+	sess.ip = post.ip
 	if !s.registerWHIP(sess) {
 		_ = pc.Close()
 		refuse(http.StatusServiceUnavailable, "server shutting down")
@@ -118,7 +89,8 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 	}
 	// From here the session owns the slot, the publisher and the auth
 	// request: run tears them down, whatever happens next.
-	reserved, keepPub, authEnded = false, true, false
+	keepPub = true
+	post.handOver()
 	pc.OnTrack(sess.onTrack)
 	pc.OnConnectionStateChange(sess.onState)
 	go sess.run()
@@ -127,7 +99,7 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 		sess.close("setup failed")
 		refuse(code, format, args...)
 	}
-	answerSDP, err := answerOffer(r.Context(), pc, string(body))
+	answerSDP, err := answerOffer(r.Context(), pc, string(post.body))
 	if err != nil {
 		var ne *negotiationError
 		if errors.As(err, &ne) {

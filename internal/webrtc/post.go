@@ -1,0 +1,86 @@
+package webrtc
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/sluicemedia/sluice/internal/auth"
+)
+
+// offerPost is a WHEP or WHIP POST being answered, from its first byte until
+// the session it creates takes over the authorization and the session slot.
+type offerPost struct {
+	srv  *Server
+	w    http.ResponseWriter
+	log  *slog.Logger
+	kind string // "whep" or "whip", for logs
+	areq *auth.Request
+	body []byte
+	off  *offer
+	// ip holds a session slot (reserve) while reserved is set.
+	ip       string
+	reserved bool
+	owned    bool // a session took over areq and the slot (handOver)
+}
+
+// beginOffer does what every WHEP (publish false) and WHIP (publish true)
+// POST starts with: CORS headers, authorization for action, reading and
+// checking the SDP offer. On false the refusal is written and nothing is
+// held; otherwise the caller must defer p.finish.
+func (s *Server) beginOffer(w http.ResponseWriter, r *http.Request, kind string, action auth.Action, path string, publish bool) (*offerPost, bool) {
+	setCORS(w)
+	p := &offerPost{srv: s, w: w, kind: kind, log: s.Logger.With("proto", kind, "path", path, "remote", r.RemoteAddr)}
+	areq, ok := s.authorize(w, r, action, kind, path, p.refuse)
+	if !ok {
+		return nil, false
+	}
+	p.areq = areq
+	body, ok := readOffer(w, r, p.refuse)
+	if !ok {
+		p.finish()
+		return nil, false
+	}
+	off, err := parseOfferFor(body, publish)
+	if err != nil {
+		p.refuse(http.StatusBadRequest, "%v", err)
+		p.finish()
+		return nil, false
+	}
+	p.body, p.off = body, off
+	return p, true
+}
+
+// refuse answers the request with code and a one-line reason, logged.
+func (p *offerPost) refuse(code int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.log.Info(p.kind+" request refused", "status", code, "reason", msg)
+	http.Error(p.w, msg, code)
+}
+
+// reserve claims a session slot for the client (refusing with 503 or 429
+// when none is left).
+func (p *offerPost) reserve(remote string) bool {
+	ip, status, err := p.srv.reserve(remote)
+	if err != nil {
+		p.refuse(status, "%v", err)
+		return false
+	}
+	p.ip, p.reserved = ip, true
+	return true
+}
+
+// handOver marks the slot and the authorization as the session's now: it
+// releases both when it ends.
+func (p *offerPost) handOver() { p.owned = true }
+
+// finish releases what the request still holds unless a session took it.
+func (p *offerPost) finish() {
+	if p.owned {
+		return
+	}
+	if p.reserved {
+		p.srv.release(p.ip)
+	}
+	p.srv.ended(p.areq)
+}

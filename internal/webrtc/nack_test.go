@@ -85,14 +85,7 @@ func TestNACKRetransmitsAndSenderReports(t *testing.T) {
 	require.NoError(t, me.RegisterDefaultCodecs())
 	ir := &interceptor.Registry{}
 	require.NoError(t, pion.ConfigureNack(me, ir))
-	se := pion.SettingEngine{}
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetICEUDPMux(mux)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se), pion.WithInterceptorRegistry(ir)).
-		NewPeerConnection(pion.Configuration{})
-	require.NoError(t, err)
+	pc := newTestPeer(t, me, func(se *pion.SettingEngine) { se.SetICEUDPMux(mux) }, pion.WithInterceptorRegistry(ir))
 	for _, k := range []pion.RTPCodecType{pion.RTPCodecTypeVideo, pion.RTPCodecTypeAudio} {
 		_, err := pc.AddTransceiverFromKind(k, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly})
 		require.NoError(t, err)

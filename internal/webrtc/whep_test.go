@@ -157,20 +157,33 @@ func TestServeSessionMethods(t *testing.T) {
 	require.Contains(t, resp.Header.Get("Access-Control-Allow-Methods"), "DELETE")
 }
 
+// newTestPeer returns a pion PeerConnection with media engine me on
+// loopback UDP, closed when the test ends; tweak (if set) adjusts its
+// settings, opts its API (e.g. an interceptor registry).
+func newTestPeer(t *testing.T, me *pion.MediaEngine, tweak func(*pion.SettingEngine), opts ...func(*pion.API)) *pion.PeerConnection {
+	t.Helper()
+	se := pion.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if tweak != nil {
+		tweak(&se)
+	}
+	opts = append(opts, pion.WithMediaEngine(me), pion.WithSettingEngine(se))
+	pc, err := pion.NewAPI(opts...).NewPeerConnection(pion.Configuration{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pc.Close() })
+	return pc
+}
+
 // newClientOffer returns a real pion recvonly offer (ICE gathering done)
 // from a client PeerConnection closed when the test ends.
 func newClientOffer(t *testing.T) (*pion.PeerConnection, string) {
 	t.Helper()
 	me := &pion.MediaEngine{}
 	require.NoError(t, me.RegisterDefaultCodecs())
-	se := pion.SettingEngine{}
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = pc.Close() })
+	pc := newTestPeer(t, me, nil)
 	for _, k := range []pion.RTPCodecType{pion.RTPCodecTypeVideo, pion.RTPCodecTypeAudio} {
 		_, err := pc.AddTransceiverFromKind(k, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly})
 		require.NoError(t, err)

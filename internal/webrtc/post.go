@@ -1,9 +1,12 @@
 package webrtc
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	pion "github.com/pion/webrtc/v4"
 
 	"github.com/sluicemedia/sluice/internal/auth"
 )
@@ -83,4 +86,25 @@ func (p *offerPost) finish() {
 		p.srv.release(p.ip)
 	}
 	p.srv.ended(p.areq)
+}
+
+// answer negotiates the session's PeerConnection with the offer and
+// answers 201 with the SDP answer and the session resource at location.
+// A failure closes the session (its run goroutine tears it down) and, if
+// the client is still there, is refused with the reason.
+func (p *offerPost) answer(r *http.Request, pc *pion.PeerConnection, sess *lifecycle, log *slog.Logger, location string, plan mediaPlan) {
+	sdp, err := answerOffer(r.Context(), pc, string(p.body))
+	if err != nil {
+		var ne *negotiationError
+		if errors.As(err, &ne) {
+			sess.close("setup failed")
+			p.refuse(ne.status, "%s", ne.msg)
+		} else {
+			sess.close("client went away during setup")
+		}
+		return
+	}
+	log.Info(p.kind+" session started", "video", plan.video != nil, "audio", plan.audio != nil,
+		"sessions", p.srv.Sessions())
+	writeAnswer(p.w, location, sdp)
 }

@@ -126,23 +126,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	}
 	pc.OnConnectionStateChange(sess.onState)
 
-	fail := func(code int, format string, args ...any) {
-		sess.close("setup failed")
-		refuse(code, format, args...)
-	}
-	answerSDP, err := answerOffer(r.Context(), pc, string(post.body))
-	if err != nil {
-		var ne *negotiationError
-		if errors.As(err, &ne) {
-			fail(ne.status, "%s", ne.msg)
-		} else {
-			sess.close("client went away during setup")
-		}
-		return
-	}
-	sess.log.Info("whep session started", "video", plan.video != nil, "audio", plan.audio != nil,
-		"sessions", s.Sessions())
-	writeAnswer(w, ResourcePath(path, id), answerSDP)
+	post.answer(r, pc, &sess.lifecycle, sess.log, ResourcePath(path, id), plan)
 }
 
 // ServeSession handles a request on a session resource

@@ -95,23 +95,7 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 	pc.OnConnectionStateChange(sess.onState)
 	go sess.run()
 
-	fail := func(code int, format string, args ...any) {
-		sess.close("setup failed")
-		refuse(code, format, args...)
-	}
-	answerSDP, err := answerOffer(r.Context(), pc, string(post.body))
-	if err != nil {
-		var ne *negotiationError
-		if errors.As(err, &ne) {
-			fail(ne.status, "%s", ne.msg)
-		} else {
-			sess.close("client went away during setup")
-		}
-		return
-	}
-	sess.log.Info("whip session started", "video", plan.video != nil, "audio", plan.audio != nil,
-		"sessions", s.Sessions())
-	writeAnswer(w, WHIPResourcePath(path, id), answerSDP)
+	post.answer(r, pc, &sess.lifecycle, sess.log, WHIPResourcePath(path, id), plan)
 }
 
 // ServeWHIPSession handles a request on a WHIP session resource

@@ -127,61 +127,48 @@ func (h *httpRoutes) stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// whep dispatches /APP/NAME/whep (POST offer, OPTIONS) and
-// /APP/NAME/whep/ID (DELETE, PATCH, OPTIONS) to the WebRTC server, and
-// /APP/NAME/whip[/ID] likewise to whip.
+// webrtcEndpoint is one of the WebRTC signalling resources under a stream.
+type webrtcEndpoint struct {
+	name    string // "whep" or "whip", the path segment
+	post    func(w http.ResponseWriter, r *http.Request, path string)
+	session func(w http.ResponseWriter, r *http.Request, path, id string)
+}
+
+// whep dispatches /APP/NAME/whep and /APP/NAME/whip (POST offer, OPTIONS)
+// and their session resources /APP/NAME/whep|whip/ID (DELETE, PATCH,
+// OPTIONS) to the WebRTC server.
 func (h *httpRoutes) whep(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("app") + "/" + r.PathValue("name")
 	rest := r.PathValue("rest")
-	if rest == "whip" || strings.HasPrefix(rest, "whip/") {
-		h.whip(w, r, path, rest)
+	for _, ep := range []webrtcEndpoint{
+		{"whep", h.webrtc.ServeWHEP, h.webrtc.ServeSession},
+		{"whip", h.webrtc.ServeWHIP, h.webrtc.ServeWHIPSession},
+	} {
+		id, isSession := strings.CutPrefix(rest, ep.name+"/")
+		if rest != ep.name && !isSession {
+			continue
+		}
+		if err := streampath.Validate(path); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		upper := strings.ToUpper(ep.name)
+		switch {
+		case isSession && !webrtcserver.IsSessionID(id):
+			http.Error(w, "no such "+upper+" session", http.StatusNotFound)
+		case isSession:
+			ep.session(w, r, path, id)
+		case r.Method == http.MethodPost:
+			ep.post(w, r, path)
+		case r.Method == http.MethodOptions:
+			webrtcserver.ServeOptions(w, r)
+		default:
+			w.Header().Set("Allow", "POST, OPTIONS")
+			http.Error(w, "method not allowed: POST an SDP offer to start a "+upper+" session", http.StatusMethodNotAllowed)
+		}
 		return
 	}
-	id, isSession := strings.CutPrefix(rest, "whep/")
-	if rest != "whep" && !isSession {
-		http.NotFound(w, r)
-		return
-	}
-	if err := streampath.Validate(path); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	switch {
-	case isSession && !webrtcserver.IsSessionID(id):
-		http.Error(w, "no such WHEP session", http.StatusNotFound)
-	case isSession:
-		h.webrtc.ServeSession(w, r, path, id)
-	case r.Method == http.MethodPost:
-		h.webrtc.ServeWHEP(w, r, path)
-	case r.Method == http.MethodOptions:
-		webrtcserver.ServeOptions(w, r)
-	default:
-		w.Header().Set("Allow", "POST, OPTIONS")
-		http.Error(w, "method not allowed: POST an SDP offer to start a WHEP session", http.StatusMethodNotAllowed)
-	}
-}
-
-// whip dispatches /APP/NAME/whip (POST offer, OPTIONS) and
-// /APP/NAME/whip/ID (DELETE, PATCH, OPTIONS) to the WebRTC server.
-func (h *httpRoutes) whip(w http.ResponseWriter, r *http.Request, path, rest string) {
-	if err := streampath.Validate(path); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	id, isSession := strings.CutPrefix(rest, "whip/")
-	switch {
-	case isSession && !webrtcserver.IsSessionID(id):
-		http.Error(w, "no such WHIP session", http.StatusNotFound)
-	case isSession:
-		h.webrtc.ServeWHIPSession(w, r, path, id)
-	case r.Method == http.MethodPost:
-		h.webrtc.ServeWHIP(w, r, path)
-	case r.Method == http.MethodOptions:
-		webrtcserver.ServeOptions(w, r)
-	default:
-		w.Header().Set("Allow", "POST, OPTIONS")
-		http.Error(w, "method not allowed: POST an SDP offer to start a WHIP session", http.StatusMethodNotAllowed)
-	}
+	http.NotFound(w, r)
 }
 
 func corsPreflight(w http.ResponseWriter) {

@@ -128,7 +128,13 @@ func postWHIP(t *testing.T, url, offer, token string) (int, string, string) {
 // in real time (looping them) until stop.
 func (p *whipPublisher) publish(t *testing.T, httpAddr, path, offer, h264File, oggFile string) {
 	t.Helper()
-	code, answer, loc := postWHIP(t, "http://"+httpAddr+"/"+path+"/whip", offer, "")
+	p.publishWithKey(t, httpAddr, path, offer, h264File, oggFile, "")
+}
+
+// publishWithKey is publish with a bearer key ("" for none).
+func (p *whipPublisher) publishWithKey(t *testing.T, httpAddr, path, offer, h264File, oggFile, key string) {
+	t.Helper()
+	code, answer, loc := postWHIP(t, "http://"+httpAddr+"/"+path+"/whip", offer, key)
 	require.Equal(t, http.StatusCreated, code, "POST whip: %s", answer)
 	require.True(t, strings.HasPrefix(loc, "/"+path+"/whip/"), "Location %q", loc)
 	require.Contains(t, answer, "a=candidate:")
@@ -425,19 +431,7 @@ paths:
 	p.stop()
 
 	p, offer = newWHIPPublisher(t)
-	code, answer, loc := postWHIP(t, whipURL, offer, "pub-s3cret")
-	require.Equal(t, http.StatusCreated, code, "%s", answer)
-	p.location = loc
-	require.NoError(t, p.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}))
-	vdata, err := os.ReadFile(h264File)
-	require.NoError(t, err)
-	adata, err := os.ReadFile(oggFile)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	p.wg.Add(2)
-	go func() { defer p.wg.Done(); p.sendVideo(ctx, vdata) }()
-	go func() { defer p.wg.Done(); p.sendAudio(ctx, adata) }()
+	p.publishWithKey(t, s.HTTPAddr, "live/keyed", offer, h264File, oggFile, "pub-s3cret")
 	status, _ := httpStatus(t, "http://"+s.HTTPAddr+"/live/keyed.flv?key=view-s3cret")
 	deadline := time.Now().Add(20 * time.Second)
 	for status != http.StatusOK && time.Now().Before(deadline) {

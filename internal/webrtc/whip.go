@@ -393,7 +393,6 @@ func videoIngestFor(mime string) videoIngest {
 // PLI.
 func (s *whipSession) readVideo(tr *pion.TrackRemote, ingest videoIngest) {
 	var (
-		rb      reorderBuffer
 		clock   = rtpClock{rate: 90000}
 		waitKey = true
 		lastDTS time.Duration
@@ -437,14 +436,30 @@ func (s *whipSession) readVideo(tr *pion.TrackRemote, ingest videoIngest) {
 		s.frames.Add(1)
 		ok = s.write(&av.Packet{Track: track, DTS: dts, PTS: max(pts, dts), Key: key, Data: data, Arrival: au.arrival})
 	}
-	for ok {
+	s.readInOrder(tr, func(p *rtp.Packet, lost bool, now time.Time) bool {
+		ingest.push(p, lost, now, onAU)
+		return ok
+	})
+}
+
+// readInOrder reads tr's RTP packets and hands them to emit in sequence
+// order (reorderBuffer), with whether packets before each were lost, until
+// emit returns false (the publisher ended: the rest is drained) or the
+// track ends.
+func (s *whipSession) readInOrder(tr *pion.TrackRemote, emit func(p *rtp.Packet, lostBefore bool, now time.Time) bool) {
+	var rb reorderBuffer
+	for ok := true; ok; {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
 		now := time.Now()
 		before := rb.Lost
-		rb.push(pkt, now, func(p *rtp.Packet, lost bool) { ingest.push(p, lost, now, onAU) })
+		rb.push(pkt, now, func(p *rtp.Packet, lost bool) {
+			if ok {
+				ok = emit(p, lost, now)
+			}
+		})
 		s.lost.Add(rb.Lost - before)
 	}
 	drainTrack(tr)
@@ -460,29 +475,15 @@ func (s *whipSession) readAudio(tr *pion.TrackRemote) {
 		drainTrack(tr)
 		return
 	}
-	var (
-		rb    reorderBuffer
-		clock = rtpClock{rate: av.OpusSampleRate}
-		ok    = true
-	)
-	for ok {
-		pkt, _, err := tr.ReadRTP()
-		if err != nil {
-			return
+	clock := rtpClock{rate: av.OpusSampleRate}
+	s.readInOrder(tr, func(p *rtp.Packet, _ bool, now time.Time) bool {
+		if len(p.Payload) == 0 {
+			return true
 		}
-		now := time.Now()
-		before := rb.Lost
-		rb.push(pkt, now, func(p *rtp.Packet, _ bool) {
-			if !ok || len(p.Payload) == 0 {
-				return
-			}
-			pts := clock.pts(p.Timestamp, func() time.Duration { return s.startOffset(now) })
-			s.audioPkts.Add(1)
-			ok = s.write(&av.Packet{Track: track, DTS: pts, PTS: pts, Key: true, Data: p.Payload, Arrival: now})
-		})
-		s.lost.Add(rb.Lost - before)
-	}
-	drainTrack(tr)
+		pts := clock.pts(p.Timestamp, func() time.Duration { return s.startOffset(now) })
+		s.audioPkts.Add(1)
+		return s.write(&av.Packet{Track: track, DTS: pts, PTS: pts, Key: true, Data: p.Payload, Arrival: now})
+	})
 }
 
 // requestKeyframe sends a Picture Loss Indication (RFC 4585 §6.3.1) for

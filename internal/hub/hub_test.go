@@ -205,3 +205,31 @@ func TestCloseEndsReaders(t *testing.T) {
 	_, err = h.Publish("live/b", ClientInfo{})
 	require.ErrorIs(t, err, ErrClosed)
 }
+
+func TestWaitVideo(t *testing.T) {
+	h := quietHub(Options{})
+	p, err := h.Publish("live/w", ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	p.Announce(true, true)
+	st := p.Stream()
+
+	short, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	require.Nil(t, st.WaitVideo(short), "no video packet yet: nil when ctx ends")
+	cancel()
+
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = p.WritePacket(&av.Packet{Track: testAudio, Key: true, Data: []byte{1}})
+		_ = p.WritePacket(&av.Packet{Track: testVideo, Key: true, Data: []byte{2}})
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.Same(t, testVideo, st.WaitVideo(ctx), "woken by the first video packet")
+
+	q, err := h.Publish("live/a", ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	q.Announce(false, true)
+	start := time.Now()
+	require.Nil(t, q.Stream().WaitVideo(ctx))
+	require.Less(t, time.Since(start), time.Second, "an audio-only stream does not wait")
+}

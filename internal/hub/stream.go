@@ -88,6 +88,27 @@ func (s *Stream) Tracks() (video, audio *av.Track) {
 	return s.video, s.audio
 }
 
+// WaitVideo returns the stream's video track, waiting for the first video
+// packet of a stream that announced video until it comes, the stream ends
+// or ctx is done (then it returns nil). It returns nil at once for a
+// stream without video.
+func (s *Stream) WaitVideo(ctx context.Context) *av.Track {
+	for {
+		s.mu.RLock()
+		video, done := s.video, s.ended || !(s.hasVideo || s.sawVideo)
+		wait := s.notify
+		s.mu.RUnlock()
+		if video != nil || done {
+			return video
+		}
+		select {
+		case <-wait: // every packet and the end wake it
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
 // Kinds returns which kinds the publisher announced.
 func (s *Stream) Kinds() (hasVideo, hasAudio bool) {
 	s.mu.RLock()

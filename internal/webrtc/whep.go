@@ -70,7 +70,11 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	// Browsers' WebRTC has no AAC: Opus, the publisher's or derived.
 	reader.PreferAudio(av.CodecOpus)
 
-	waitForVideoTrack(r.Context(), reader.Stream())
+	// The answer names the video codec: wait (a little) for the first
+	// video packet of a stream that has just started.
+	wctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	reader.Stream().WaitVideo(wctx)
+	cancel()
 	plan, code, err := planMedia(post.off, reader.Stream())
 	if err != nil {
 		refuse(code, "%v", err)
@@ -212,23 +216,6 @@ func planMedia(off *offer, st *hub.Stream) (mediaPlan, int, error) {
 		return plan, http.StatusBadRequest, fmt.Errorf("%w: nothing to send; the offer must receive %s", errBadOffer, what)
 	}
 	return plan, 0, nil
-}
-
-// waitForVideoTrack waits (a little) for the first video packet of a
-// stream that announced video, since the answer must name its codec.
-func waitForVideoTrack(ctx context.Context, st *hub.Stream) {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		hasVideo, _ := st.Kinds()
-		if video, _ := st.Tracks(); !hasVideo || video != nil || st.Ended() || time.Now().After(deadline) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // chooseVideo picks the offered payload type for the stream's video codec

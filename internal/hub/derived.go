@@ -115,14 +115,6 @@ func (r *Reader) Tracks() (video, audio *av.Track) {
 	}
 }
 
-// DerivedAudio returns the announced derived audio codec (CodecUnknown when
-// none).
-func (s *Stream) DerivedAudio() av.Codec {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.derivedCodec
-}
-
 // Subscribe attaches a reader to this stream (Hub.Subscribe by path may
 // find a newer stream at the same path).
 func (s *Stream) Subscribe(ctx context.Context, info ClientInfo) (*Reader, error) {

@@ -95,6 +95,32 @@ type options struct {
 }
 
 // sendLog maps a video timestamp to the wall-clock time it was sent.
+// startPublisher replays clip to url until stop (or ctx ends), recording
+// the send time of every video frame in sends (and calling onVideo, if
+// set), and waits warmup before returning; pubErr reports the publisher's
+// end. stop is nil when err is not.
+func startPublisher(ctx context.Context, url string, clip *replay.Clip, warmup time.Duration,
+	sends *sendLog, onVideo func()) (pub *replay.Publisher, pubErr <-chan error, stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	pub = &replay.Publisher{URL: url, Clip: clip, OnSend: func(typ uint8, ts uint32, at time.Time) {
+		if typ == 9 { // FLV video tag
+			sends.record(ts, at)
+			if onVideo != nil {
+				onVideo()
+			}
+		}
+	}}
+	errc := make(chan error, 1)
+	go func() { errc <- pub.Run(ctx) }()
+	select {
+	case <-time.After(warmup):
+		return pub, errc, cancel, nil
+	case err := <-errc:
+		cancel()
+		return nil, nil, nil, fmt.Errorf("publisher: %w", err)
+	}
+}
+
 type sendLog struct {
 	mu   sync.RWMutex
 	sent map[uint32]time.Time
@@ -157,20 +183,11 @@ func run(ctx context.Context, o options) (*Result, error) {
 	client := newHTTPClient(o.viewers)
 	defer client.CloseIdleConnections()
 	sends := &sendLog{sent: make(map[uint32]time.Time)}
-	pub := &replay.Publisher{URL: o.publish, Clip: clip, OnSend: func(typ uint8, ts uint32, at time.Time) {
-		if typ == 9 {
-			sends.record(ts, at)
-		}
-	}}
-	pctx, cancelPub := context.WithCancel(ctx)
-	defer cancelPub()
-	pubErr := make(chan error, 1)
-	go func() { pubErr <- pub.Run(pctx) }()
-	select {
-	case <-time.After(o.warmup):
-	case err := <-pubErr:
-		return nil, fmt.Errorf("publisher: %w", err)
+	pub, pubErr, stopPub, err := startPublisher(ctx, o.publish, clip, o.warmup, sends, nil)
+	if err != nil {
+		return nil, err
 	}
+	defer stopPub()
 
 	cpu0, _ := readCPU(o.pid)
 	rss0, _ := readRSS(o.pid)

@@ -270,21 +270,11 @@ func runWHEP(ctx context.Context, o whepOptions) (*WHEPResult, error) {
 	ix := newClipIndex(clip)
 	sends := &sendLog{sent: make(map[uint32]time.Time)}
 	var pubFrames atomic.Int64
-	pub := &replay.Publisher{URL: o.publish, Clip: clip, OnSend: func(typ uint8, ts uint32, at time.Time) {
-		if typ == 9 {
-			sends.record(ts, at)
-			pubFrames.Add(1)
-		}
-	}}
-	pctx, cancelPub := context.WithCancel(ctx)
-	defer cancelPub()
-	pubErr := make(chan error, 1)
-	go func() { pubErr <- pub.Run(pctx) }()
-	select {
-	case <-time.After(o.warmup):
-	case err := <-pubErr:
-		return nil, fmt.Errorf("publisher: %w", err)
+	pub, pubErr, stopPub, err := startPublisher(ctx, o.publish, clip, o.warmup, sends, func() { pubFrames.Add(1) })
+	if err != nil {
+		return nil, err
 	}
+	defer stopPub()
 
 	rss0, _ := readRSS(o.pid)
 	api := newWHEPAPI()

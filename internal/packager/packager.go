@@ -140,6 +140,12 @@ type Packager struct {
 	log  *slog.Logger
 
 	// Owned by the writing goroutine.
+	// lastPart is a segment's final part, held back by flushPart while
+	// closing so that it is published together with the segment's end
+	// (closeSegment): no playlist shows it in a still-open segment, which
+	// would hint a part after it that never comes.
+	lastPart     *Part
+	closing      bool
 	fm           fmp4Muxer
 	ts           tsMuxer
 	tsReset      bool
@@ -531,7 +537,11 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 		}
 		part.Data = data
 		p.segBytes += len(data)
-		p.win.addPart(part)
+		if p.closing {
+			p.lastPart = part
+		} else {
+			p.win.addPart(part)
+		}
 	} else {
 		if err := p.ts.write(video, audio); err != nil {
 			return err
@@ -552,6 +562,7 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 
 // cutSegment ends the open segment before s and opens the next at s.
 func (p *Packager) cutSegment(s sample) error {
+	p.closing = true
 	if err := p.flushPart(s.dts, s.pkt.DTS); err != nil {
 		return err
 	}
@@ -565,7 +576,8 @@ func (p *Packager) closeSegment(end int64) {
 	if p.opts.Format == FormatMPEGTS {
 		ts = p.ts.end()
 	}
-	p.win.endSegment(duration(end-p.segStart, p.lead.timescale), ts)
+	p.win.endSegment(duration(end-p.segStart, p.lead.timescale), ts, p.lastPart)
+	p.lastPart, p.closing = nil, false
 	p.open = false
 	p.msn++
 }
@@ -585,6 +597,7 @@ func (p *Packager) closeAll() error {
 	for _, s := range p.lead.queue {
 		end += s.dur
 	}
+	p.closing = true
 	if err := p.flushPart(end, time.Duration(math.MaxInt64)); err != nil {
 		return err
 	}

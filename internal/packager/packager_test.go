@@ -360,3 +360,24 @@ func TestSnapshotSharedUntilChangeAndMemo(t *testing.T) {
 	require.True(t, c.Ended)
 	require.False(t, a.Ended, "an earlier snapshot never changes")
 }
+
+// A segment's last part is published together with the segment's end: no
+// state of the window shows a still-open segment holding all its parts,
+// which would make playlists hint a part after it that never comes.
+func TestLastPartPublishedWithSegmentEnd(t *testing.T) {
+	video, audio := testTracks(t)
+	p := New(Options{})
+	require.NoError(t, p.SetTracks(video, audio))
+	most, states := 0, 0
+	p.win.observe = func(w *window) { // called with w.mu held, on every change
+		states++
+		if s := w.open(); s != nil {
+			most = max(most, len(s.Parts))
+		}
+	}
+	f := &feeder{video: video, audio: audio, gop: 50} // 2 s segments of ten 200 ms parts
+	f.feed(t, p, 12*time.Second)
+	require.Greater(t, states, 50)
+	require.Equal(t, 9, most, "an open segment showed its final (10th) part")
+	require.GreaterOrEqual(t, len(p.Snapshot().Segments), 5)
+}

@@ -153,6 +153,8 @@ type window struct {
 	// snap is the snapshot of the current state, made by the first
 	// Snapshot call after a change and shared until the next (wake).
 	snap *Snapshot
+	// observe, if set (tests), sees every state waiters can see.
+	observe func(*window)
 }
 
 func newWindow(listed, retained int, target time.Duration) *window {
@@ -164,6 +166,9 @@ func (w *window) wake() {
 	close(w.notify)
 	w.notify = make(chan struct{})
 	w.snap = nil
+	if w.observe != nil {
+		w.observe(w)
+	}
 }
 
 // open returns the open segment or nil. Caller holds mu.
@@ -185,23 +190,25 @@ func (w *window) beginSegment(s *Segment) {
 func (w *window) addPart(p *Part) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := w.open()
-	if s == nil {
-		return
+	if s := w.open(); s != nil {
+		s.Parts = append(s.Parts, p)
+		s.Duration += p.Duration
+		w.wake()
 	}
-	s.Parts = append(s.Parts, p)
-	s.Duration += p.Duration
-	w.wake()
 }
 
-// endSegment completes the open segment (ts holds an MPEG-TS segment's
-// bytes) and trims the window.
-func (w *window) endSegment(dur time.Duration, ts []byte) {
+// endSegment adds the open segment's last part (nil: none, MPEG-TS) and
+// completes it (ts holds an MPEG-TS segment's bytes) in one change of the
+// window, and trims the window.
+func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := w.open()
 	if s == nil {
 		return
+	}
+	if last != nil {
+		s.Parts = append(s.Parts, last)
 	}
 	s.Duration = dur
 	s.TS = ts

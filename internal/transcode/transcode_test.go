@@ -114,7 +114,9 @@ func TestLadderPublishesAlignedRenditions(t *testing.T) {
 	defer h.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	publishClip(ctx, t, h, "live/src")
+	// Long enough that the renditions, read one after the other (two
+	// keyframes each), are still live on a loaded machine.
+	publishClipFor(ctx, t, h, "live/src", 15*time.Second)
 
 	wantSize := map[string][2]int{"240p": {426, 240}, "180p": {320, 180}, "120p": {214, 120}}
 	keyTimes := map[string][]time.Duration{}

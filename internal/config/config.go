@@ -112,6 +112,34 @@ type HTTPConfig struct {
 	// Listen is the TCP host:port for HLS, DASH, FLV, WHIP/WHEP, API,
 	// metrics and web pages. Default ":8080".
 	Listen string `yaml:"listen"`
+	// The limits below apply to the HTTP and HTTPS listeners alike.
+
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's headers (and, over HTTPS, the TLS handshake). Default 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection that carries no request
+	// for this long. Default 60s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// WriteTimeout closes a connection whose socket accepts no response
+	// bytes for this long (between write_timeout/2 and write_timeout): a
+	// client that stops reading a segment, part, playlist or MPD. It
+	// bounds each write, not the response: blocking playlist reloads and
+	// live HTTP-FLV/WS-FLV responses wait as long as they need (HTTP-FLV
+	// and WS-FLV apply hub.max_lag instead). Default 10s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// MaxConnections caps concurrent HTTP + HTTPS connections; a further
+	// connection is closed as soon as it is accepted. Default 16384.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps concurrent HTTP + HTTPS connections from
+	// one client IP address, loopback clients (a local reverse proxy)
+	// excepted; 0 turns the per-address cap off. Default 256.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// ShutdownDrain is how long, on SIGINT/SIGTERM, the HTTP listeners
+	// keep answering after every stream has ended, so that polling HLS and
+	// DASH players fetch a playlist with #EXT-X-ENDLIST (an MPD of type
+	// static); skipped when no playlist or MPD was requested in the last
+	// 30 s. 0s..3s (the whole stop stays within 5 s). Default 2500ms.
+	ShutdownDrain Duration `yaml:"shutdown_drain"`
 }
 
 // HTTPSConfig is the "https" section. HTTPS is enabled when both Cert and

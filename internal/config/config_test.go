@@ -38,7 +38,15 @@ func TestDefaultsLoadAndValidate(t *testing.T) {
 	}, c.RTMP)
 	require.Equal(t, RTMPSConfig{Listen: ":1936"}, c.RTMPS)
 	require.False(t, c.RTMPS.Enabled())
-	require.Equal(t, ":8080", c.HTTP.Listen)
+	require.Equal(t, HTTPConfig{
+		Listen:              ":8080",
+		ReadHeaderTimeout:   D(10 * time.Second),
+		IdleTimeout:         D(60 * time.Second),
+		WriteTimeout:        D(10 * time.Second),
+		MaxConnections:      16384,
+		MaxConnectionsPerIP: 256,
+		ShutdownDrain:       D(2500 * time.Millisecond),
+	}, c.HTTP)
 	require.Equal(t, HTTPSConfig{Listen: ":8443"}, c.HTTPS)
 	require.False(t, c.HTTPS.Enabled())
 	require.Equal(t, ":8189", c.WebRTC.Listen)
@@ -313,6 +321,12 @@ func TestValidateErrors(t *testing.T) {
 		{"turn creds", func(c *Config) { c.WebRTC.ICEServers = []ICEServer{{URLs: []string{"turn:x:3478"}}} }, `webrtc.ice_servers[0]: a TURN server needs username and credential`},
 		{"ice no urls", func(c *Config) { c.WebRTC.ICEServers = []ICEServer{{}} }, `webrtc.ice_servers[0].urls: want at least one`},
 		{"per ip", func(c *Config) { c.WebRTC.MaxSessionsPerIP = 0 }, "webrtc.max_sessions_per_ip:"},
+		{"http idle", func(c *Config) { c.HTTP.IdleTimeout = D(0) }, "http.idle_timeout: must be a positive duration"},
+		{"http header", func(c *Config) { c.HTTP.ReadHeaderTimeout = D(-time.Second) }, "http.read_header_timeout:"},
+		{"http write", func(c *Config) { c.HTTP.WriteTimeout = D(0) }, "http.write_timeout:"},
+		{"http conns", func(c *Config) { c.HTTP.MaxConnections = 0 }, "http.max_connections: must be in 1..2147483647, got 0"},
+		{"http per ip", func(c *Config) { c.HTTP.MaxConnectionsPerIP = -1 }, "http.max_connections_per_ip: must be in 0..2147483647, got -1"},
+		{"http drain", func(c *Config) { c.HTTP.ShutdownDrain = D(4 * time.Second) }, "http.shutdown_drain: want 0s..3s"},
 		{"rtmps cert only", func(c *Config) { c.RTMPS.Cert = "c.pem" }, "rtmps.key: must be set when rtmps.cert is set"},
 		{"https key only", func(c *Config) { c.HTTPS.Key = "k.pem" }, "https.cert: must be set when https.key is set"},
 		{"bad pattern", func(c *Config) { c.Paths = map[string]PathConfig{"live/[": {}} }, `paths."live/[": invalid glob pattern`},

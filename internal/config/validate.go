@@ -26,6 +26,10 @@ const (
 	maxSetChunkSize = 1<<31 - 1
 )
 
+// MaxShutdownDrain is the longest http.shutdown_drain: what remains of the
+// 5 s stop (CONTRACT.md) is left for in-flight responses to finish.
+const MaxShutdownDrain = 3 * time.Second
+
 // Validate checks every value of c and reports every problem in one error,
 // each naming its key, e.g.
 // "config: rtmp.chunk_size: must be in 128..16777215, got 64".
@@ -47,6 +51,14 @@ func (c *Config) Validate() error {
 	v.listen("rtmps.listen", c.RTMPS.Listen)
 	v.certPair("rtmps", c.RTMPS.Cert, c.RTMPS.Key)
 	v.listen("http.listen", c.HTTP.Listen)
+	v.positiveDuration("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	v.positiveDuration("http.idle_timeout", c.HTTP.IdleTimeout)
+	v.positiveDuration("http.write_timeout", c.HTTP.WriteTimeout)
+	v.between("http.max_connections", c.HTTP.MaxConnections, 1, math.MaxInt32)
+	v.between("http.max_connections_per_ip", c.HTTP.MaxConnectionsPerIP, 0, math.MaxInt32)
+	if d := c.HTTP.ShutdownDrain.Duration; d < 0 || d > MaxShutdownDrain {
+		v.fail("http.shutdown_drain", "want 0s..%s (the stop must end within 5 s), got %s", MaxShutdownDrain, d)
+	}
 	v.listen("https.listen", c.HTTPS.Listen)
 	v.certPair("https", c.HTTPS.Cert, c.HTTPS.Key)
 	v.listen("webrtc.listen", c.WebRTC.Listen)

@@ -36,7 +36,9 @@ func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
 			}
 			// Deadlines the server set for the request no longer apply.
 			_ = nc.SetReadDeadline(time.Time{})
-			hs := &hijackedSink{nc: nc}
+			// Writes go to the socket itself (writev), Close to the
+			// connection the listener's limits count.
+			hs := &hijackedSink{nc: netutil.Unwrap(nc), owner: nc}
 			if err := hs.writeHead(r); err != nil {
 				nc.Close()
 				return nil, err
@@ -54,6 +56,7 @@ func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
 // hijackedSink writes chunked transfer encoding itself.
 type hijackedSink struct {
 	nc       net.Conn
+	owner    net.Conn // what Hijack returned: closed at the end
 	sizeBuf  [16]byte
 	bufs     net.Buffers
 	deadline netutil.WriteDeadline
@@ -114,7 +117,7 @@ func (h *hijackedSink) write(bufs [][]byte, deadline time.Time) error {
 func (h *hijackedSink) close() {
 	_ = h.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = h.nc.Write([]byte("0\r\n\r\n"))
-	h.nc.Close()
+	h.owner.Close()
 }
 
 // responseSink is the HTTP/2 path.

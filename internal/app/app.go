@@ -185,8 +185,9 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		// No WriteTimeout: it would bound whole responses, and live ones
 		// (HTTP-FLV, WS-FLV, blocking reloads) last; httpLimits bounds
 		// each write instead.
-		ConnState: a.httpLimits.ConnState,
-		ErrorLog:  slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug),
+		ConnState:   a.httpLimits.ConnState,
+		ConnContext: a.httpLimits.ConnContext,
+		ErrorLog:    slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug),
 	}
 	if a.httpLn, err = a.listen("http.listen", cfg.HTTP.Listen, nil, a.httpLimits); err != nil {
 		return nil, err

@@ -169,6 +169,15 @@ func (l *ConnLimiter) writeTimedOut(c *limitConn) {
 		"remote", c.RemoteAddr().String(), "reason", "write timeout", "timeout", l.WriteTimeout.String())
 }
 
+// streamWriteTimedOut counts and logs an HTTP/2 stream cut off by the
+// write timeout (see WriteMedia).
+func (l *ConnLimiter) streamWriteTimedOut(remote string) {
+	l.writeTimeouts.Add(1)
+	l.rate.Log(context.Background(), l.logger(), slog.LevelWarn, "write-timeout",
+		l.proto()+" stream reset: client stopped reading", "proto", l.proto(),
+		"remote", remote, "reason", "write timeout", "timeout", l.WriteTimeout.String())
+}
+
 func (l *ConnLimiter) readTimedOut(c *limitConn) {
 	if c.idle.Load() && !c.readSinceIdle.Load() {
 		// A keep-alive connection idle for the idle timeout: routine.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"strings"
@@ -306,4 +307,36 @@ func TestLimitConnOwnerDeadline(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 	require.Less(t, time.Since(start), 400*time.Millisecond, "the limiter's deadline again")
 	require.EqualValues(t, 1, l.Stats().WriteTimeouts)
+}
+
+// Over HTTP/2 a client can stall a stream while its connection keeps
+// flowing, by granting no flow-control window (Go's client stops after
+// 4 MiB of an unread body): WriteMedia's stream deadline still fails the
+// write, so the handler returns, and it is counted.
+func TestWriteMediaHTTP2StalledStream(t *testing.T) {
+	const timeout = time.Second
+	l := &ConnLimiter{WriteTimeout: timeout}
+	returned := make(chan time.Duration, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		WriteMedia(w, r, "video/mp4", make([]byte, 32<<20))
+		returned <- time.Since(start)
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ConnContext = l.ConnContext
+	srv.StartTLS()
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/seg.m4s")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 2, resp.ProtoMajor)
+	select {
+	case took := <-returned:
+		t.Logf("HTTP/2 handler returned after %s (write timeout %s)", took, timeout)
+		require.Less(t, took, timeout+3*time.Second)
+	case <-time.After(timeout + 10*time.Second):
+		t.Fatal("the handler of a stalled HTTP/2 stream is still blocked")
+	}
+	require.Eventually(t, func() bool { return l.Stats().WriteTimeouts == 1 }, 2*time.Second, 10*time.Millisecond,
+		"stats: %+v", l.Stats())
 }

@@ -70,6 +70,13 @@ func (c *limitConn) Write(p []byte) (int, error) {
 		if err != nil {
 			if auto && errors.Is(err, os.ErrDeadlineExceeded) {
 				c.l.writeTimedOut(c)
+				if tc, ok := c.Conn.(*net.TCPConn); ok {
+					// The close that follows resets: what the client
+					// did not read is dropped, not kept by the kernel
+					// (up to the send buffer, MiBs, per connection)
+					// while it goes on probing a zero window.
+					_ = tc.SetLinger(0)
+				}
 			}
 			return n, err
 		}

@@ -81,7 +81,11 @@ func TestWriteTimeoutDropsClientThatStopsReading(t *testing.T) {
 	case <-time.After(timeout + 10*time.Second):
 		t.Fatalf("handler still blocked %s after the client stopped reading", timeout+10*time.Second)
 	}
-	require.True(t, closedByPeer(c, 5*time.Second), "the server closes the connection")
+	// Reset, not closed: the kernel drops what the client did not read
+	// instead of holding MiBs per connection while probing its window.
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.Copy(io.Discard, c)
+	require.ErrorIs(t, err, syscall.ECONNRESET, "the server resets the connection")
 	require.EqualValues(t, 1, l.Stats().WriteTimeouts)
 	require.Zero(t, l.Stats().Open, "the slot is given back")
 }

@@ -4,7 +4,7 @@
 Starts the server binary (SLUICE_BIN, default ./bin/sluice) on loopback
 ports, publishes a 2 Mb/s test pattern with ffmpeg, then opens CLIENTS
 (150) connections with a 4 KiB receive buffer that each pipeline 10 requests
-for one HLS segment and never read. Every 2 s for SECONDS (16) it prints the
+for one HLS segment and never read. Every 2 s for DURATION (16) seconds it prints the
 open HTTP connections, the write timeouts counted in /metrics, the server's
 goroutines and the kernel's TCP memory (/proc/net/sockstat). With the default
 http.write_timeout (10s) every client is dropped 10-12 s in and the socket

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicemedia/sluice/internal/testutil"
 )
 
 // serveLimited runs an http.Server with handler behind l on a loopback
@@ -61,6 +63,7 @@ func closedByPeer(c net.Conn, wait time.Duration) bool {
 // connection closes, and the timeout is counted. (Without a write
 // deadline the handler blocks for as long as the client stays.)
 func TestWriteTimeoutDropsClientThatStopsReading(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	const timeout = time.Second
 	l := &ConnLimiter{WriteTimeout: timeout}
 	returned := make(chan time.Duration, 1)
@@ -95,6 +98,7 @@ func TestWriteTimeoutDropsClientThatStopsReading(t *testing.T) {
 // than the write timeout do not count: the deadline bounds writing, not
 // the response.
 func TestWriteTimeoutSparesSlowReaderAndWaits(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	const timeout = time.Second
 	l := &ConnLimiter{WriteTimeout: timeout}
 	const size = 1 << 20
@@ -135,6 +139,7 @@ func TestWriteTimeoutSparesSlowReaderAndWaits(t *testing.T) {
 // connection that does not finish its request headers after the read
 // header timeout; each is counted as what it is.
 func TestIdleAndHeaderTimeoutsAreCounted(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	const timeout = 300 * time.Millisecond
 	l := &ConnLimiter{WriteTimeout: time.Second}
 	addr := serveLimited(t, l, &http.Server{
@@ -173,6 +178,7 @@ func TestIdleAndHeaderTimeoutsAreCounted(t *testing.T) {
 // Connections over the total cap are closed at accept and counted; a slot
 // given back admits the next one.
 func TestConnLimiterCapsTotal(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	l := &ConnLimiter{MaxConns: 2}
@@ -318,6 +324,7 @@ func TestLimitConnOwnerDeadline(t *testing.T) {
 // 4 MiB of an unread body): WriteMedia's stream deadline still fails the
 // write, so the handler returns, and it is counted.
 func TestWriteMediaHTTP2StalledStream(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	const timeout = time.Second
 	l := &ConnLimiter{WriteTimeout: timeout}
 	returned := make(chan time.Duration, 1)

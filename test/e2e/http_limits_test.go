@@ -182,7 +182,15 @@ func TestHTTPConnectionCap(t *testing.T) {
 	require.Equal(t, "max_connections", rec["reason"], "log: %v", rec)
 
 	held[0].Close()
+	// A scrape that comes before the server has seen the close is itself
+	// refused (and counted): allow for those.
+	failed, refused := 0, -1.0
 	require.Eventually(t, func() bool {
-		return metricValue(s.HTTPAddr, `sluice_http_connections_refused_total{reason="max_connections"}`) == 1
+		refused = metricValue(s.HTTPAddr, `sluice_http_connections_refused_total{reason="max_connections"}`)
+		if refused < 0 {
+			failed++
+		}
+		return refused >= 1
 	}, 5*time.Second, 50*time.Millisecond, "the refusal is counted, and a freed slot serves /metrics")
+	require.LessOrEqual(t, refused, float64(1+failed), "one refusal, plus the scrapes refused before the slot was free")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/certs"
 	"github.com/sluicemedia/sluice/internal/config"
+	"github.com/sluicemedia/sluice/internal/cors"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
@@ -142,7 +143,6 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		MaxSessionsPerIP: cfg.WebRTC.MaxSessionsPerIP,
 		SessionTimeout:   cfg.WebRTC.SessionTimeout.Duration,
 		Logger:           log.With("component", "webrtc"),
-		Auth:             a.auth,
 		Bridges:          a.audio,
 	}
 	if err = a.webrtc.Initialize(); err != nil {
@@ -150,12 +150,16 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		return nil, fmt.Errorf("webrtc.listen %q: %w", cfg.WebRTC.Listen, err)
 	}
 
+	origins, err := cors.New(cfg.HTTP.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("http.allowed_origins%w", err)
+	}
 	routes := &httpRoutes{hub: a.hub, webrtc: a.webrtc, flv: &flvserver.Server{
-		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"), Auth: a.auth,
-	}}
+		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"),
+	}, auth: a.auth, cors: origins, log: log.With("component", "http")}
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
 	routes.hls = newHLS(cfg, a.hub, a.transcoder, log)
-	routes.dash, routes.auth = newDASH(cfg, routes.hls, log), a.auth
+	routes.dash = newDASH(cfg, routes.hls, log)
 	a.httpSrv = &http.Server{
 		Handler:           routes.handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -112,6 +112,14 @@ type HTTPConfig struct {
 	// Listen is the TCP host:port for HLS, DASH, FLV, WHIP/WHEP, API,
 	// metrics and web pages. Default ":8080".
 	Listen string `yaml:"listen"`
+	// AllowedOrigins lists the web page origins (scheme://host[:port])
+	// allowed to use the stream URLs from a browser: their CORS answers
+	// (Access-Control-Allow-Origin) and WebSocket-FLV upgrades (RFC 6455
+	// §10.2; others get 403). "*" allows every origin. The server's own
+	// pages (same host) and clients that send no Origin are always
+	// allowed. Applies to HTTPS too. Default ["*"]. Set in a config file
+	// only; no environment variable sets it.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // HTTPSConfig is the "https" section. HTTPS is enabled when both Cert and

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicemedia/sluice/internal/cors"
 )
 
 // RTMP protocol bounds (RTMP 1.0 spec).
@@ -47,6 +49,13 @@ func (c *Config) Validate() error {
 	v.listen("rtmps.listen", c.RTMPS.Listen)
 	v.certPair("rtmps", c.RTMPS.Cert, c.RTMPS.Key)
 	v.listen("http.listen", c.HTTP.Listen)
+	for i, o := range c.HTTP.AllowedOrigins {
+		if o != "*" {
+			if err := cors.CheckOrigin(o); err != nil {
+				v.fail(fmt.Sprintf("http.allowed_origins[%d]", i), "%v", err)
+			}
+		}
+	}
 	v.listen("https.listen", c.HTTPS.Listen)
 	v.certPair("https", c.HTTPS.Cert, c.HTTPS.Key)
 	v.listen("webrtc.listen", c.WebRTC.Listen)

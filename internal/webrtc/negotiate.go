@@ -62,21 +62,18 @@ func writeAnswer(w http.ResponseWriter, location, sdp string) {
 }
 
 // refuseSessionMethod answers the methods a session resource does not
-// take: OPTIONS (CORS preflight), PATCH (no trickle ICE or ICE restart) and
-// anything else. It reports whether it answered; DELETE is left to the
-// caller.
+// take: PATCH (no trickle ICE or ICE restart) and anything but DELETE. It
+// reports whether it answered; DELETE is left to the caller. (CORS
+// preflights are answered by the router.)
 func refuseSessionMethod(w http.ResponseWriter, r *http.Request, kind string) bool {
-	setCORS(w)
 	switch r.Method {
-	case http.MethodOptions:
-		ServeOptions(w, r)
 	case http.MethodPatch:
 		w.Header().Set("Allow", "DELETE, OPTIONS")
 		http.Error(w, "trickle ICE and ICE restarts are not supported: the SDP answer already holds every ICE candidate; to reconnect, DELETE this session and POST a new offer", http.StatusMethodNotAllowed)
 	case http.MethodDelete:
 		return false
 	default:
-		w.Header().Set("Allow", "DELETE, PATCH, OPTIONS")
+		w.Header().Set("Allow", "DELETE, OPTIONS")
 		http.Error(w, "method not allowed on a "+kind+" session", http.StatusMethodNotAllowed)
 	}
 	return true

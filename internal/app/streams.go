@@ -243,7 +243,7 @@ func (h *httpRoutes) serveStream(w http.ResponseWriter, r *http.Request) {
 		if e.acceptPost != "" {
 			w.Header().Set("Accept-Post", e.acceptPost)
 		}
-		h.cors.Preflight(w, r, strings.Join(append(e.methods[:len(e.methods):len(e.methods)], http.MethodOptions), ", "))
+		h.cors.Preflight(w, strings.Join(append(e.methods[:len(e.methods):len(e.methods)], http.MethodOptions), ", "))
 		return
 	}
 	if !methodIn(r.Method, e.methods) {

@@ -224,3 +224,66 @@ func (s *syncBuffer) Reset() {
 	defer s.mu.Unlock()
 	s.b.Reset()
 }
+
+// http.allowed_origins: a WebSocket upgrade from an origin not listed is
+// refused with 403 (RFC 6455 §10.2) and logged; the CORS answers of every
+// entry point echo a listed origin (with Vary: Origin) and leave others
+// without Access-Control-Allow-Origin. The server's own pages count as
+// allowed.
+func TestStreamRouterAllowedOrigins(t *testing.T) {
+	var logs syncBuffer
+	a := newTestAppLog(t, `
+http:
+  allowed_origins: ["https://good.example"]
+`, &logs)
+	h := a.httpSrv.Handler
+	ws := []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Version", "13",
+		"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}
+	resp := do(t, h, "GET", "/live/cam1.flv", append(ws, "Origin", "https://evil.example")...)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, logs.String(), `level=WARN msg="http request refused" component=http proto=ws-flv kind=ws-flv method=GET remote=192.0.2.1:1234 path=live/cam1 status=403 reason="origin https://evil.example is not allowed (http.allowed_origins)"`)
+	for _, origin := range []string{"https://good.example", "http://example.com", ""} {
+		// Not published: the FLV server answers 404, past the origin check.
+		resp = do(t, h, "GET", "/live/cam1.flv", append(ws, "Origin", origin)...)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, "origin %q", origin)
+	}
+
+	for _, u := range []string{"/live/cam1.m3u8", "/live/cam1/hls/media.m3u8", "/live/cam1.mpd", "/live/cam1/dash/time",
+		"/live/cam1.flv", "/live/cam1/hls/" + strings.Repeat("ab", 16) + "_seg1.m4s"} {
+		resp = do(t, h, "GET", u, "Origin", "https://evil.example")
+		require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"), u)
+		require.Equal(t, "Origin", resp.Header.Get("Vary"), u)
+		resp = do(t, h, "GET", u, "Origin", "https://good.example")
+		require.Equal(t, "https://good.example", resp.Header.Get("Access-Control-Allow-Origin"), u)
+		require.Equal(t, "Origin", resp.Header.Get("Vary"), u)
+	}
+	for _, u := range []string{"/live/cam1/whep", "/live/cam1/whip"} {
+		resp = do(t, h, "POST", u, "Origin", "https://good.example", "Content-Type", "application/sdp")
+		require.Equal(t, "https://good.example", resp.Header.Get("Access-Control-Allow-Origin"), u)
+		require.Contains(t, resp.Header.Get("Access-Control-Expose-Headers"), "Location", u)
+		// Preflights: methods only for an allowed origin.
+		resp = do(t, h, "OPTIONS", u, "Origin", "https://good.example", "Access-Control-Request-Method", "POST")
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		require.Equal(t, "POST, OPTIONS", resp.Header.Get("Access-Control-Allow-Methods"), u)
+		require.Equal(t, "application/sdp", resp.Header.Get("Accept-Post"), u)
+		resp = do(t, h, "OPTIONS", u, "Origin", "https://evil.example", "Access-Control-Request-Method", "POST")
+		require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"), u)
+		require.Empty(t, resp.Header.Get("Access-Control-Allow-Methods"), u)
+	}
+	resp = do(t, h, "OPTIONS", "/live/cam1/whep/"+strings.Repeat("ab", 16), "Origin", "https://good.example")
+	require.Equal(t, "DELETE, OPTIONS", resp.Header.Get("Access-Control-Allow-Methods"))
+}
+
+// With the default allowed_origins ["*"] every answer has
+// Access-Control-Allow-Origin: * (as before the setting).
+func TestStreamRouterDefaultOriginsAllowAll(t *testing.T) {
+	a := newTestApp(t, "")
+	h := a.httpSrv.Handler
+	ws := []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Version", "13",
+		"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Origin", "https://any.example"}
+	require.Equal(t, http.StatusNotFound, do(t, h, "GET", "/live/cam1.flv", ws...).StatusCode)
+	for _, u := range []string{"/live/cam1.m3u8", "/live/cam1.mpd", "/live/cam1.flv", "/live/cam1/dash/time"} {
+		resp := do(t, h, "GET", u, "Origin", "https://any.example")
+		require.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"), u)
+	}
+}

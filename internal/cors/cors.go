@@ -106,12 +106,12 @@ func (p *Policy) SetHeaders(h http.Header, r *http.Request, expose ...string) {
 }
 
 // Preflight answers a CORS preflight (OPTIONS) for a resource that takes
-// methods: 204 with the allowed methods and request headers (a bearer
-// token, an SDP body, If-Match) when the origin is allowed; 204 without
-// them otherwise, so the browser refuses the actual request.
-func (p *Policy) Preflight(w http.ResponseWriter, r *http.Request, methods string) {
+// methods, after SetHeaders: 204 with the allowed methods and request
+// headers (a bearer token, an SDP body, If-Match) when the origin is
+// allowed; 204 without them otherwise, so the browser refuses the actual
+// request.
+func (p *Policy) Preflight(w http.ResponseWriter, methods string) {
 	h := w.Header()
-	p.SetHeaders(h, r)
 	if h.Get("Access-Control-Allow-Origin") != "" {
 		h.Set("Access-Control-Allow-Methods", methods)
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -183,5 +184,64 @@ paths:
 	require.NotEmpty(t, denied)
 	for _, l := range denied {
 		require.NotEmpty(t, l["path"], "%v", l)
+	}
+}
+
+// TestAllowedOrigins: with http.allowed_origins set, a WS-FLV upgrade from
+// another page's origin is refused with 403 and one log line (RFC 6455
+// §10.2) while a listed origin plays; CORS answers echo the listed origin
+// and give others no Access-Control-Allow-Origin.
+func TestAllowedOrigins(t *testing.T) {
+	cfg := writeConfig(t, `
+http:
+  allowed_origins: ["https://good.example"]
+`)
+	s := testutil.StartSluice(t, nil, "-config", cfg)
+	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/o", testutil.PublishOptions{Pattern: testutil.Pattern{Size: "320x180", Bitrate: "300k"}})
+	waitForStream(t, s, "live/o")
+
+	dial := func(origin string) (int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, resp, err := websocket.Dial(ctx, "ws://"+s.HTTPAddr+"/live/o.flv",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+		if err != nil {
+			if resp == nil {
+				return 0, err
+			}
+			return resp.StatusCode, err
+		}
+		defer c.CloseNow()
+		_, msg, err := c.Read(ctx)
+		if err == nil && !strings.HasPrefix(string(msg), "FLV") {
+			err = errors.New("first message is not an FLV header")
+		}
+		return resp.StatusCode, err
+	}
+	code, _ := dial("https://evil.example")
+	require.Equal(t, http.StatusForbidden, code)
+	waitLog(t, s, "http request refused")
+	l := s.Logs("http request refused")[0]
+	require.Equal(t, "live/o", l["path"])
+	require.Equal(t, "ws-flv", l["proto"])
+	require.Contains(t, l["reason"], "origin https://evil.example is not allowed")
+	code, err := dial("https://good.example")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, code)
+
+	for _, u := range []string{"/live/o.m3u8", "/live/o.mpd", "/live/o.flv"} {
+		for origin, want := range map[string]string{"https://good.example": "https://good.example", "https://evil.example": ""} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTPAddr+u, nil)
+			require.NoError(t, err)
+			req.Header.Set("Origin", origin)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			cancel()
+			require.Equal(t, http.StatusOK, resp.StatusCode, u)
+			require.Equal(t, want, resp.Header.Get("Access-Control-Allow-Origin"), "%s from %s", u, origin)
+			require.Equal(t, "Origin", resp.Header.Get("Vary"), u)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"strings"
 	"net/http"
 	"time"
 
@@ -53,10 +54,16 @@ func answerOffer(ctx context.Context, pc *pion.PeerConnection, offerSDP string) 
 }
 
 // writeAnswer sends 201 Created with the answer and the session resource
-// (WHEP/WHIP: the Location header names the resource to DELETE).
+// (WHEP/WHIP: the Location header names the resource to DELETE). The ETag
+// names the session's one ICE session (RFC 9725 §4.3; clients such as
+// MediaMTX require it). No Accept-Patch is sent: this server neither
+// trickles nor restarts ICE, so clients do not PATCH (and a PATCH gets 405
+// with Allow: DELETE, OPTIONS); a client's own candidates are learned from
+// its connectivity checks (peer-reflexive, RFC 8445 §7.3.1.3).
 func writeAnswer(w http.ResponseWriter, location, sdp string) {
 	w.Header().Set("Content-Type", "application/sdp")
 	w.Header().Set("Location", location)
+	w.Header().Set("ETag", `"`+location[strings.LastIndexByte(location, '/')+1:]+`"`)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, sdp)
 }

@@ -277,6 +277,12 @@ func TestWHIPAndWHEPEndTheirGrant(t *testing.T) {
 	_, offer = newClientOffer(t)
 	w = do("whep", offer, viewReq)
 	require.Equal(t, http.StatusCreated, w.Code, "%s", w.Body)
+	// RFC 9725 §4.3: an ETag for the ICE session; no Accept-Patch, since
+	// PATCH (trickle, ICE restart) is not taken.
+	loc := w.Header().Get("Location")
+	require.Equal(t, `"`+loc[strings.LastIndexByte(loc, '/')+1:]+`"`, w.Header().Get("ETag"))
+	require.Regexp(t, `^"[0-9a-f]{32}"$`, w.Header().Get("ETag"))
+	require.Empty(t, w.Header().Get("Accept-Patch"))
 	require.Equal(t, SessionCounts{WHEP: 1}, s.Counts())
 	require.NoError(t, s.Close())
 	require.Equal(t, 3, rec.count())

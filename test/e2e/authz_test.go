@@ -179,6 +179,42 @@ paths:
 	}
 	require.Equal(t, map[int]bool{180: true, 144: true}, heights, "video streams ffprobe found: %+v", streams)
 
+	// WHEP's session resource: the 201 carries an ETag (RFC 9725 §4.3;
+	// MediaMTX refuses an answer without one) and no Accept-Patch; OPTIONS
+	// and a PATCH's 405 agree that the resource takes DELETE only.
+	req, err := http.NewRequest(http.MethodPost, "http://"+s.HTTPAddr+"/live/cam1/whep", strings.NewReader(minimalOffer))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer play-k")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	loc := resp.Header.Get("Location")
+	require.Regexp(t, `^/live/cam1/whep/[0-9a-f]{32}$`, loc)
+	require.Equal(t, `"`+loc[strings.LastIndexByte(loc, '/')+1:]+`"`, resp.Header.Get("ETag"))
+	require.Empty(t, resp.Header.Get("Accept-Patch"))
+	require.Contains(t, resp.Header.Get("Access-Control-Expose-Headers"), "ETag")
+	req, _ = http.NewRequest(http.MethodOptions, "http://"+s.HTTPAddr+loc, nil)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.Equal(t, "DELETE, OPTIONS", resp.Header.Get("Access-Control-Allow-Methods"))
+	req, _ = http.NewRequest(http.MethodPatch, "http://"+s.HTTPAddr+loc, strings.NewReader("a=end-of-candidates\r\n"))
+	req.Header.Set("Content-Type", "application/trickle-ice-sdpfrag")
+	req.Header.Set("If-Match", `"x"`)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.Equal(t, "DELETE, OPTIONS", resp.Header.Get("Allow"))
+	req, _ = http.NewRequest(http.MethodDelete, "http://"+s.HTTPAddr+loc, nil)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "DELETE needs no key: the session ID is the capability")
+
 	// Each denial is one log line naming the path.
 	denied := s.Logs("http request refused")
 	require.NotEmpty(t, denied)

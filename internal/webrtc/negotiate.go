@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"strings"
 	"net/http"
+	"strings"
 	"time"
 
 	pion "github.com/pion/webrtc/v4"

@@ -103,7 +103,8 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
 		return nil, err
 	}
-	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth")}); err != nil {
+	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth"),
+		SourceOf: func(path string) (string, bool) { return renditionSource(cfg, path) }}); err != nil {
 		return nil, err
 	}
 	a.rtmp = &rtmpserver.Server{

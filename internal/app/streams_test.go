@@ -287,3 +287,26 @@ func TestStreamRouterDefaultOriginsAllowAll(t *testing.T) {
 		require.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"), u)
 	}
 }
+
+// A ladder's renditions are authorized as their source: with keys on the
+// exact path live/cam1 (no pattern matches live/cam1_low itself), the
+// rendition's playlists, FLV and WHEP need live/cam1's play key; before,
+// no rule governed live/cam1_low and it played without one.
+func TestStreamRouterRenditionIsAuthorizedAsItsSource(t *testing.T) {
+	a := newTestApp(t, `
+paths:
+  "live/cam1":
+    play_keys: ["play-k"]
+    transcode:
+      ladder:
+        - { name: low, height: 144, video_bitrate: 200k }
+`)
+	h := a.httpSrv.Handler
+	for _, u := range []string{"/live/cam1_low.m3u8", "/live/cam1_low/hls/media.m3u8", "/live/cam1_low.flv"} {
+		require.Equal(t, http.StatusUnauthorized, do(t, h, "GET", u).StatusCode, u)
+		require.Equal(t, http.StatusNotFound, do(t, h, "GET", u+"?key=play-k").StatusCode, u)
+	}
+	require.Equal(t, http.StatusUnauthorized, do(t, h, "POST", "/live/cam1_low/whep", "Content-Type", "application/sdp").StatusCode)
+	// Not a rung: a path of its own, open.
+	require.Equal(t, http.StatusNotFound, do(t, h, "GET", "/live/cam1_high/hls/media.m3u8").StatusCode)
+}

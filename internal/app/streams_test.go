@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -309,4 +310,31 @@ paths:
 	require.Equal(t, http.StatusUnauthorized, do(t, h, "POST", "/live/cam1_low/whep", "Content-Type", "application/sdp").StatusCode)
 	// Not a rung: a path of its own, open.
 	require.Equal(t, http.StatusNotFound, do(t, h, "GET", "/live/cam1_high/hls/media.m3u8").StatusCode)
+}
+
+// An on_play hook is asked once per viewer (client IP, token, path) per
+// hooks.cache, not on every LL-HLS playlist reload, and never for media
+// files (parts, segments), which carry no credential.
+func TestStreamRouterHookIsNotAskedPerReload(t *testing.T) {
+	var mu sync.Mutex
+	asked := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	a := newTestApp(t, `
+hooks: { on_play: "`+hook.URL+`/on_play", cache: 1m }
+`)
+	h := a.httpSrv.Handler
+	for i := 0; i < 20; i++ {
+		// Nothing is published: 404 after the decision.
+		require.Equal(t, http.StatusNotFound, do(t, h, "GET", "/live/cam1/hls/media.m3u8?_HLS_msn=5&_HLS_part="+strconv.Itoa(i)).StatusCode)
+		require.Equal(t, http.StatusNotFound, do(t, h, "GET", "/live/cam1/hls/"+strings.Repeat("ab", 16)+"_part5."+strconv.Itoa(i)+".m4s").StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, asked, "hook calls for 20 playlist reloads and 20 parts")
 }

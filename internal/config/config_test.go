@@ -443,3 +443,17 @@ func TestPathSettingsTieIsDeterministic(t *testing.T) {
 		require.Equal(t, []string{"a"}, c.PathSettings("live/xx").PlayKeys)
 	}
 }
+
+func TestAllowedOrigins(t *testing.T) {
+	c, err := Defaults()
+	require.NoError(t, err)
+	require.Equal(t, []string{"*"}, c.HTTP.AllowedOrigins, "default: every origin, as before the key")
+	c.HTTP.AllowedOrigins = []string{"https://a.example", "http://localhost:3000", "*"}
+	require.NoError(t, c.Validate())
+	for _, bad := range []string{"a.example", "https://a.example/", "https://a.example/x", "https://a.example?q", "https://u@a.example", ""} {
+		c.HTTP.AllowedOrigins = []string{"*", bad}
+		err := c.Validate()
+		require.Error(t, err, bad)
+		require.Contains(t, err.Error(), "http.allowed_origins[1]", bad)
+	}
+}

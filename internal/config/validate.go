@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/sluicemedia/sluice/internal/cors"
 )
 
 // RTMP protocol bounds (RTMP 1.0 spec).
@@ -49,13 +47,7 @@ func (c *Config) Validate() error {
 	v.listen("rtmps.listen", c.RTMPS.Listen)
 	v.certPair("rtmps", c.RTMPS.Cert, c.RTMPS.Key)
 	v.listen("http.listen", c.HTTP.Listen)
-	for i, o := range c.HTTP.AllowedOrigins {
-		if o != "*" {
-			if err := cors.CheckOrigin(o); err != nil {
-				v.fail(fmt.Sprintf("http.allowed_origins[%d]", i), "%v", err)
-			}
-		}
-	}
+	v.origins("http.allowed_origins", c.HTTP.AllowedOrigins)
 	v.listen("https.listen", c.HTTPS.Listen)
 	v.certPair("https", c.HTTPS.Cert, c.HTTPS.Key)
 	v.listen("webrtc.listen", c.WebRTC.Listen)
@@ -127,6 +119,21 @@ func (v *validator) positiveDuration(key string, d Duration) {
 func (v *validator) listen(key, addr string) {
 	if err := checkListen(addr); err != nil {
 		v.fail(key, "%v", err)
+	}
+}
+
+// origins checks a list of web origins: "*" or scheme://host[:port] with
+// nothing after (the same rule internal/cors applies; config is a leaf).
+func (v *validator) origins(key string, list []string) {
+	for i, o := range list {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.Opaque != "" || u.Path != "" ||
+			u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "?#") {
+			v.fail(fmt.Sprintf("%s[%d]", key, i), "want \"*\" or an origin scheme://host[:port] (e.g. https://example.com), got %q", truncate(o))
+		}
 	}
 }
 

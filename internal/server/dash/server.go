@@ -247,7 +247,6 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		s.fail(w, r, path, http.StatusNotFound, "no such DASH file")
 		return
 	}
-	s.touch(path)
 	p, release := s.Packagers.Lookup(path, packager.FormatFMP4)
 	if p == nil {
 		s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not being packaged (request the MPD first)")
@@ -258,6 +257,8 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		s.fail(w, r, path, http.StatusNotFound, "unknown DASH session")
 		return
 	}
+	// Only a client of the session keeps an on-demand ladder running.
+	s.touch(path)
 	switch f.kind {
 	case fileInit:
 		in := p.Init(int(f.num))

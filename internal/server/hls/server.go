@@ -101,15 +101,16 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path, file 
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	s.touch(path)
 	switch file {
 	case "":
+		s.touch(path)
 		if l := s.ladderOf(path); l != nil {
 			s.serveMultivariant(w, r, path, l)
 			return
 		}
 		s.servePlaylist(w, r, path, false)
 	case mediaPlaylistFile:
+		s.touch(path)
 		s.servePlaylist(w, r, path, true)
 	default:
 		s.serveMedia(w, r, path, file)
@@ -289,6 +290,8 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 		s.fail(w, r, path, http.StatusNotFound, "unknown HLS session")
 		return
 	}
+	// Only a client of the session keeps an on-demand ladder running.
+	s.touch(path)
 	snap := p.Snapshot()
 	next, nextIdx := nextPart(snap)
 	switch f.kind {

@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -280,4 +287,97 @@ http:
 			require.Equal(t, "Origin", resp.Header.Get("Vary"), u)
 		}
 	}
+}
+
+// hlsKeyResult is what web/test/hlskey.mjs prints.
+type hlsKeyResult struct {
+	OK     bool   `json:"ok"`
+	Error  string `json:"error"`
+	Levels []struct {
+		Height int    `json:"height"`
+		URL    string `json:"url"`
+	} `json:"levels"`
+	Played []struct {
+		Level int `json:"level"`
+	} `json:"played"`
+	Loaded []struct {
+		Level int    `json:"level"`
+		URL   string `json:"url"`
+	} `json:"loaded"`
+	Errors []struct {
+		Details string `json:"details"`
+		Fatal   bool   `json:"fatal"`
+		Status  int    `json:"status"`
+	} `json:"errors"`
+}
+
+// TestHLSJSPlaysKeyedLadder: hls.js (low-latency mode) in headless
+// Chromium plays every level of a multivariant playlist that needs a play
+// key, given only as ?key= on the multivariant URL: the server hands the
+// key on to the media playlists it lists, and hls.js keeps it on their
+// blocking reloads. No request is refused.
+func TestHLSJSPlaysKeyedLadder(t *testing.T) {
+	root := repoRoot(t)
+	testutil.RequireTool(t, "node")
+	for _, f := range []string{"/usr/bin/chromium", filepath.Join(root, "web", "node_modules", "playwright-core"),
+		filepath.Join(root, "web", "node_modules", "hls.js", "dist", "hls.min.js")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%s not found: run make deps and make web", f)
+		}
+	}
+	cfg := writeConfig(t, `
+paths:
+  "live/*":
+    play_keys: ["play-k"]
+    transcode:
+      passthrough: true
+      ladder:
+        - { name: low, width: 256, height: 144, video_bitrate: 150k, max_fps: 15, preset: ultrafast }
+`)
+	s := testutil.StartSluice(t, nil, "-config", cfg)
+	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/cam1", testutil.PublishOptions{Pattern: testutil.Pattern{Size: "320x180", Bitrate: "300k"}})
+	deadline := time.Now().Add(20 * time.Second)
+	for code, _ := httpStatus(t, "http://"+s.HTTPAddr+"/live/cam1.flv?key=play-k"); code != http.StatusOK; code, _ = httpStatus(t, "http://"+s.HTTPAddr+"/live/cam1.flv?key=play-k") {
+		require.True(t, time.Now().Before(deadline), "stream not playable within 20s; last %d", code)
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	const timeout = 60 // seconds, inside the script
+	profile, err := os.MkdirTemp("", "sluice-chromium-")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "test", "hlskey.mjs"), "--base", "http://"+s.HTTPAddr,
+		"--path", "live/cam1", "--key", "play-k", "--timeout", strconv.Itoa(timeout), "--profile", profile)
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		killByArg(profile)
+		_ = os.RemoveAll(profile)
+	})
+	runErr := cmd.Run()
+	line := strings.TrimSpace(stdout.String())
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	var res hlsKeyResult
+	require.NoError(t, json.Unmarshal([]byte(line), &res), "hlskey.mjs: run %v\nstdout: %s\nstderr: %s", runErr, stdout.String(), stderr.String())
+	t.Logf("hlskey.mjs: %s", line)
+	require.Len(t, res.Levels, 2, "source and rendition: %s", line)
+	for _, l := range res.Levels {
+		require.Contains(t, l.URL, "key=play-k", "level URL")
+	}
+	require.True(t, res.OK, "hls.js did not play every level: %s %s", res.Error, line)
+	for _, e := range res.Errors {
+		require.NotEqual(t, http.StatusUnauthorized, e.Status, "a request was refused: %s", e.Details)
+		require.False(t, e.Fatal, "fatal hls.js error %s", e.Details)
+	}
+	require.Empty(t, s.Logs("http request refused"), "no request of the player was refused")
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/http/httptest"
 	"testing"
 
 	"github.com/sluicemedia/sluice/internal/streampath"
@@ -35,6 +36,30 @@ func FuzzParseStreamURL(f *testing.F) {
 		}
 		if rebuilt != p {
 			t.Fatalf("%q parsed as %+v, which rebuilds %q", p, u, rebuilt)
+		}
+		// Every entry declares its access (and who decides it).
+		var h httpRoutes
+		for _, ws := range []bool{false, true} {
+			r := httptest.NewRequest("GET", "/", nil)
+			if ws {
+				r.Header.Set("Upgrade", "websocket")
+			}
+			e := h.entryFor(u, r)
+			if e == nil {
+				continue
+			}
+			switch e.access {
+			case accessPlay, accessPublish:
+				if e.proto == "" {
+					t.Fatalf("%q: %s decided without a protocol", p, e.kind)
+				}
+			case accessCapability, accessPublic:
+			default:
+				t.Fatalf("%q: %s has no access rule", p, e.kind)
+			}
+			if e.serve == nil || len(e.methods) == 0 || e.kind == "" {
+				t.Fatalf("%q: incomplete entry %+v", p, e)
+			}
 		}
 	})
 }

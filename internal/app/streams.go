@@ -220,14 +220,16 @@ func (h *httpRoutes) webrtcEntry(u streamURL) *entry {
 	return e
 }
 
-// ServeHTTP serves a stream URL: parse, find the entry, CORS, method,
+// serveStream serves a stream URL: parse, find the entry, CORS, method,
 // origin and access checks, then the protocol server. Every refusal is
 // one log line naming the path asked for.
 func (h *httpRoutes) serveStream(w http.ResponseWriter, r *http.Request) {
 	u, err := parseStreamURL(r.URL.Path)
 	if err != nil {
 		status := http.StatusNotFound
-		if !errors.Is(err, errNoStreamURL) {
+		if !errors.Is(err, errNoStreamURL) && (u.ext != "" || u.dir != "") {
+			// A malformed stream name in a stream URL; a page URL that
+			// names no stream is simply not found.
 			status = http.StatusBadRequest
 		}
 		h.refuse(w, r, slog.LevelDebug, "", r.URL.Path, status, err.Error())

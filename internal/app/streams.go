@@ -15,7 +15,7 @@ import (
 // The stream router: every HTTP URL that names a stream, /APP/NAME[.EXT]
 // and /APP/NAME/DIR[/FILE], is parsed here into its stream path and entry
 // kind, and each kind is declared once in entryFor with how access to it
-// is decided. ServeHTTP applies the decision (one auth.Authorizer for
+// is decided. serveStream applies the decision (one auth.Authorizer for
 // every protocol, like RTMP's), the origin policy and the CORS headers
 // before any protocol server sees the request, so servers get
 // already-authorized requests and a new entry kind cannot be served
@@ -78,7 +78,7 @@ type streamURL struct {
 // errNoStreamURL: the URL has the wrong shape to name a stream (404).
 var errNoStreamURL = errors.New("no such resource")
 
-// parseStreamURL parses an escaped-free URL path: /APP/NAME[.EXT],
+// parseStreamURL parses a decoded URL path (r.URL.Path): /APP/NAME[.EXT],
 // /APP/NAME/DIR or /APP/NAME/DIR/FILE. It returns errNoStreamURL for
 // other shapes and a streampath error for an invalid APP/NAME.
 func parseStreamURL(p string) (streamURL, error) {

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicemedia/sluice/internal/config"
@@ -337,4 +339,35 @@ hooks: { on_play: "`+hook.URL+`/on_play", cache: 1m }
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, 1, asked, "hook calls for 20 playlist reloads and 20 parts")
+}
+
+// The HLS media playlists answer to JWTs and on_play hooks like every
+// other entry point: a token for another path is 403, a valid one passes;
+// a hook's 403 denies.
+func TestStreamRouterJWTAndHookOnMediaPlaylists(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	defer hook.Close()
+	const secret = "0123456789abcdef0123456789abcdef"
+	a := newTestApp(t, `
+paths:
+  "live/*":
+    jwt: { secret: "`+secret+`" }
+  "hooked/*":
+    hooks: { on_play: "`+hook.URL+`/on_play" }
+`)
+	h := a.httpSrv.Handler
+	token := func(path string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"path": path, "action": "play",
+			"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		require.NoError(t, err)
+		return s
+	}
+	for _, u := range []string{"/live/cam1/hls/media.m3u8", "/live/cam1.m3u8", "/live/cam1.mpd"} {
+		require.Equal(t, http.StatusUnauthorized, do(t, h, "GET", u).StatusCode, u)
+		require.Equal(t, http.StatusForbidden, do(t, h, "GET", u+"?token="+token("other/*")).StatusCode, u)
+		require.Equal(t, http.StatusNotFound, do(t, h, "GET", u, "Authorization", "Bearer "+token("live/*")).StatusCode, u)
+	}
+	require.Equal(t, http.StatusForbidden, do(t, h, "GET", "/hooked/cam1/hls/media.m3u8").StatusCode)
 }

@@ -6,11 +6,14 @@
 //        [--timeout 60] [--chromium /usr/bin/chromium] [--profile DIR]
 //
 // It loads BASE/PATH.m3u8?key=K on a blank page of BASE's origin, then
-// switches to every level in turn (hls.currentLevel) and waits until the
-// video plays on it: the child playlists (and their blocking reloads) must
+// switches to every level in turn (hls.currentLevel) and waits until
+// hls.js has loaded that level's media playlist and a fragment (part or
+// segment) of it: the child playlists (and their blocking reloads) must
 // carry the key the server handed on, since hls.js resolves them without
-// the multivariant playlist's query. Exit code 0 when every level played,
-// 1 when not, 2 on a usage or launch error.
+// the multivariant playlist's query, and the media URLs must work without
+// it. (Whether the media then plays smoothly is the QoE tests' business.)
+// Exit code 0 when every level was fetched, 1 when not, 2 on a usage or
+// launch error.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +43,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ownProfile = !opt.profile;
 const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
 const result = {
-  ok: false, url: `${opt.base}/${opt.path}.m3u8?key=${encodeURIComponent(opt.key)}`, levels: [], played: [],
+  ok: false, url: `${opt.base}/${opt.path}.m3u8?key=${encodeURIComponent(opt.key)}`, levels: [], fetched: [],
   pageErrors: [],
 };
 let context;
@@ -73,7 +76,7 @@ try {
 const read = (page) => page.evaluate(() => ({
   currentTime: document.querySelector('video').currentTime,
   level: window.t.hls.currentLevel,
-  levels: window.t.levels, errors: window.t.errors, loaded: window.t.loaded,
+  levels: window.t.levels, errors: window.t.errors, loaded: window.t.loaded, frags: window.t.frags,
 }));
 
 let code = 1;
@@ -86,11 +89,17 @@ try {
   await page.evaluate((url) => {
     const video = document.querySelector('video');
     const hls = new window.Hls({ lowLatencyMode: true, capLevelToPlayerSize: false, debug: false });
-    window.t = { hls, levels: [], errors: [], loaded: [] };
+    window.t = { hls, levels: [], errors: [], loaded: [], frags: [] };
     hls.on(window.Hls.Events.MANIFEST_PARSED, (_, d) => {
       window.t.levels = d.levels.map((l) => ({ height: l.height, url: l.url[0] }));
     });
-    hls.on(window.Hls.Events.LEVEL_LOADED, (_, d) => window.t.loaded.push({ level: d.level, url: d.details.url }));
+    hls.on(window.Hls.Events.LEVEL_LOADED, (_, d) => {
+      if (window.t.loaded.length < 50) window.t.loaded.push({ level: d.level, url: d.details.url });
+    });
+    hls.on(window.Hls.Events.FRAG_LOADED, (_, d) => {
+      const f = d.part || d.frag;
+      if (window.t.frags.length < 200) window.t.frags.push({ level: d.frag.level, url: f.url });
+    });
     hls.on(window.Hls.Events.ERROR, (_, d) => window.t.errors.push({
       type: d.type, details: d.details, fatal: d.fatal, status: d.response ? d.response.code : 0,
     }));
@@ -107,21 +116,19 @@ try {
   result.levels = r.levels;
   for (let i = 0; i < r.levels.length && left() > 0; i++) {
     await page.evaluate((n) => { window.t.hls.currentLevel = n; }, i);
-    let start = null;
     for (;;) {
       r = await read(page);
       if (r.errors.some((e) => e.fatal) || left() <= 0) break;
-      const onLevel = r.loaded.some((l) => l.level === i) && r.level === i;
-      if (onLevel && start === null) start = r.currentTime;
-      if (onLevel && r.currentTime >= start + 1) {
-        result.played.push({ level: i, at: r.currentTime });
+      const frag = r.frags.find((f) => f.level === i);
+      if (r.loaded.some((l) => l.level === i) && frag) {
+        result.fetched.push({ level: i, frag: frag.url });
         break;
       }
       await sleep(250);
     }
   }
   Object.assign(result, { errors: r.errors, loaded: r.loaded, currentTime: r.currentTime });
-  result.ok = result.levels.length > 0 && result.played.length === result.levels.length;
+  result.ok = result.levels.length > 0 && result.fetched.length === result.levels.length;
   code = result.ok ? 0 : 1;
 } catch (e) {
   result.error = e.message.split('\n')[0];

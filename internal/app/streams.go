@@ -31,6 +31,11 @@ import (
 // and an ID is valid only while its session lives. Everything that can
 // start one (playlists, including a rendition's media playlists; MPDs) or
 // hand out an ID is authorized.
+//
+// A new HTTP entry point (thumbnails, recordings, ...) is one more case of
+// entryFor with its access; a protocol with a listener of its own (RTMP,
+// SRT, an edge's pull) asks the same auth.Authorizer (Allow) before it
+// serves, as internal/server/rtmp does.
 
 // access is how requests for an entry kind are allowed.
 type access uint8

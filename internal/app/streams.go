@@ -80,6 +80,10 @@ type streamURL struct {
 	file string // below dir, "" if none
 }
 
+// maxLoggedPath bounds the raw path of a malformed request in its log
+// line (a hostile client's URL may be long).
+const maxLoggedPath = 256
+
 // errNoStreamURL: the URL has the wrong shape to name a stream (404).
 var errNoStreamURL = errors.New("no such resource")
 
@@ -237,7 +241,11 @@ func (h *httpRoutes) serveStream(w http.ResponseWriter, r *http.Request) {
 			// names no stream is simply not found.
 			status = http.StatusBadRequest
 		}
-		h.refuse(w, r, slog.LevelDebug, "", r.URL.Path, status, err.Error())
+		raw := r.URL.Path
+		if len(raw) > maxLoggedPath {
+			raw = raw[:maxLoggedPath] + "..."
+		}
+		h.refuse(w, r, slog.LevelDebug, "", raw, status, err.Error())
 		return
 	}
 	e := h.entryFor(u, r)

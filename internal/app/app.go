@@ -22,6 +22,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/certs"
 	"github.com/sluicemedia/sluice/internal/config"
+	"github.com/sluicemedia/sluice/internal/cors"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/obs"
@@ -117,7 +118,8 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
 		return nil, err
 	}
-	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth")}); err != nil {
+	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth"),
+		SourceOf: func(path string) (string, bool) { return renditionSource(cfg, path) }}); err != nil {
 		return nil, err
 	}
 	a.rtmp = &rtmpserver.Server{
@@ -157,7 +159,6 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		MaxSessionsPerIP: cfg.WebRTC.MaxSessionsPerIP,
 		SessionTimeout:   cfg.WebRTC.SessionTimeout.Duration,
 		Logger:           log.With("component", "webrtc"),
-		Auth:             a.auth,
 		Bridges:          a.audio,
 	}
 	if err = a.webrtc.Initialize(); err != nil {
@@ -172,12 +173,16 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		WriteTimeout:  cfg.HTTP.WriteTimeout.Duration,
 		Logger:        log.With("component", "http"),
 	}
+	origins, err := cors.New(cfg.HTTP.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("http.allowed_origins%w", err)
+	}
 	routes := &httpRoutes{hub: a.hub, webrtc: a.webrtc, flv: &flvserver.Server{
-		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"), Auth: a.auth,
-	}}
+		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"),
+	}, auth: a.auth, cors: origins, log: log.With("component", "http")}
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
 	routes.hls = newHLS(cfg, a.hub, a.transcoder, log)
-	routes.dash, routes.auth = newDASH(cfg, routes.hls, log), a.auth
+	routes.dash = newDASH(cfg, routes.hls, log)
 	a.httpSrv = &http.Server{
 		Handler:           a.trackPlaylists(routes.handler()),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.Duration,

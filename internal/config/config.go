@@ -140,6 +140,14 @@ type HTTPConfig struct {
 	// static); skipped when no playlist or MPD was requested in the last
 	// 30 s. 0s..3s (the whole stop stays within 5 s). Default 2500ms.
 	ShutdownDrain Duration `yaml:"shutdown_drain"`
+	// AllowedOrigins lists the web page origins (scheme://host[:port])
+	// allowed to use the stream URLs from a browser: their CORS answers
+	// (Access-Control-Allow-Origin) and WebSocket-FLV upgrades (RFC 6455
+	// §10.2; others get 403). "*" allows every origin. The server's own
+	// pages (same host) and clients that send no Origin are always
+	// allowed. Applies to HTTPS too. Default ["*"]. Set in a config file
+	// only; no environment variable sets it.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // HTTPSConfig is the "https" section. HTTPS is enabled when both Cert and

@@ -46,6 +46,7 @@ func TestDefaultsLoadAndValidate(t *testing.T) {
 		MaxConnections:      16384,
 		MaxConnectionsPerIP: 256,
 		ShutdownDrain:       D(2500 * time.Millisecond),
+		AllowedOrigins:      []string{"*"},
 	}, c.HTTP)
 	require.Equal(t, HTTPSConfig{Listen: ":8443"}, c.HTTPS)
 	require.False(t, c.HTTPS.Enabled())
@@ -455,5 +456,19 @@ func TestPathSettingsTieIsDeterministic(t *testing.T) {
 	}}
 	for range 20 {
 		require.Equal(t, []string{"a"}, c.PathSettings("live/xx").PlayKeys)
+	}
+}
+
+func TestAllowedOrigins(t *testing.T) {
+	c, err := Defaults()
+	require.NoError(t, err)
+	require.Equal(t, []string{"*"}, c.HTTP.AllowedOrigins, "default: every origin, as before the key")
+	c.HTTP.AllowedOrigins = []string{"https://a.example", "http://localhost:3000", "*"}
+	require.NoError(t, c.Validate())
+	for _, bad := range []string{"a.example", "https://a.example/", "https://a.example/x", "https://a.example?q", "https://u@a.example", ""} {
+		c.HTTP.AllowedOrigins = []string{"*", bad}
+		err := c.Validate()
+		require.Error(t, err, bad)
+		require.Contains(t, err.Error(), "http.allowed_origins[1]", bad)
 	}
 }

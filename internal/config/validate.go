@@ -59,6 +59,7 @@ func (c *Config) Validate() error {
 	if d := c.HTTP.ShutdownDrain.Duration; d < 0 || d > MaxShutdownDrain {
 		v.fail("http.shutdown_drain", "want 0s..%s (the stop must end within 5 s), got %s", MaxShutdownDrain, d)
 	}
+	v.origins("http.allowed_origins", c.HTTP.AllowedOrigins)
 	v.listen("https.listen", c.HTTPS.Listen)
 	v.certPair("https", c.HTTPS.Cert, c.HTTPS.Key)
 	v.listen("webrtc.listen", c.WebRTC.Listen)
@@ -130,6 +131,21 @@ func (v *validator) positiveDuration(key string, d Duration) {
 func (v *validator) listen(key, addr string) {
 	if err := checkListen(addr); err != nil {
 		v.fail(key, "%v", err)
+	}
+}
+
+// origins checks a list of web origins: "*" or scheme://host[:port] with
+// nothing after (the same rule internal/cors applies; config is a leaf).
+func (v *validator) origins(key string, list []string) {
+	for i, o := range list {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.Opaque != "" || u.Path != "" ||
+			u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "?#") {
+			v.fail(fmt.Sprintf("%s[%d]", key, i), "want \"*\" or an origin scheme://host[:port] (e.g. https://example.com), got %q", truncate(o))
+		}
 	}
 }
 

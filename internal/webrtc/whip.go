@@ -37,11 +37,12 @@ func WHIPResourcePath(path, id string) string { return "/" + path + "/whip/" + i
 // resource in Location. The media becomes a hub stream at path, playable by
 // every protocol.
 //
-// Errors: 401/403 denied by Auth, 415 wrong Content-Type, 413 offer too
+// The caller has authorized the publish (g, ended when the session ends).
+// Errors: 415 wrong Content-Type, 413 offer too
 // large, 400 unusable offer (with the reason), 409 the path already has a
 // publisher, 503 session limit reached.
-func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) {
-	post, ok := s.beginOffer(w, r, "whip", auth.Publish, path, true)
+func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string, g auth.Grant) {
+	post, ok := s.beginOffer(w, r, "whip", g, path, true)
 	if !ok {
 		return
 	}
@@ -80,7 +81,7 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 		return
 	}
 	id := newID()
-	sess := newWHIPSession(s, id, path, pub, pc, post.areq, post.log.With("session", id))
+	sess := newWHIPSession(s, id, path, pub, pc, post.grant, post.log.With("session", id))
 	sess.ip = post.ip
 	if !s.registerWHIP(sess) {
 		_ = pc.Close()
@@ -216,7 +217,7 @@ type whipSession struct {
 	start time.Time
 	pc    *pion.PeerConnection
 	pub   *hub.Publisher
-	areq  *auth.Request
+	grant *auth.Grant
 
 	lifecycle
 
@@ -241,8 +242,8 @@ type whipSession struct {
 }
 
 func newWHIPSession(srv *Server, id, path string, pub *hub.Publisher, pc *pion.PeerConnection,
-	areq *auth.Request, log *slog.Logger) *whipSession {
-	s := &whipSession{srv: srv, id: id, path: path, log: log, start: time.Now(), pc: pc, pub: pub, areq: areq}
+	grant *auth.Grant, log *slog.Logger) *whipSession {
+	s := &whipSession{srv: srv, id: id, path: path, log: log, start: time.Now(), pc: pc, pub: pub, grant: grant}
 	s.init()
 	return s
 }
@@ -294,7 +295,7 @@ func (s *whipSession) teardown() {
 	_ = s.pc.Close() // ends the track readers
 	s.tracks.Wait()
 	s.pub.Close("whip: " + s.closeReason())
-	s.srv.ended(s.areq)
+	ended(s.grant)
 	left := s.srv.unregisterWHIP(s)
 	s.log.Info("whip session closed", "reason", s.closeReason(),
 		"duration", time.Since(s.start).Round(time.Millisecond), "frames", s.frames.Load(),

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/packager"
@@ -93,10 +94,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, path string, statu
 	http.Error(w, msg, status)
 }
 
-// allow checks the method and sets the CORS header; false means answered.
+// allow checks the method; false means answered. (The caller, the stream
+// router of internal/app, has set the CORS headers and authorized MPD and
+// time requests; media files need no credential, their names hold the
+// packager session's random 128-bit ID, learned only from an MPD.)
 func allow(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD, OPTIONS")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -210,13 +213,13 @@ func mediaPrefix(path string) string {
 
 // timeURL is the absolute URL of path's time endpoint as the client
 // reached us (UTCTiming values are not resolved against the MPD URL by
-// every client).
+// every client), with the MPD request's credential (auth.PassOnQuery).
 func timeURL(r *http.Request, path string) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/" + path + "/dash/" + timeFile
+	return scheme + "://" + r.Host + "/" + path + "/dash/" + timeFile + auth.PassOnQuery(r)
 }
 
 // ServeFile serves a file under /APP/NAME/dash/ of the stream at path
@@ -244,7 +247,6 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		s.fail(w, r, path, http.StatusNotFound, "no such DASH file")
 		return
 	}
-	s.touch(path)
 	p, release := s.Packagers.Lookup(path, packager.FormatFMP4)
 	if p == nil {
 		s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not being packaged (request the MPD first)")
@@ -255,6 +257,8 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		s.fail(w, r, path, http.StatusNotFound, "unknown DASH session")
 		return
 	}
+	// Only a client of the session keeps an on-demand ladder running.
+	s.touch(path)
 	switch f.kind {
 	case fileInit:
 		in := p.Init(int(f.num))

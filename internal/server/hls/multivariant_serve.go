@@ -12,6 +12,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/packager"
@@ -146,6 +147,11 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, sourc
 	if len(out) == 0 {
 		s.fail(w, r, source, http.StatusServiceUnavailable, "no media from stream "+source+" yet")
 		return
+	}
+	// The media playlists get the credential of this request: players
+	// resolve their URIs without this playlist's query.
+	for i := range out {
+		out[i].uri += auth.PassOnQuery(r)
 	}
 	body := renderMultivariant(out)
 	h := w.Header()

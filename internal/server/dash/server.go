@@ -63,7 +63,6 @@ type Server struct {
 	// Transcoder, if set, starts on-demand ladders on an MPD request and
 	// is told of every request for a ladder's streams.
 	Transcoder Transcoder
-
 }
 
 func (s *Server) logger() *slog.Logger {

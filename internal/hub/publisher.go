@@ -15,10 +15,11 @@ type Publisher struct {
 	done  chan struct{}
 
 	// Guarded by s.mu.
-	closed  bool
-	started bool
-	offset  time.Duration
-	jumps   int
+	closed   bool
+	started  bool
+	keepTime bool          // KeepTimestamps
+	offset   time.Duration // added to every packet's timestamps (timeline.go)
+	jumps    int
 }
 
 // Path returns the stream's path.
@@ -31,6 +32,18 @@ func (p *Publisher) Stream() *Stream { return p.s }
 // for it (up to Options.WaitTimeout) so that, for example, an FLV header can
 // state the right flags. Calling it again updates the kinds.
 func (p *Publisher) Announce(hasVideo, hasAudio bool) { p.s.announce(hasVideo, hasAudio) }
+
+// KeepTimestamps tells the hub that the publisher's timestamps are already
+// on a stream timeline (a transcoder's renditions, which keep their
+// source's timestamps so segments line up across a ladder): they are not
+// moved to start at 0, and a publisher rejoining the stream keeps them when
+// they continue after its end. Jumps are still rebased. Call it before the
+// first WritePacket.
+func (p *Publisher) KeepTimestamps() {
+	p.s.mu.Lock()
+	p.keepTime = true
+	p.s.mu.Unlock()
+}
 
 // WritePacket publishes pkt. It never blocks on readers. The hub rebases
 // pkt's timestamps onto the stream's timeline; pkt must not be used for

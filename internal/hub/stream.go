@@ -36,8 +36,9 @@ type Stream struct {
 	lastKeySeq uint64
 	haveKey    bool
 	sawVideo   bool
-	lastDTS    time.Duration
+	lastDTS    time.Duration // newest DTS of any track (timeline.go)
 	haveDTS    bool
+	clocks     [2]trackClock // by kindIndex
 	video      *av.Track
 	audio      *av.Track
 	publisher  *Publisher
@@ -149,33 +150,12 @@ func (s *Stream) write(p *Publisher, pkt *av.Packet) error {
 	if p.closed || s.ended {
 		return ErrEnded
 	}
-	if !p.started {
-		p.started = true
-		if s.haveDTS {
-			// Continue the timeline of the previous publisher.
-			p.offset = s.lastDTS + republishGap - pkt.DTS
-		}
-		if s.pendDisc {
-			pkt.Discontinuity = true
-			s.pendDisc = false
-		}
+	if !p.started && s.pendDisc {
+		pkt.Discontinuity = true
+		s.pendDisc = false
 	}
-	dts := pkt.DTS + p.offset
-	if s.haveDTS && (dts < s.lastDTS-maxBackwardJump || dts > s.lastDTS+maxForwardJump) {
-		adjust := s.lastDTS - dts
-		p.offset += adjust
-		dts += adjust
-		p.jumps++
-		if p.jumps <= 3 || p.jumps%100 == 0 {
-			s.hub.opts.Logger.Warn("publisher timestamp jump rebased", "path", s.path,
-				"remote", p.info.Remote, "jump", -adjust, "count", p.jumps)
-		}
-	}
-	pkt.PTS += dts - pkt.DTS
-	pkt.DTS = dts
-	if !s.haveDTS || dts > s.lastDTS {
-		s.lastDTS = dts
-		s.haveDTS = true
+	if !s.retime(p, pkt) {
+		return nil
 	}
 	if pkt.Arrival.IsZero() {
 		pkt.Arrival = time.Now()

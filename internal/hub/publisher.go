@@ -13,6 +13,8 @@ type Publisher struct {
 	info  ClientInfo
 	since time.Time
 	done  chan struct{}
+	// keyReq carries keyframe requests (keyframes.go); buffered, one.
+	keyReq chan string
 
 	// Guarded by s.mu.
 	closed   bool

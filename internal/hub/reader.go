@@ -105,6 +105,7 @@ func (r *Reader) jump() {
 	} else {
 		r.cursor = s.ring.head
 		r.needKey = true
+		s.askKeyframe("a lagging reader waits for a keyframe")
 	}
 	r.skipped++
 	s.skips.Add(1)

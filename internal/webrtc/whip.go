@@ -148,6 +148,9 @@ func planIngest(off *offer) (mediaPlan, error) {
 			PayloadType: pion.PayloadType(c.pt),
 			RTPCodecCapability: pion.RTPCodecCapability{
 				MimeType: mime, ClockRate: 90000, SDPFmtpLine: c.fmtp,
+				// Keyframe requests: PLI ("nack pli", added with NACK)
+				// and FIR (RFC 5104 §7.1) for publishers that offer it.
+				RTCPFeedback: []pion.RTCPFeedback{{Type: "ccm", Parameter: "fir"}},
 			},
 		}
 	}
@@ -231,8 +234,12 @@ type whipSession struct {
 
 	videoSSRC atomic.Uint32
 	sawKey    atomic.Bool
-	pliMu     sync.Mutex
-	lastPLI   time.Time
+	// fir is set when the publisher's video negotiated "ccm fir"
+	// (RFC 5104 §7.1): keyframe requests then carry a FIR too.
+	fir     atomic.Bool
+	pliMu   sync.Mutex
+	lastPLI time.Time
+	firSeq  uint8 // FIR command sequence number (RFC 5104 §4.3.1.1); guarded by pliMu
 
 	ip string // client IP, for release
 
@@ -282,6 +289,9 @@ func (s *whipSession) run() {
 			if !s.sawKey.Load() {
 				s.requestKeyframe("waiting for the first keyframe")
 			}
+		case why := <-s.pub.KeyframeRequests():
+			// A reader waits for a keyframe, or the segment grid is due.
+			s.requestKeyframe(why)
 		}
 	}
 }
@@ -328,6 +338,7 @@ func (s *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 		switch {
 		case tr.Kind() == pion.RTPCodecTypeVideo && videoIngestFor(mime) != nil:
 			s.videoSSRC.Store(uint32(tr.SSRC()))
+			s.fir.Store(hasFeedback(tr.Codec().RTCPFeedback, "ccm", "fir"))
 			s.requestKeyframe("video track started")
 			s.readVideo(tr, videoIngestFor(mime))
 		case tr.Kind() == pion.RTPCodecTypeAudio && mime == strings.ToLower(pion.MimeTypeOpus):
@@ -337,6 +348,17 @@ func (s *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 			drainTrack(tr)
 		}
 	}()
+}
+
+// hasFeedback reports whether fb holds the RTCP feedback typ param
+// (RFC 4585 §4.2 a=rtcp-fb).
+func hasFeedback(fb []pion.RTCPFeedback, typ, param string) bool {
+	for _, f := range fb {
+		if strings.EqualFold(f.Type, typ) && strings.EqualFold(f.Parameter, param) {
+			return true
+		}
+	}
+	return false
 }
 
 func drainTrack(tr *pion.TrackRemote) {
@@ -487,7 +509,8 @@ func (s *whipSession) readAudio(tr *pion.TrackRemote) {
 }
 
 // requestKeyframe sends a Picture Loss Indication (RFC 4585 §6.3.1) for
-// the video track, at most once per pliInterval.
+// the video track, with a Full Intra Request (RFC 5104 §4.3.1) when the
+// publisher negotiated it, at most once per pliInterval.
 func (s *whipSession) requestKeyframe(why string) {
 	ssrc := s.videoSSRC.Load()
 	if ssrc == 0 {
@@ -499,8 +522,15 @@ func (s *whipSession) requestKeyframe(why string) {
 		return
 	}
 	s.lastPLI = time.Now()
+	pkts := []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}
+	if s.fir.Load() {
+		// §4.3.1.1: a new request increments the sequence number.
+		s.firSeq++
+		pkts = append(pkts, &rtcp.FullIntraRequest{MediaSSRC: ssrc,
+			FIR: []rtcp.FIREntry{{SSRC: ssrc, SequenceNumber: s.firSeq}}})
+	}
 	s.pliMu.Unlock()
-	if err := s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err == nil {
+	if err := s.pc.WriteRTCP(pkts); err == nil {
 		s.plis.Add(1)
 		s.log.Debug("whip keyframe requested", "why", why)
 	}

@@ -232,6 +232,14 @@ type whipSession struct {
 	writeMu sync.Mutex
 	epoch   time.Time // arrival of the session's first RTP packet
 
+	// syncMu guards the tracks' RTP clocks and sender reports (av_sync.go);
+	// taken before writeMu.
+	syncMu    sync.Mutex
+	clocks    [2]*rtpClock   // syncVideo, syncAudio
+	srs       [2]senderClock // the tracks' latest sender reports
+	srDirty   bool           // a report came since the last align
+	syncMoves atomic.Uint64  // audio corrections made
+
 	videoSSRC atomic.Uint32
 	sawKey    atomic.Bool
 	// fir is set when the publisher's video negotiated "ccm fir"
@@ -322,14 +330,21 @@ func (s *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 	}
 	s.tracks.Add(2)
 	s.tracksMu.Unlock()
+	track, ssrc := syncAudio, uint32(tr.SSRC())
+	if tr.Kind() == pion.RTPCodecTypeVideo {
+		track = syncVideo
+	}
 	go func() {
 		defer s.tracks.Done()
-		// RTCP from the sender (sender reports) goes through the
-		// interceptors; it must be read so it does not pile up.
+		// RTCP from the sender goes through the interceptors; it must be
+		// read so it does not pile up. Its sender reports align the
+		// tracks (av_sync.go).
 		for {
-			if _, _, err := rcv.ReadRTCP(); err != nil {
+			pkts, _, err := rcv.ReadRTCP()
+			if err != nil {
 				return
 			}
+			s.onSenderReports(track, ssrc, pkts)
 		}
 	}()
 	go func() {
@@ -449,10 +464,12 @@ func (s *whipSession) readVideo(tr *pion.TrackRemote, ingest videoIngest) {
 		if key {
 			s.sawKey.Store(true)
 		}
-		pts := clock.pts(au.ts, func() time.Duration { return s.startOffset(au.arrival) })
+		pts := s.trackPTS(syncVideo, &clock, au.ts, au.arrival)
 		dts := pts
-		if started && dts < lastDTS {
-			dts = lastDTS // never backwards within the track
+		if started && dts <= lastDTS {
+			// Never backwards within the track, nor a repeated DTS (a
+			// zero-length sample).
+			dts = lastDTS + time.Millisecond
 		}
 		lastDTS, started = dts, true
 		s.frames.Add(1)
@@ -498,11 +515,19 @@ func (s *whipSession) readAudio(tr *pion.TrackRemote) {
 		return
 	}
 	clock := rtpClock{rate: av.OpusSampleRate}
+	var last time.Duration
+	started := false
 	s.readInOrder(tr, func(p *rtp.Packet, _ bool, now time.Time) bool {
 		if len(p.Payload) == 0 {
 			return true
 		}
-		pts := clock.pts(p.Timestamp, func() time.Duration { return s.startOffset(now) })
+		pts := s.trackPTS(syncAudio, &clock, p.Timestamp, now)
+		if started && pts <= last {
+			// Audio moved back by sender reports: what it sent again for
+			// that span is dropped rather than overlapping.
+			return true
+		}
+		last, started = pts, true
 		s.audioPkts.Add(1)
 		return s.write(&av.Packet{Track: track, DTS: pts, PTS: pts, Key: true, Data: p.Payload, Arrival: now})
 	})

@@ -48,7 +48,8 @@ func (p *Publisher) KeepTimestamps() {
 }
 
 // WritePacket publishes pkt. It never blocks on readers. The hub rebases
-// pkt's timestamps onto the stream's timeline; pkt must not be used for
+// pkt's timestamps onto the stream's timeline (starting at 0, one offset for
+// all tracks, jumps rebased: timeline.go); pkt must not be used for
 // writing afterwards, as readers share it. It returns ErrEnded once the
 // publisher was closed or kicked.
 func (p *Publisher) WritePacket(pkt *av.Packet) error { return p.s.write(p, pkt) }

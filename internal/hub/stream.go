@@ -220,7 +220,7 @@ func (s *Stream) trim() {
 		if s.haveKey && r.front >= s.lastKeySeq {
 			break
 		}
-		if s.lastDTS-r.at(r.front).DTS <= s.hub.opts.MaxLag {
+		if s.behind(r.at(r.front)) <= s.hub.opts.MaxLag {
 			break
 		}
 		r.popFront()

@@ -169,6 +169,17 @@ func (s *Stream) retime(p *Publisher, pkt *av.Packet) bool {
 	return true
 }
 
+// behind returns how far (in media time) p is behind the newest packet of
+// its track kind: with audio stamped ahead of video, comparing a video
+// packet with the newest audio one would count the A/V offset as lag.
+// Caller holds s.mu.
+func (s *Stream) behind(p *av.Packet) time.Duration {
+	if c := &s.clocks[kindIndex(p.Kind())]; c.have {
+		return c.last - p.DTS
+	}
+	return s.lastDTS - p.DTS
+}
+
 // rebase moves publisher p's offset by adjust for a jump seen on track k;
 // the other tracks that have packets are marked pending. Caller holds s.mu.
 func (s *Stream) rebase(p *Publisher, k int, adjust time.Duration) {

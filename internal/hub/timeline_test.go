@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"sort"
 	"testing"
 	"time"
@@ -204,4 +205,32 @@ func TestKeepTimestamps(t *testing.T) {
 	p.KeepTimestamps()
 	video, _ := publish(t, p, avSource{videoAt: 42 * time.Second, audioAt: 42 * time.Second}.packets(0, time.Second))
 	require.Equal(t, 42*time.Second, video[0].DTS)
+}
+
+// A reader keeping up with a publisher whose audio runs ahead is not
+// lagging: lag is measured within each track, so the A/V offset does not
+// count as lag (measured against the newest packet of any track, the
+// reader skipped a GOP on every keyframe).
+func TestAudioAheadIsNotLag(t *testing.T) {
+	h := quietHub(Options{MaxLag: 3 * time.Second, MaxSkips: 100})
+	p, err := h.Publish("live/t", ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	p.Announce(true, true)
+	src := avSource{audioAt: 4 * time.Second}
+	r, err := h.Subscribe(context.Background(), "live/t", ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	defer r.Close()
+	var frames int
+	// Read after every 600 ms of media: keyframes (every 2 s) fall inside
+	// batches, so the reader is behind the newest keyframe each time.
+	for w := time.Duration(0); w < 10200*time.Millisecond; w += 600 * time.Millisecond {
+		v, a := publish(t, p, src.packets(w, w+600*time.Millisecond))
+		for _, pk := range readN(t, r, len(v)+len(a)) {
+			if pk.Kind() == av.KindVideo {
+				frames++
+			}
+		}
+	}
+	require.Zero(t, r.Skips(), "a reader that keeps up never skips")
+	require.Equal(t, 255, frames, "every video frame read")
 }

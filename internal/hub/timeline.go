@@ -15,9 +15,9 @@ import (
 //
 // Jumps — a track's timestamp moving backwards by more than
 // maxBackwardJump or forwards by more than maxForwardJump from that track's
-// previous packet — are detected per track: comparing audio with video
-// would see a jump on every packet of a publisher whose tracks are more
-// than maxBackwardJump apart. A jump rebases the whole stream (the shared
+// previous packet (forwards: and far from the other tracks' too) — are
+// detected per track: comparing audio with video would see a jump on every
+// packet of a publisher whose tracks are more than maxBackwardJump apart. A jump rebases the whole stream (the shared
 // offset moves) so the jumping packet lands just after its track's previous
 // packet, never on it: a repeated DTS would be a zero-length sample. The
 // other tracks are expected to have jumped as well; one whose next packet
@@ -61,17 +61,29 @@ func (c *trackClock) nextDTS() time.Duration {
 	return c.last + min(step, maxStep)
 }
 
-// jumped reports whether dts is a jump from the track's previous packet.
-// The first packet of a publisher must land strictly after the previous
-// publisher's last packet of the track.
-func (c *trackClock) jumped(dts time.Duration) bool {
-	if !c.have {
+// jumped reports whether dts, of track k, is a jump: backwards from the
+// track's previous packet by more than maxBackwardJump (never passed on:
+// the track would run backwards), or forwards by more than maxForwardJump
+// and far from every other track too (a sparse track — video paused while
+// audio runs on — catches up with the others rather than jumps). The first
+// packet of a publisher must land strictly after the previous publisher's
+// last packet of the track. Caller holds s.mu.
+func (s *Stream) jumped(k int, dts time.Duration) bool {
+	c := &s.clocks[k]
+	switch {
+	case !c.have:
+		return false
+	case c.fresh && dts <= c.last, dts < c.last-maxBackwardJump:
+		return true
+	case dts <= c.last+maxForwardJump:
 		return false
 	}
-	if c.fresh && dts <= c.last {
-		return true
+	for i := range s.clocks {
+		if o := &s.clocks[i]; i != k && o.have && dts >= o.last-maxBackwardJump && dts <= o.last+maxForwardJump {
+			return false
+		}
 	}
-	return dts < c.last-maxBackwardJump || dts > c.last+maxForwardJump
+	return true
 }
 
 // advance records dts as the track's newest packet.
@@ -124,7 +136,7 @@ func (s *Stream) retime(p *Publisher, pkt *av.Packet) bool {
 	c := &s.clocks[k]
 	dts := pkt.DTS + p.offset + c.adj
 	switch {
-	case c.jumped(dts):
+	case s.jumped(k, dts):
 		target := c.nextDTS()
 		adjust := target - dts
 		if c.pending {

@@ -178,6 +178,28 @@ func TestTrackThatDoesNotFollowAJumpIsCorrectedAlone(t *testing.T) {
 	requireSteady(t, "audio", append(a1, a2...), aacFrame)
 }
 
+// A sparse track is not a jump: video that pauses for 15 s while audio runs
+// on (a slide show, a camera switched off) comes back at its own time, on
+// the audio's timeline, without a rebase.
+func TestSparseVideoCatchesUpWithoutARebase(t *testing.T) {
+	p := timelinePublisher(t)
+	var video, audio []*av.Packet
+	for _, sp := range (avSource{}).packets(0, 20*time.Second) {
+		if w := sp.wall; sp.pkt.Kind() == av.KindVideo && w >= 2*time.Second && w < 17*time.Second {
+			continue // the video pause
+		}
+		require.NoError(t, p.WritePacket(sp.pkt))
+		if sp.pkt.Kind() == av.KindVideo {
+			video = append(video, sp.pkt)
+		} else {
+			audio = append(audio, sp.pkt)
+		}
+	}
+	require.Zero(t, p.jumps)
+	requireSteady(t, "audio", audio, aacFrame)
+	require.Equal(t, 17*time.Second, video[50].DTS, "video resumes at its own time")
+}
+
 // A new publisher within the grace period continues the timeline: every
 // track's first packet lands strictly after that track's last one, even
 // when the new publisher's audio runs ahead of its video.

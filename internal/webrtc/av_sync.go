@@ -94,8 +94,7 @@ func (s *whipSession) align() bool {
 		return false
 	}
 	a.offset += delta
-	s.syncMoves.Add(1)
-	if s.syncMoves.Load() <= 3 {
+	if s.syncMoves.Add(1) <= 3 {
 		s.log.Info("whip audio aligned to video by sender reports", "moved", delta)
 	}
 	return true

@@ -317,7 +317,7 @@ func (s *whipSession) teardown() {
 	s.log.Info("whip session closed", "reason", s.closeReason(),
 		"duration", time.Since(s.start).Round(time.Millisecond), "frames", s.frames.Load(),
 		"dropped_frames", s.dropped.Load(), "audio_packets", s.audioPkts.Load(),
-		"lost_packets", s.lost.Load(), "plis", s.plis.Load(), "sessions", left)
+		"lost_packets", s.lost.Load(), "plis", s.plis.Load(), "audio_alignments", s.syncMoves.Load(), "sessions", left)
 	close(s.finished)
 }
 

@@ -16,8 +16,9 @@ import (
 // publishWithAudioAhead publishes clip over RTMP in real time, looping, as
 // a hardware encoder whose audio clock runs ahead does: every tag is sent
 // at its wall-clock time, audio stamped audioAhead later than the video
-// sent with it. It returns when ctx ends.
-func publishWithAudioAhead(t *testing.T, ctx context.Context, url string, clip *replay.Clip, audioAhead time.Duration) {
+// sent with it, both from base on (32-bit RTMP timestamps, wrapping). It
+// returns at once; publishing stops when ctx ends.
+func publishWithAudioAhead(t *testing.T, ctx context.Context, url string, clip *replay.Clip, base, audioAhead time.Duration) {
 	t.Helper()
 	c, err := rtmp.Dial(ctx, url, nil)
 	require.NoError(t, err)
@@ -35,9 +36,9 @@ func publishWithAudioAhead(t *testing.T, ctx context.Context, url string, clip *
 		defer c.Close()
 		start := time.Now()
 		for loop := 0; ; loop++ {
-			base := time.Duration(loop) * clip.Duration
+			looped := time.Duration(loop) * clip.Duration
 			for _, tag := range clip.Media {
-				at := base + time.Duration(tag.Timestamp)*time.Millisecond
+				at := looped + time.Duration(tag.Timestamp)*time.Millisecond
 				select {
 				case <-time.After(time.Until(start.Add(at))):
 				case <-ctx.Done():
@@ -47,7 +48,8 @@ func publishWithAudioAhead(t *testing.T, ctx context.Context, url string, clip *
 				if tag.Type == flv.TagAudio {
 					ts += audioAhead
 				}
-				if c.WriteMessage(&rtmp.Message{Type: tag.Type, Timestamp: uint32(ts / time.Millisecond), Payload: tag.Body}) != nil {
+				stamp := uint32(int64((base + ts) / time.Millisecond)) // wraps as RTMP does
+				if c.WriteMessage(&rtmp.Message{Type: tag.Type, Timestamp: stamp, Payload: tag.Body}) != nil {
 					return
 				}
 			}
@@ -67,7 +69,7 @@ func TestAudioAheadOfVideoKeepsTheTimeline(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	publishWithAudioAhead(t, ctx, "rtmp://"+s.RTMPAddr+"/live/ahead", clip, audioAhead)
+	publishWithAudioAhead(t, ctx, "rtmp://"+s.RTMPAddr+"/live/ahead", clip, 0, audioAhead)
 	waitForStream(t, s, "live/ahead")
 
 	st, err := openHTTPFLV(t, ctx, "http://"+s.HTTPAddr+"/live/ahead.flv")
@@ -104,4 +106,37 @@ func TestAudioAheadOfVideoKeepsTheTimeline(t *testing.T) {
 	require.InDelta(t, float64(audioAhead/time.Millisecond), float64(lastAudio)-float64(last.ts), 150,
 		"audio stays 1.5 s ahead of the video read with it")
 	require.Empty(t, s.Logs("publisher timestamp jump rebased"), "an A/V offset is not a timestamp jump")
+}
+
+// The timeline starts at 0, whatever the encoder's clock says: a publisher
+// whose 32-bit RTMP clock starts 6 s before its wrap reaches an HTTP-FLV
+// viewer from 0 on, and its timestamps keep advancing steadily across the
+// wrap (no jump back, no jump ahead).
+func TestTimelineStartsAtZeroAndCrossesTheRTMPWrap(t *testing.T) {
+	s := testutil.StartSluice(t, nil)
+	clip, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	publishWithAudioAhead(t, ctx, "rtmp://"+s.RTMPAddr+"/live/wrap", clip, (1<<32-6000)*time.Millisecond, 0)
+	waitForStream(t, s, "live/wrap")
+
+	st, err := openHTTPFLV(t, ctx, "http://"+s.HTTPAddr+"/live/wrap.flv")
+	require.NoError(t, err)
+	var video []uint32
+	for opened := time.Now(); time.Since(opened) < 9*time.Second; {
+		tag, err := st.r.ReadTag()
+		require.NoError(t, err)
+		if tag.Type == flv.TagVideo {
+			video = append(video, tag.Timestamp)
+		}
+	}
+	require.NotEmpty(t, video)
+	t.Logf("%d video tags, %d ms to %d ms", len(video), video[0], video[len(video)-1])
+	require.Less(t, video[0], uint32(6000), "the viewer starts near the timeline's 0 (the publisher's clock said %d ms)", uint32(1<<32-6000))
+	for i := 1; i < len(video); i++ {
+		step := int64(video[i]) - int64(video[i-1])
+		require.True(t, step >= 0 && step <= 500, "video tag %d: %d ms after %d ms", i, video[i], video[i-1])
+	}
+	require.Greater(t, video[len(video)-1]-video[0], uint32(7000), "9 s of reading cover the wrap")
 }

@@ -39,8 +39,9 @@ func (p *Publisher) Announce(hasVideo, hasAudio bool) { p.s.announce(hasVideo, h
 // on a stream timeline (a transcoder's renditions, which keep their
 // source's timestamps so segments line up across a ladder): they are not
 // moved to start at 0, and a publisher rejoining the stream keeps them when
-// they continue after its end. Jumps are still rebased. Call it before the
-// first WritePacket.
+// they continue after its end. A gap forwards (a transcoder restarted while
+// its source ran on) is kept, so the timestamps keep following the source;
+// backward jumps are still rebased. Call it before the first WritePacket.
 func (p *Publisher) KeepTimestamps() {
 	p.s.mu.Lock()
 	p.keepTime = true

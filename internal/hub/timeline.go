@@ -67,15 +67,17 @@ func (c *trackClock) nextDTS() time.Duration {
 // and far from every other track too (a sparse track — video paused while
 // audio runs on — catches up with the others rather than jumps). The first
 // packet of a publisher must land strictly after the previous publisher's
-// last packet of the track. Caller holds s.mu.
-func (s *Stream) jumped(k int, dts time.Duration) bool {
+// last packet of the track. A publisher that keeps its timestamps
+// (KeepTimestamps: already on a stream timeline) may leave a gap forwards
+// of any length. Caller holds s.mu.
+func (s *Stream) jumped(p *Publisher, k int, dts time.Duration) bool {
 	c := &s.clocks[k]
 	switch {
 	case !c.have:
 		return false
 	case c.fresh && dts <= c.last, dts < c.last-maxBackwardJump:
 		return true
-	case dts <= c.last+maxForwardJump:
+	case dts <= c.last+maxForwardJump, p.keepTime:
 		return false
 	}
 	for i := range s.clocks {
@@ -136,7 +138,7 @@ func (s *Stream) retime(p *Publisher, pkt *av.Packet) bool {
 	c := &s.clocks[k]
 	dts := pkt.DTS + p.offset + c.adj
 	switch {
-	case s.jumped(k, dts):
+	case s.jumped(p, k, dts):
 		target := c.nextDTS()
 		adjust := target - dts
 		if c.pending {

@@ -225,8 +225,14 @@ func TestRepublishLandsAfterEveryTrack(t *testing.T) {
 func TestKeepTimestamps(t *testing.T) {
 	p := timelinePublisher(t)
 	p.KeepTimestamps()
-	video, _ := publish(t, p, avSource{videoAt: 42 * time.Second, audioAt: 42 * time.Second}.packets(0, time.Second))
+	src := avSource{videoAt: 42 * time.Second, audioAt: 42 * time.Second}
+	video, _ := publish(t, p, src.packets(0, time.Second))
 	require.Equal(t, 42*time.Second, video[0].DTS)
+	// The transcoder restarts 30 s later, the source having run on: its
+	// timestamps are still the source's.
+	video, _ = publish(t, p, src.packets(31*time.Second, 32*time.Second))
+	require.Equal(t, 73*time.Second, video[0].DTS, "a forward gap of a rendition is kept")
+	require.Zero(t, p.jumps)
 }
 
 // A reader keeping up with a publisher whose audio runs ahead is not

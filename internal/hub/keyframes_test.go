@@ -103,3 +103,21 @@ func TestKeyframeRequestedOnTheSegmentGrid(t *testing.T) {
 	ask(250, 260, func(i int) bool { return i == 250 })
 	require.Empty(t, asked, "a keyframe came: no more asking")
 }
+
+// A consumer may ask for a keyframe itself (Stream.RequestKeyframe);
+// requests that come while one is pending are merged, and nothing is asked
+// while the stream has no publisher.
+func TestRequestKeyframe(t *testing.T) {
+	h := quietHub(Options{RepublishGrace: time.Minute})
+	p, err := h.Publish("live/k", ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	st := p.Stream()
+	st.RequestKeyframe("packager started")
+	st.RequestKeyframe("another consumer")
+	require.Equal(t, "packager started", <-p.KeyframeRequests())
+	require.Empty(t, p.KeyframeRequests(), "merged into the pending one")
+	require.EqualValues(t, 1, st.Stats().KeyframeRequests)
+	p.Close("test")
+	st.RequestKeyframe("no publisher")
+	require.EqualValues(t, 1, st.Stats().KeyframeRequests)
+}

@@ -102,11 +102,14 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	}()
 	a.hub = hub.New(hub.Options{
 		MaxLag:         cfg.Hub.MaxLag.Duration,
-		RepublishGrace: cfg.Hub.RepublishGrace.Duration,
-		MaxBufferBytes: cfg.Hub.MaxBufferBytes,
-		MaxSkips:       cfg.Hub.MaxSkips,
-		WaitTimeout:    cfg.Hub.WaitTimeout.Duration,
-		Logger:         log.With("component", "hub"),
+		MaxGOPDuration: cfg.Hub.MaxGOPDuration.Duration,
+		// WHIP publishers are asked for a keyframe on the segment grid.
+		KeyframeInterval: cfg.HLS.SegmentDuration.Duration,
+		RepublishGrace:   cfg.Hub.RepublishGrace.Duration,
+		MaxBufferBytes:   cfg.Hub.MaxBufferBytes,
+		MaxSkips:         cfg.Hub.MaxSkips,
+		WaitTimeout:      cfg.Hub.WaitTimeout.Duration,
+		Logger:           log.With("component", "hub"),
 		OnStreamStart: func(path string) {
 			if a.transcoder != nil {
 				a.transcoder.StreamStarted(path)

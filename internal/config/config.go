@@ -234,6 +234,11 @@ type HubConfig struct {
 	// MaxLag is how far a viewer may fall behind the live edge before it
 	// skips to the newest keyframe. Default 5s.
 	MaxLag Duration `yaml:"max_lag"`
+	// MaxGOPDuration is how old the newest keyframe may be (in media time)
+	// and still start new viewers at once (the GOP cache). Past it, a new
+	// viewer waits for the next keyframe (WHIP publishers are asked for
+	// one), so no viewer starts with more backlog than this. Default 5s.
+	MaxGOPDuration Duration `yaml:"max_gop_duration"`
 	// RepublishGrace is how long a stream outlives its publisher, waiting
 	// for it to reconnect. Default 10s.
 	RepublishGrace Duration `yaml:"republish_grace"`

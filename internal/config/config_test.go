@@ -54,6 +54,7 @@ func TestDefaultsLoadAndValidate(t *testing.T) {
 	require.Equal(t, HLSLowLatency, c.HLS.Variant)
 	require.Equal(t, HubConfig{
 		MaxLag:         D(5 * time.Second),
+		MaxGOPDuration: D(5 * time.Second),
 		RepublishGrace: D(10 * time.Second),
 		MaxBufferBytes: 64 << 20,
 		MaxSkips:       3,
@@ -309,6 +310,7 @@ func TestValidateErrors(t *testing.T) {
 		{"zero timeout", func(c *Config) { c.RTMP.HandshakeTimeout = D(0) }, "rtmp.handshake_timeout: must be a positive duration"},
 		{"negative lag", func(c *Config) { c.Hub.MaxLag = D(-time.Second) }, "hub.max_lag: must be a positive duration such as 5s, got -1s"},
 		{"grace", func(c *Config) { c.Hub.RepublishGrace = D(0) }, "hub.republish_grace:"},
+		{"gop", func(c *Config) { c.Hub.MaxGOPDuration = D(0) }, "hub.max_gop_duration:"},
 		{"wait", func(c *Config) { c.Hub.WaitTimeout = D(0) }, "hub.wait_timeout:"},
 		{"idle", func(c *Config) { c.RTMP.IdleTimeout = D(0) }, "rtmp.idle_timeout:"},
 		{"message size", func(c *Config) { c.RTMP.MaxMessageSize = 0 }, "rtmp.max_message_size:"},

@@ -82,6 +82,7 @@ func (c *Config) Validate() error {
 	v.between("hls.window", c.HLS.Window, 3, 100)
 
 	v.positiveDuration("hub.max_lag", c.Hub.MaxLag)
+	v.positiveDuration("hub.max_gop_duration", c.Hub.MaxGOPDuration)
 	v.positiveDuration("hub.republish_grace", c.Hub.RepublishGrace)
 	v.between("hub.max_buffer_bytes", c.Hub.MaxBufferBytes, 1, math.MaxInt)
 	v.between("hub.max_skips", c.Hub.MaxSkips, 1, math.MaxInt32)

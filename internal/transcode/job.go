@@ -119,6 +119,7 @@ func (j *job) run(ctx context.Context) {
 			j.log.Warn("transcode: rendition path unavailable", "rendition", RenditionPath(j.source, r), "reason", err.Error())
 			continue
 		}
+		p.KeepTimestamps() // -copyts: the source's timeline, shared by the ladder
 		pubs[i] = p
 	}
 	defer func() {

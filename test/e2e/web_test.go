@@ -149,7 +149,7 @@ func TestWebPlayer(t *testing.T) {
 		t.Logf("dashboard card: %q (preview %v), screenshot %s", res.Card, res.Preview, res.Screenshot)
 		require.Empty(t, res.PageErrors, "JavaScript exceptions on the dashboard")
 		require.True(t, res.Listed, "dashboard lists %s: %s", path, res.Error)
-		for _, want := range []string{path, "H.264", "AAC", "640×360", "Play", "HTTP-FLV", "WS-FLV", "LL-HLS", "DASH", "WHEP"} {
+		for _, want := range []string{path, "H.264", "AAC", "640×360", "Play", "FLV", "WS-FLV", "LL-HLS", "DASH", "WHEP"} {
 			require.Contains(t, res.Card, want)
 		}
 		require.FileExists(t, res.Screenshot)

@@ -92,6 +92,7 @@
     if (!title) { o.hidden = true; return; }
     o.hidden = false;
     o.classList.toggle('error', !!opts.error);
+    o.classList.toggle('calm', !!opts.calm); // ended or offline: not a failure
     $('overlay-title').textContent = title;
     $('overlay-detail').textContent = detail || '';
     $('overlay-spinner').hidden = !!opts.error;
@@ -111,7 +112,7 @@
       }, 'Copy');
       ul.append(S.h('li', { class: key === state.proto ? 'current' : '' },
         S.h('span', { class: 'url-label' }, p.label + (key === 'whep' ? ' · POST an SDP offer' : '')),
-        S.h('code', {}, url), copy));
+        copy, S.h('code', {}, url)));
     }
   }
 
@@ -143,7 +144,8 @@
     stopSession();
     const secs = retryDelay;
     retryDelay = Math.min(retryDelay * 2, 30);
-    overlay(opts.title || `${protocols[state.proto].label} failed`, `${message} — retrying in ${secs} s`, { error: true });
+    overlay(opts.title || `${protocols[state.proto].label} failed`, `${message} — retrying in ${secs} s`, { error: true, calm: status !== 'error' });
+    tick(); // no stale latency or bitrate next to "ended"
     retryTimer = setTimeout(() => play(state.proto, { keepRetryDelay: true }), secs * 1000);
   }
 
@@ -463,7 +465,10 @@
 
   // ---- readout ------------------------------------------------------------------
 
+  // The sparkline shows the latency, or the buffer where latency is not
+  // measured (FLV), over the last minute.
   const latHistory = [];
+  let sparkWhat = 'latency';
   function drawSpark() {
     const c = $('spark');
     const g = c.getContext('2d');
@@ -484,7 +489,7 @@
     g.stroke();
     g.fillStyle = 'rgba(148,163,184,.9)';
     g.font = '10px system-ui, sans-serif';
-    g.fillText(`max ${max.toFixed(1)} s`, 4, 11);
+    g.fillText(`${sparkWhat} · max ${max.toFixed(1)} s`, 4, 11);
   }
 
   function tick() {
@@ -505,7 +510,9 @@
     let dropped = s ? safe(s.dropped) : null;
     if (s && dropped == null && video.getVideoPlaybackQuality) dropped = video.getVideoPlaybackQuality().droppedVideoFrames;
     $('st-dropped').textContent = dropped == null ? '—' : String(dropped);
-    latHistory.push(state.status === 'playing' ? state.latency : null);
+    const what = measured ? 'latency' : 'buffer';
+    if (what !== sparkWhat) { latHistory.length = 0; sparkWhat = what; }
+    latHistory.push(state.status === 'playing' ? (measured ? state.latency : state.buffer) : null);
     if (latHistory.length > 60) latHistory.shift();
     drawSpark();
     watchdog();

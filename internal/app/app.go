@@ -305,24 +305,18 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	a.log.Info("rtmp listening", "proto", "rtmp", "addr", a.rtmpLn.Addr().String())
 	serve(func() error { return a.rtmp.Serve(a.rtmpLn, "rtmp") })
 	if a.rtmpsLn != nil {
-		a.log.Info("rtmp listening", "proto", "rtmps", "addr", a.rtmpsLn.Addr().String())
 		serve(func() error { return a.rtmp.Serve(a.rtmpsLn, "rtmps") })
 	}
-	a.log.Info("http listening", "proto", "http", "addr", a.httpLn.Addr().String())
 	serve(func() error { return a.httpSrv.Serve(a.httpLn) })
 	if a.httpsLn != nil {
-		a.log.Info("http listening", "proto", "https", "addr", a.httpsLn.Addr().String())
 		serve(func() error { return a.httpSrv.Serve(a.httpsLn) })
 	}
 	if a.pprofSrv != nil {
-		a.log.Info("pprof listening", "proto", "pprof", "addr", a.pprofLn.Addr().String())
 		serve(func() error { return a.pprofSrv.Serve(a.pprofLn) })
 	}
-	a.log.Info("webrtc listening", "proto", "webrtc", "addr", a.webrtc.Addr())
-	a.log.Info("sluice started", "rtmp", a.rtmpLn.Addr().String(), "http", a.httpLn.Addr().String())
+	a.logStartup()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -1,5 +1,5 @@
-// Package streampath holds the rules for stream paths (CONTRACT.md
-// "Stream paths and URLs"): a stream is named APP/NAME, e.g. live/cam1,
+// Package streampath holds the rules for stream paths (docs/contract.md
+// "Stream paths"): a stream is named APP/NAME, e.g. live/cam1,
 // and RTMP's app and stream key map onto it.
 //
 // It is a leaf package: it imports only the standard library.

@@ -74,9 +74,12 @@ type Options struct {
 	// first keyframe at least this long after its start, so segments last
 	// this long or one GOP, whichever is larger. Default 2 s.
 	SegmentDuration time.Duration
-	// PartDuration is the part target (RFC 8216bis §4.4.3.7 PART-TARGET):
-	// parts last at most this long (unless one frame is longer). Default
-	// 200 ms.
+	// PartDuration is the nominal part duration: parts hold as many whole
+	// frames as fit in it (plus partSlack, the timestamp resolution), so
+	// parts of a constant-rate stream are equal and tile a segment of
+	// whole GOPs exactly. PART-TARGET (RFC 8216bis §4.4.3.7) is
+	// PartDuration+partSlack, the longest part made (unless one frame is
+	// longer). Default 200 ms.
 	PartDuration time.Duration
 	// MaxSegmentDuration cuts a segment without a keyframe when the stream
 	// gives none for this long. Default 5×SegmentDuration.
@@ -127,6 +130,13 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// partSlack is added to PartDuration to make the part limit: RTMP/FLV
+// timestamps are whole milliseconds, so n frames of a constant-rate
+// stream span up to 1 ms more than n exact frame durations (29.97 fps:
+// six frames are 200 or 201 ms). Without it jitter alone splits a frame
+// off some parts, and a segment ends in a one-frame runt part.
+const partSlack = time.Millisecond
+
 // maxQueued bounds the samples of one track waiting for a part (a stalled
 // video track must not let audio pile up).
 const maxQueued = 4096
@@ -166,7 +176,8 @@ type Packager struct {
 	unsupported  map[av.Codec]bool
 	segTicks     int64
 	segTarget    int64
-	partTarget   int64
+	partLimit    int64 // longest part, lead ticks (PART-TARGET)
+	segFrames    int64 // lead samples queued since the segment began
 	maxSegTicks  int64
 	defaultTicks [2]int64
 }
@@ -222,8 +233,9 @@ func (p *Packager) SessionID() string { return p.id }
 // Format returns the packager's container format.
 func (p *Packager) Format() Format { return p.opts.Format }
 
-// PartTarget returns the part target duration.
-func (p *Packager) PartTarget() time.Duration { return p.opts.PartDuration }
+// PartTarget returns the part target duration (RFC 8216bis §4.4.3.7): no
+// part is longer, unless a single frame is.
+func (p *Packager) PartTarget() time.Duration { return p.opts.PartDuration + partSlack }
 
 // ticks converts a duration to a timescale without overflow.
 func ticks(d time.Duration, timescale uint32) int64 {
@@ -306,7 +318,7 @@ func (p *Packager) setTrack(t *av.Track) {
 		p.lead = p.audio
 	}
 	p.segTarget = ticks(p.opts.SegmentDuration, p.lead.timescale)
-	p.partTarget = ticks(p.opts.PartDuration, p.lead.timescale)
+	p.partLimit = ticks(p.PartTarget(), p.lead.timescale)
 	p.maxSegTicks = ticks(p.opts.MaxSegmentDuration, p.lead.timescale)
 	p.init = nil
 	p.tsReset = true
@@ -369,9 +381,22 @@ func (p *Packager) WritePacket(pkt *av.Packet) error {
 
 // leadSample handles a sample of the leading track: it drives part and
 // segment boundaries.
+//
+// Parts hold whole frames and never exceed partLimit. A part is closed as
+// soon as the next frame, of the segment's mean frame duration, would not
+// fit (not the last frame's duration: millisecond timestamps make that
+// jitter by a tick, which split a frame off every few parts and left a
+// one-frame runt at each segment's end, hls.js issue #5028); a frame
+// that turns out longer than predicted closes the part before it.
 func (p *Packager) leadSample(ts *trackState, s sample) error {
 	if ts.hasPend {
+		if p.open && len(ts.queue) > 0 && s.dts-p.partStart > p.partLimit {
+			if err := p.flushPart(ts.pending.dts, ts.pending.pkt.DTS); err != nil {
+				return err
+			}
+		}
 		p.finalize(ts, s.dts)
+		p.segFrames++
 	}
 	isVideo := ts == p.video
 	if !p.open {
@@ -394,9 +419,9 @@ func (p *Packager) leadSample(ts *trackState, s sample) error {
 	case isVideo && s.pkt.Key:
 		// A part boundary at every keyframe, so it is INDEPENDENT.
 		err = p.flushPart(s.dts, s.pkt.DTS)
-	case s.dts-p.partStart+ts.lastDur > p.partTarget:
-		// Another sample would overrun the part target: close the part now
-		// rather than a frame late.
+	case s.dts-p.partStart+segDur/max(p.segFrames, 1) > p.partLimit:
+		// The next frame (s) would overrun the part limit: close the part
+		// now rather than a frame late.
 		err = p.flushPart(s.dts, s.pkt.DTS)
 	}
 	if err != nil {
@@ -485,7 +510,7 @@ func (p *Packager) openSegment(s sample) error {
 		Init:            p.init,
 	}
 	p.pendingDisc, p.open, p.produced = false, true, true
-	p.segStart, p.partStart, p.partIndex, p.segBytes = s.dts, s.dts, 0, 0
+	p.segStart, p.partStart, p.partIndex, p.segBytes, p.segFrames = s.dts, s.dts, 0, 0, 0
 	p.win.beginSegment(seg)
 	return nil
 }

@@ -191,6 +191,12 @@ type trackState struct {
 	hasPend   bool
 	queue     []sample
 	lastDur   int64
+	// Audio only (audiotime.go): AAC samples per frame, where the last
+	// frame ends and its codec duration (0: not known).
+	aacFrame int64
+	nextDTS  int64
+	haveNext bool
+	frameDur int64
 }
 
 // sample is a packet with its timing in its track's timescale.
@@ -305,6 +311,9 @@ func (p *Packager) warnUnsupported(c av.Codec, err error) {
 // setTrack installs t as its kind's track; a new init section follows.
 func (p *Packager) setTrack(t *av.Track) {
 	ts := &trackState{track: t, timescale: timescaleOf(t)}
+	if t.Codec == av.CodecAAC {
+		ts.aacFrame = aacFrameSamples(t.Config)
+	}
 	if t.Kind() == av.KindVideo {
 		ts.id = 1
 		p.video = ts
@@ -362,6 +371,9 @@ func (p *Packager) WritePacket(pkt *av.Packet) error {
 	}
 	dts := ticks(pkt.DTS, ts.timescale)
 	cts := ticks(pkt.PTS, ts.timescale) - dts
+	if kind == av.KindAudio {
+		dts = ts.audioDTS(pkt, dts) // a running sample count, not rounded ms
+	}
 	if ts.hasPend && dts <= ts.pending.dts {
 		dts = ts.pending.dts + 1 // keep decode time strictly increasing
 	}
@@ -451,6 +463,9 @@ func (p *Packager) finalize(ts *trackState, nextDTS int64) {
 // defaultDur is a sample duration for a track whose next sample will not
 // come (end of stream, discontinuity).
 func defaultDur(ts *trackState) int64 {
+	if ts.frameDur > 0 {
+		return ts.frameDur // the codec says
+	}
 	if ts.lastDur > 0 {
 		return ts.lastDur
 	}

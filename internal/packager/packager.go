@@ -315,10 +315,10 @@ func (p *Packager) setTrack(t *av.Track) {
 		ts.aacFrame = aacFrameSamples(t.Config)
 	}
 	if t.Kind() == av.KindVideo {
-		ts.id = 1
+		ts.id = TrackVideo
 		p.video = ts
 	} else {
-		ts.id = 2
+		ts.id = TrackAudio
 		p.audio = ts
 	}
 	if p.video != nil {
@@ -488,11 +488,11 @@ func (p *Packager) openSegment(s sample) error {
 				avTracks = append(avTracks, ts.track)
 			}
 		}
-		data, err := p.fm.makeInit(tracks)
+		data, one, err := p.fm.makeInit(tracks)
 		if err != nil {
 			return err
 		}
-		p.init = &Init{ID: p.nextInitID, Data: data, Tracks: avTracks, Start: s.pkt.DTS}
+		p.init = &Init{ID: p.nextInitID, Data: data, Tracks: avTracks, Start: s.pkt.DTS, tracks: one}
 		p.nextInitID++
 	}
 	if p.opts.Format == FormatMPEGTS {
@@ -571,11 +571,11 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 		Independent: lead != p.video || lead.queue[0].pkt.Key,
 	}
 	if p.opts.Format == FormatFMP4 {
-		data, err := p.fm.makePart(groups[:n])
+		data, tracks, err := p.fm.makePart(groups[:n])
 		if err != nil {
 			return err
 		}
-		part.Data = data
+		part.Data, part.tracks = data, tracks
 		p.segBytes += len(data)
 		if p.closing {
 			p.lastPart = part

@@ -22,6 +22,18 @@ type Init struct {
 	// Start is the media time of the first segment that uses it (DASH:
 	// the start of the Period it opens).
 	Start time.Duration
+
+	tracks [3][]byte // per-track init sections by track ID (TrackData)
+}
+
+// TrackData returns the init section describing only track id
+// (TrackVideo, TrackAudio), nil if the init has no such track. DASH
+// serves it: one media component per Representation.
+func (in *Init) TrackData(id int) []byte {
+	if id < 0 || id >= len(in.tracks) {
+		return nil
+	}
+	return in.tracks[id]
 }
 
 // Part is a partial segment: for fMP4 one CMAF chunk (moof+mdat) holding
@@ -39,9 +51,39 @@ type Part struct {
 	// Independent reports that the part starts with a keyframe (or holds
 	// audio only): RFC 8216bis §4.4.4.9 EXT-X-PART INDEPENDENT=YES.
 	Independent bool
-	// Data is the serialized part; the concatenation of a segment's parts
-	// is the segment.
+	// Data is the serialized part (one moof with every track's traf, one
+	// mdat); the concatenation of a segment's parts is the segment.
 	Data []byte
+
+	// tracks are the per-track fragments by track ID; their sample bytes
+	// are Data's (see trackFragment).
+	tracks [3]trackFragment
+}
+
+// Fragment returns the CMAF fragment of the part holding only track id's
+// samples (TrackVideo, TrackAudio), to be written header then payload;
+// both nil when the part has none. The payload is shared with Data, so
+// DASH serves the same sample bytes as HLS without a copy or a parse.
+func (p *Part) Fragment(id int) (header, payload []byte) {
+	if id < 0 || id >= len(p.tracks) {
+		return nil, nil
+	}
+	f := &p.tracks[id]
+	return f.header, f.payload
+}
+
+// FragmentSize is the byte size of track id's fragment (see Fragment).
+func (p *Part) FragmentSize(id int) int {
+	h, d := p.Fragment(id)
+	return len(h) + len(d)
+}
+
+// Samples is how many samples of track id the part holds.
+func (p *Part) Samples(id int) int {
+	if id < 0 || id >= len(p.tracks) {
+		return 0
+	}
+	return p.tracks[id].samples
 }
 
 // Segment is a media segment: it starts at a keyframe (unless the stream

@@ -73,7 +73,7 @@ func expectedDuration(segs []packager.Segment, i int, target time.Duration) time
 // segments by $Time$ (§5.3.9.4.4; the server maps a time onto the
 // packager's media sequence number) and a SegmentTimeline (§5.3.9.6)
 // following the GOP-aligned segments. Timing and sample bytes are those of
-// HLS fMP4 (see splitter). $Time$ rather than $Number$: ffmpeg's DASH
+// HLS fMP4 (see trackSegment). $Time$ rather than $Number$: ffmpeg's DASH
 // demuxer confuses timeline indexes with segment numbers once
 // startNumber is not 0, which a sliding window makes it.
 //

@@ -10,9 +10,10 @@
 // video into one fMP4; DASH clients need one component per
 // AdaptationSet (ffmpeg's DASH demuxer gives every packet of a muxed
 // Representation to one stream; dash.js refuses muxed Representations),
-// so the MPD references per-track views of the packager's parts, derived
-// once per part (same samples, same timing; see splitter). The muxed
-// files are served too, byte-identical to HLS's.
+// so the MPD references the per-track fragments the packager writes with
+// each part (same samples, same timing, the same sample bytes; see
+// packager.Part.Fragment). The muxed files are served too, byte-identical
+// to HLS's.
 package dashserver
 
 import (
@@ -62,10 +63,6 @@ type Server struct {
 	// Transcoder, if set, starts on-demand ladders on an MPD request and
 	// is told of every request for a ladder's streams.
 	Transcoder Transcoder
-
-	fpsMu sync.Mutex
-	fps   map[*packager.Init]string
-	split splitter
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -180,8 +177,8 @@ func (s *Server) ServeMPD(w http.ResponseWriter, r *http.Request, path string) {
 		utcURL:              timeURL(r, path),
 		now:                 s.now(),
 		minimumUpdatePeriod: mup,
-		frameRate:           func(in *packager.Init) string { return s.frameRate(snap, in) },
-		trackBytes:          s.split.trackBytes,
+		frameRate:           func(in *packager.Init) string { return frameRate(snap, in) },
+		trackBytes:          trackBytes,
 	}
 	m := buildMPD(snap, o)
 	if l != nil {
@@ -264,12 +261,7 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		}
 		data := in.Data
 		if f.track != 0 {
-			var err error
-			if data, err = s.split.init(in, f.track); err != nil {
-				s.fail(w, r, path, http.StatusInternalServerError, err.Error())
-				return
-			}
-			if data == nil {
+			if data = in.TrackData(f.track); data == nil {
 				s.fail(w, r, path, http.StatusNotFound, "no such track")
 				return
 			}
@@ -298,12 +290,7 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, path strin
 		if f.track == 0 {
 			return partData(parts)
 		}
-		bufs, err := s.split.segment(parts, f.track)
-		if err != nil {
-			s.logger().Warn("dash split failed", "proto", "dash", "path", path, "msn", msn, "reason", err.Error())
-			panic(http.ErrAbortHandler)
-		}
-		return bufs
+		return trackSegment(parts, f.track)
 	}
 	snap := p.Snapshot()
 	timeout := blockTimeout(snap.TargetDuration)

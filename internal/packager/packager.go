@@ -72,7 +72,10 @@ type Options struct {
 	Format Format
 	// SegmentDuration is the shortest segment: a segment is cut at the
 	// first keyframe at least this long after its start, so segments last
-	// this long or one GOP, whichever is larger. Default 2 s.
+	// this long or one GOP, whichever is larger. The target duration is
+	// fixed when the first segment completes (this rounded up, or that
+	// segment's GOP if longer); later segments are cut without a keyframe
+	// rather than outgrow it. Default 2 s.
 	SegmentDuration time.Duration
 	// PartDuration is the nominal part duration: parts hold as many whole
 	// frames as fit in it (plus partSlack, the timestamp resolution), so
@@ -179,6 +182,11 @@ type Packager struct {
 	partLimit    int64 // longest part, lead ticks (PART-TARGET)
 	segFrames    int64 // lead samples queued since the segment began
 	maxSegTicks  int64
+	// target is EXT-X-TARGETDURATION once fixed (0 before the first
+	// segment completes, see fixTarget); fitTicks (lead ticks) is the
+	// longest segment that rounds to at most target.
+	target   time.Duration
+	fitTicks int64
 	defaultTicks [2]int64
 }
 
@@ -329,6 +337,9 @@ func (p *Packager) setTrack(t *av.Track) {
 	p.segTarget = ticks(p.opts.SegmentDuration, p.lead.timescale)
 	p.partLimit = ticks(p.PartTarget(), p.lead.timescale)
 	p.maxSegTicks = ticks(p.opts.MaxSegmentDuration, p.lead.timescale)
+	if p.target > 0 {
+		p.fitTicks = ticks(p.target+time.Second/2, p.lead.timescale) - 1
+	}
 	p.init = nil
 	p.tsReset = true
 }
@@ -426,7 +437,10 @@ func (p *Packager) leadSample(ts *trackState, s sample) error {
 	var err error
 	switch {
 	case randomAccess && segDur >= p.segTarget,
-		segDur >= p.maxSegTicks, p.segBytes >= p.opts.MaxSegmentBytes:
+		segDur >= p.maxSegTicks, p.segBytes >= p.opts.MaxSegmentBytes,
+		// The next frame would make the segment longer than the fixed
+		// target duration allows: cut it, at a keyframe or not.
+		p.fitTicks > 0 && segDur+segDur/max(p.segFrames, 1) > p.fitTicks:
 		err = p.cutSegment(s)
 	case isVideo && s.pkt.Key:
 		// A part boundary at every keyframe, so it is INDEPENDENT.
@@ -616,10 +630,26 @@ func (p *Packager) closeSegment(end int64) {
 	if p.opts.Format == FormatMPEGTS {
 		ts = p.ts.end()
 	}
-	p.win.endSegment(duration(end-p.segStart, p.lead.timescale), ts, p.lastPart)
+	dur := duration(end-p.segStart, p.lead.timescale)
+	if p.target == 0 {
+		p.fixTarget(dur)
+	}
+	p.win.endSegment(dur, ts, p.lastPart)
 	p.lastPart, p.closing = nil, false
 	p.open = false
 	p.msn++
+}
+
+// fixTarget picks EXT-X-TARGETDURATION once, when the first segment
+// completes: RFC 8216 §6.2.1 forbids changing it in a playlist's life, and
+// no playlist is served before a segment is complete (servers wait for
+// one), so it can still follow a GOP longer than SegmentDuration. Later
+// segments are cut, without a keyframe if need be (leadSample), so that
+// none rounds to more (§4.3.3.1).
+func (p *Packager) fixTarget(first time.Duration) {
+	p.target = max(time.Duration(math.Ceil(p.opts.SegmentDuration.Seconds()))*time.Second, first.Round(time.Second))
+	p.fitTicks = ticks(p.target+time.Second/2, p.lead.timescale) - 1
+	p.win.fixTarget(p.target)
 }
 
 // closeAll publishes everything pending and closes the open segment (at a

@@ -128,3 +128,35 @@ func partDurations(s Segment) []string {
 	}
 	return out
 }
+
+// TestTargetDurationNeverChanges: EXT-X-TARGETDURATION is picked when the
+// first segment completes and never changes (RFC 8216 §6.2.1), even when
+// the publisher's GOP grows beyond it: segments are cut without a
+// keyframe instead, so none rounds to more than the target (old main
+// raised the target to the new GOP's 6 s mid-stream).
+func TestTargetDurationNeverChanges(t *testing.T) {
+	video, audio := testTracks(t)
+	p := New(Options{})
+	require.NoError(t, p.SetTracks(video, audio))
+	f := &feeder{video: video, audio: audio, gop: 50} // 2 s
+	f.feed(t, p, 6*time.Second)
+	require.Equal(t, 2*time.Second, p.Snapshot().TargetDuration)
+	f.gop = 150 // 6 s from now on: frames 150, 300, ... are keyframes
+	for f.vts(f.vn) < 40*time.Second {
+		f.feed(t, p, f.vts(f.vn)+time.Second)
+		require.Equal(t, 2*time.Second, p.Snapshot().TargetDuration, "at %s", f.vts(f.vn))
+	}
+	snap := p.Snapshot()
+	unkeyed := 0
+	for _, s := range snap.Segments {
+		if !s.Complete {
+			continue
+		}
+		require.LessOrEqual(t, s.Duration.Round(time.Second), snap.TargetDuration, "segment %d lasts %s", s.MSN, s.Duration)
+		if !s.Parts[0].Independent {
+			unkeyed++
+		}
+	}
+	require.Positive(t, unkeyed, "segments cut between keyframes")
+	checkContinuity(t, snap.Segments)
+}

@@ -255,12 +255,6 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 	s.Duration = dur
 	s.TS = ts
 	s.Complete = true
-	// RFC 8216bis §4.4.3.1: each EXTINF rounded to the nearest integer
-	// must not exceed the target duration; grow it if a GOP is longer than
-	// configured (players re-read it).
-	if r := dur.Round(time.Second); r > w.target {
-		w.target = r
-	}
 	for len(w.segs) > w.retained {
 		if w.segs[1].Discontinuity {
 			w.discSeq++
@@ -269,6 +263,14 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 		w.segs = w.segs[1:]
 	}
 	w.wake()
+}
+
+// fixTarget sets the target duration (before the first segment
+// completes: Packager.fixTarget).
+func (w *window) fixTarget(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.target = d
 }
 
 // end marks the stream ended. Caller has closed any open segment.

@@ -185,8 +185,8 @@ type Packager struct {
 	// target is EXT-X-TARGETDURATION once fixed (0 before the first
 	// segment completes, see fixTarget); fitTicks (lead ticks) is the
 	// longest segment that rounds to at most target.
-	target   time.Duration
-	fitTicks int64
+	target       time.Duration
+	fitTicks     int64
 	defaultTicks [2]int64
 }
 

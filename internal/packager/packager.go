@@ -693,24 +693,60 @@ func (p *Packager) End(err error) {
 // Run feeds the packager from a hub reader until the stream ends, the
 // reader fails or ctx ends; it then calls End and returns the reason.
 func (p *Packager) Run(ctx context.Context, r *hub.Reader) error {
+	err := p.feed(ctx, r)
+	if errors.Is(err, hub.ErrEnded) {
+		p.End(nil)
+		return nil
+	}
+	p.End(err)
+	return err
+}
+
+// feed writes r's packets until reading or packaging fails and returns
+// why (hub.ErrEnded once the stream ended and was drained).
+func (p *Packager) feed(ctx context.Context, r *hub.Reader) error {
 	batch := make([]*av.Packet, 0, 64)
 	for {
 		var err error
 		batch, err = r.Read(ctx, batch[:0])
 		for _, pkt := range batch {
 			if werr := p.WritePacket(pkt); werr != nil {
-				p.End(werr)
+				clear(batch)
 				return werr
 			}
 		}
 		clear(batch)
 		if err != nil {
-			if errors.Is(err, hub.ErrEnded) {
-				p.End(nil)
-				return nil
-			}
-			p.End(err)
 			return err
 		}
 	}
+}
+
+// restart makes the packager continue after feed failed while its stream
+// is still live (Manager): it closes the open segment with what was
+// published, and what follows — from a new reader, whose tracks are
+// video and audio — starts a new segment flagged as a discontinuity. The
+// session, the window and the numbering go on, so polling players see an
+// EXT-X-DISCONTINUITY rather than an EXT-X-ENDLIST.
+func (p *Packager) restart(video, audio *av.Track) error {
+	if p.open {
+		if err := p.closeAll(); err != nil && p.open {
+			// The failing write left state closeAll cannot serialize:
+			// end the segment with the parts already published.
+			p.lastPart, p.closing = nil, false
+			p.closeSegment(p.partStart)
+		}
+	}
+	for _, ts := range []*trackState{p.video, p.audio} {
+		if ts != nil {
+			clear(ts.queue)
+			ts.queue, ts.hasPend = ts.queue[:0], false
+		}
+	}
+	p.lastPart, p.closing = nil, false
+	p.video, p.audio, p.lead, p.init = nil, nil, nil, nil
+	if p.produced {
+		p.pendingDisc = true
+	}
+	return p.SetTracks(video, audio)
 }

@@ -56,3 +56,40 @@ func TestInitBrands(t *testing.T) {
 		require.Len(t, one.Tracks, 1)
 	}
 }
+
+// mfhdSeqs returns the mfhd sequence number of every part of snap.
+func mfhdSeqs(t *testing.T, snap *Snapshot) []uint32 {
+	t.Helper()
+	var seqs []uint32
+	for _, s := range snap.Segments {
+		for _, part := range s.Parts {
+			var ps fmp4.Parts
+			require.NoError(t, ps.Unmarshal(part.Data))
+			for _, p := range ps {
+				seqs = append(seqs, p.SequenceNumber)
+			}
+		}
+	}
+	return seqs
+}
+
+// TestFragmentSequenceAcrossSessions: mfhd sequence numbers rise part by
+// part, and a later packager of the same timeline (idle stop, restart)
+// continues above the earlier one's instead of at 1 (old main).
+func TestFragmentSequenceAcrossSessions(t *testing.T) {
+	video, audio := testTracks(t)
+	var last uint32
+	for i, start := range []time.Duration{0, 10 * time.Second} {
+		p := New(Options{})
+		require.NoError(t, p.SetTracks(video, audio))
+		f := &feeder{video: video, audio: audio, gop: 50, start: start}
+		f.feed(t, p, start+6*time.Second)
+		seqs := mfhdSeqs(t, p.Snapshot())
+		require.NotEmpty(t, seqs)
+		require.Greater(t, seqs[0], last, "session %d starts at %d, after %d", i, seqs[0], last)
+		for j := 1; j < len(seqs); j++ {
+			require.Equal(t, seqs[j-1]+1, seqs[j], "session %d part %d", i, j)
+		}
+		last = seqs[len(seqs)-1]
+	}
+}

@@ -520,6 +520,13 @@ func (p *Packager) openSegment(s sample) error {
 			return err
 		}
 	}
+	// mfhd sequence numbers (ISO 14496-12 §8.8.5) follow media time
+	// (about one per part duration) as well as counting up: a later
+	// packager of the same stream (after an idle stop or a restart)
+	// continues above the earlier one's instead of at 1 (VLC: "Fragment
+	// sequence discontinuity"), and renditions of one ladder number
+	// alike.
+	p.fm.seq = max(p.fm.seq, uint32(s.pkt.DTS/p.opts.PartDuration))
 	if !p.produced && p.opts.AlignMSN && s.pkt.DTS > 0 {
 		seg := p.opts.SegmentDuration
 		p.msn = uint64((s.pkt.DTS + seg/2) / seg)

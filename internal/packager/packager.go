@@ -188,6 +188,10 @@ type Packager struct {
 	target       time.Duration
 	fitTicks     int64
 	defaultTicks [2]int64
+	// segStartTime is the open segment's start and prevEnd the last
+	// closed one's end, in media time (fillGap).
+	segStartTime time.Duration
+	prevEnd      time.Duration
 }
 
 // trackState is one track's timing state.
@@ -527,6 +531,9 @@ func (p *Packager) openSegment(s sample) error {
 	// sequence discontinuity"), and renditions of one ladder number
 	// alike.
 	p.fm.seq = max(p.fm.seq, uint32(s.pkt.DTS/p.opts.PartDuration))
+	if p.produced && p.opts.AlignMSN {
+		p.fillGap(s.pkt.DTS)
+	}
 	if !p.produced && p.opts.AlignMSN && s.pkt.DTS > 0 {
 		seg := p.opts.SegmentDuration
 		p.msn = uint64((s.pkt.DTS + seg/2) / seg)
@@ -546,6 +553,7 @@ func (p *Packager) openSegment(s sample) error {
 		Init:            p.init,
 	}
 	p.pendingDisc, p.open, p.produced = false, true, true
+	p.segStartTime = s.pkt.DTS
 	p.segStart, p.partStart, p.partIndex, p.segBytes, p.segFrames = s.dts, s.dts, 0, 0, 0
 	p.win.beginSegment(seg)
 	return nil
@@ -638,6 +646,7 @@ func (p *Packager) closeSegment(end int64) {
 		ts = p.ts.end()
 	}
 	dur := duration(end-p.segStart, p.lead.timescale)
+	p.prevEnd = p.segStartTime + dur
 	if p.target == 0 {
 		p.fixTarget(dur)
 	}
@@ -645,6 +654,43 @@ func (p *Packager) closeSegment(end int64) {
 	p.lastPart, p.closing = nil, false
 	p.open = false
 	p.msn++
+}
+
+// fillGap keeps segment numbers on media time (AlignMSN) when the stream
+// skipped media before start (a transcoder restarted with its source's
+// timestamps, a reader jumped ahead): the next segment is numbered
+// round(start/SegmentDuration), as the other renditions number the same
+// media, and the numbers skipped become gap segments (EXT-X-GAP) tiling
+// the missing time, since playlists number segments consecutively. Only
+// a real gap of at least half a segment counts: a GOP longer than
+// SegmentDuration advances numbers by one per segment as ever.
+func (p *Packager) fillGap(start time.Duration) {
+	seg := p.opts.SegmentDuration
+	if start-p.prevEnd < seg/2 || start < 0 {
+		return
+	}
+	grid := uint64((start + seg/2) / seg)
+	if grid <= p.msn {
+		return
+	}
+	// Only the newest retained numbers can still be listed or fetched.
+	n := min(grid-p.msn, uint64(p.opts.Window+p.opts.Retain))
+	from := max(p.prevEnd, start-time.Duration(n)*seg)
+	gaps := make([]*Segment, n)
+	for i := range gaps {
+		a := from + (start-from)*time.Duration(i)/time.Duration(n)
+		b := from + (start-from)*time.Duration(i+1)/time.Duration(n)
+		gaps[i] = &Segment{
+			MSN: grid - n + uint64(i), Start: a, Duration: b - a,
+			ProgramDateTime: p.anchor.Add(a).UTC(),
+			Discontinuity:   i == 0 && p.pendingDisc,
+			Complete:        true, Gap: true,
+		}
+	}
+	p.pendingDisc = false
+	p.win.addGaps(gaps)
+	p.log.Info("packager skipped media time", "from", p.prevEnd, "to", start, "msn", grid, "skipped", grid-p.msn)
+	p.msn = grid
 }
 
 // fixTarget picks EXT-X-TARGETDURATION once, when the first segment

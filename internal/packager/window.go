@@ -113,6 +113,11 @@ type Segment struct {
 	TS []byte
 	// Complete reports that no more parts will be added.
 	Complete bool
+	// Gap marks a placeholder for media time the stream skipped (RFC
+	// 8216bis §4.4.4.7 EXT-X-GAP): it has no media and is never served,
+	// and exists so that segment numbers keep following media time
+	// (AlignMSN) while staying consecutive, as playlists number them.
+	Gap bool
 }
 
 // Size returns the segment's byte size (complete or not).
@@ -255,6 +260,12 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 	s.Duration = dur
 	s.TS = ts
 	s.Complete = true
+	w.trimLocked()
+	w.wake()
+}
+
+// trimLocked drops the oldest segments beyond retained. Caller holds mu.
+func (w *window) trimLocked() {
 	for len(w.segs) > w.retained {
 		if w.segs[1].Discontinuity {
 			w.discSeq++
@@ -262,7 +273,16 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 		w.segs[0] = nil
 		w.segs = w.segs[1:]
 	}
-	w.wake()
+}
+
+// addGaps appends complete gap segments (Segment.Gap) after the last
+// segment, which is complete; the caller begins the next segment at once.
+func (w *window) addGaps(gaps []*Segment) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.segs = append(w.segs, gaps...)
+	w.totalSegs += uint64(len(gaps))
+	w.trimLocked()
 }
 
 // fixTarget sets the target duration (before the first segment

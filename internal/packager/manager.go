@@ -25,6 +25,11 @@ type Manager struct {
 	// IdleTimeout stops a packager nobody acquired for this long. Default
 	// 30 s.
 	IdleTimeout time.Duration
+	// EndLinger is how long a packager whose stream ended keeps answering
+	// (playlists with EXT-X-ENDLIST, its last segments for players still
+	// fetching them) however often it is requested; then it is dropped
+	// with its window. Default 10 s, at most IdleTimeout.
+	EndLinger time.Duration
 	// Logger receives lifecycle logs. Default slog.Default().
 	Logger *slog.Logger
 
@@ -48,6 +53,7 @@ type entry struct {
 	cancel context.CancelFunc
 	refs   int
 	idle   *time.Timer
+	linger *time.Timer // drops the entry EndLinger after its stream ended
 }
 
 // ErrClosed is returned by Acquire after Close.
@@ -143,6 +149,32 @@ func (m *Manager) Lookup(path string, f Format) (*Packager, func()) {
 	return e.p, m.releaser(e)
 }
 
+func (m *Manager) endLinger() time.Duration {
+	if m.EndLinger > 0 {
+		return min(m.EndLinger, m.idleTimeout())
+	}
+	return min(10*time.Second, m.idleTimeout())
+}
+
+// ended schedules e's removal once its packager stopped (the stream
+// ended, or an error), so an ended stream's window does not wait for the
+// idle timeout of its last viewers' polling.
+func (m *Manager) ended(e *entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries[e.key] != e || m.closed {
+		return
+	}
+	e.linger = time.AfterFunc(m.endLinger(), func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.entries[e.key] == e {
+			m.logger().Debug("packager ended, dropping", "path", e.key.path, "format", e.key.format.String())
+			m.removeLocked(e)
+		}
+	})
+}
+
 func (m *Manager) releaser(e *entry) func() {
 	var once sync.Once
 	return func() {
@@ -171,6 +203,10 @@ func (m *Manager) removeLocked(e *entry) {
 	if e.idle != nil {
 		e.idle.Stop()
 		e.idle = nil
+	}
+	if e.linger != nil {
+		e.linger.Stop()
+		e.linger = nil
 	}
 	if e.cancel != nil {
 		e.cancel()
@@ -219,6 +255,7 @@ func (m *Manager) start(e *entry) {
 		finish(p, r.Stream(), nil)
 		log.Debug("packager started", "session", p.SessionID())
 		m.run(ctx, e, p, r, log)
+		m.ended(e)
 	}()
 }
 

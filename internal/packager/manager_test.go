@@ -139,3 +139,43 @@ func TestManagerRestartsFailedPackager(t *testing.T) {
 	require.Same(t, p, p2)
 	release2()
 }
+
+// An ended stream's packager is dropped EndLinger after the end, with its
+// window, even while players keep polling it (each request would restart
+// the idle timeout).
+func TestManagerDropsEndedPackagerWhilePolled(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	h := hub.New(hub.Options{})
+	defer h.Close()
+	m := &Manager{Hub: h, IdleTimeout: time.Minute, EndLinger: 300 * time.Millisecond}
+	defer m.Close()
+	ctx := context.Background()
+	video, _ := testTracks(t)
+	pub, err := h.Publish("live/x", hub.ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	pub.Announce(true, false)
+	for n := range 75 {
+		ts := time.Duration(n) * 40 * time.Millisecond
+		require.NoError(t, pub.WritePacket(&av.Packet{Track: video, DTS: ts, PTS: ts, Key: n%50 == 0, Data: frame(n%50 == 0)}))
+	}
+	p, release, err := m.Acquire(ctx, "live/x", FormatFMP4)
+	require.NoError(t, err)
+	release()
+	pub.Kick("test over")
+	require.Eventually(t, p.Ended, 5*time.Second, 10*time.Millisecond)
+	ended := time.Now()
+	for {
+		q, rel := m.Lookup("live/x", FormatFMP4) // a polling player
+		if q == nil {
+			break
+		}
+		require.Same(t, p, q)
+		require.Less(t, time.Since(ended), 5*time.Second, "the ended packager is still served (EndLinger 300ms)")
+		rel()
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.GreaterOrEqual(t, time.Since(ended), 250*time.Millisecond, "dropped before its linger")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Empty(t, m.entries)
+}

@@ -60,6 +60,12 @@ func publishClipFor(ctx context.Context, t *testing.T, h *hub.Hub, path string, 
 	t.Helper()
 	clip, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{Size: "640x360", Duration: dur}))
 	require.NoError(t, err)
+	publishLoadedClip(ctx, t, h, path, clip)
+}
+
+// publishLoadedClip writes clip into the hub in real time.
+func publishLoadedClip(ctx context.Context, t *testing.T, h *hub.Hub, path string, clip *replay.Clip) {
+	t.Helper()
 	pub, err := h.Publish(path, hub.ClientInfo{Protocol: "test"})
 	require.NoError(t, err)
 	var d flv.Demuxer

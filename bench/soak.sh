@@ -12,7 +12,9 @@
 #   BITRATE=4600k CHURN=0 bench/soak.sh  # one long stream only
 #
 # Knobs: DURATION (s, default 600), INTERVAL (s, 60), CHURN (s, 60; 0 = no
-# churn stream), BITRATE (video, 2500k), HTTP_PORT/RTMP_PORT/PPROF_PORT.
+# churn stream), BITRATE (video, 2500k), HTTP_PORT/RTMP_PORT/PPROF_PORT;
+# BENCH_SLUICE_SRC=DIR builds the server from another tree (before/after:
+# `git archive COMMIT | tar -x -C DIR`).
 # Output: a table on stdout, also written to bench/results/soak.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,10 +26,10 @@ HTTP_PORT="${HTTP_PORT:-18097}"
 RTMP_PORT="${RTMP_PORT:-19397}"
 PPROF_PORT="${PPROF_PORT:-16097}"
 OUT=bench/results
-BIN="${BENCH_SLUICE_BIN:-bin/sluice-soak}"
+BIN="$(realpath -m "${BENCH_SLUICE_BIN:-bin/sluice-soak}")"
 mkdir -p "$OUT" "$(dirname "$BIN")"
 command -v ffmpeg >/dev/null || { echo "soak: ffmpeg is required" >&2; exit 1; }
-go build -o "$BIN" ./cmd/sluice
+(cd "${BENCH_SLUICE_SRC:-.}" && go build -o "$BIN" ./cmd/sluice)
 
 # A 10 s clip, looped with -c copy: publishing costs no encoding.
 CLIP="$OUT/soak-clip-${BITRATE}.flv"

@@ -37,8 +37,9 @@ func (in *Init) TrackData(id int) []byte {
 }
 
 // Part is a partial segment: for fMP4 one CMAF chunk (moof+mdat) holding
-// every sample of every track within its time span. It is immutable once
-// published and shared by every viewer (HLS and, later, DASH).
+// every sample of every track within its time span, and the same samples
+// as one fragment per track (Fragment). It is immutable once published
+// and shared by every viewer (HLS muxed, DASH per track).
 type Part struct {
 	// MSN is the media sequence number of the segment holding the part.
 	MSN uint64

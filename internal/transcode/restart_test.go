@@ -49,7 +49,7 @@ func TestAlwaysOnLadderSurvivesQuickRestart(t *testing.T) {
 	// Both clips are made first: the restart must come at once.
 	clip1, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{Size: "320x180", Duration: 1500 * time.Millisecond}))
 	require.NoError(t, err)
-	clip2, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{Size: "320x180", Duration: 8 * time.Second}))
+	clip2, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{Size: "320x180", Duration: 15 * time.Second}))
 	require.NoError(t, err)
 	publishLoadedClip(ctx, t, h, "live/src", clip1)
 	first := h.Stream("live/src")
@@ -72,5 +72,5 @@ func TestAlwaysOnLadderSurvivesQuickRestart(t *testing.T) {
 	require.Eventually(t, func() bool {
 		jobs := m.Jobs()
 		return len(jobs) == 1 && jobs[0].Since.After(restart) && jobs[0].Running
-	}, 8*time.Second, 20*time.Millisecond, "the restarted stream got no transcoder of its own")
+	}, 12*time.Second, 20*time.Millisecond, "the restarted stream got no transcoder of its own")
 }

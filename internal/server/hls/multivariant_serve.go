@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/packager"
@@ -242,8 +240,9 @@ func segmentBitrates(snap *packager.Snapshot, skipFirst bool) (peak, average int
 }
 
 // frameRate counts the video frames of the newest complete fMP4 segment
-// over its duration; 0 when unknown (MPEG-TS, no video). A rung's
-// configured max_fps caps it (its first segment may hold more).
+// over its duration (the packager counts each part's samples); 0 when
+// unknown (MPEG-TS, no video). A rung's configured max_fps caps it (its
+// first segment may hold more).
 func frameRate(snap *packager.Snapshot) float64 {
 	for i := len(snap.Segments) - 1; i >= 0; i-- {
 		seg := &snap.Segments[i]
@@ -252,17 +251,7 @@ func frameRate(snap *packager.Snapshot) float64 {
 		}
 		frames := 0
 		for _, part := range seg.Parts {
-			var ps fmp4.Parts
-			if err := ps.Unmarshal(part.Data); err != nil {
-				return 0
-			}
-			for _, pp := range ps {
-				for _, tr := range pp.Tracks {
-					if tr.ID == videoTrackID {
-						frames += len(tr.Samples)
-					}
-				}
-			}
+			frames += part.Samples(packager.TrackVideo)
 		}
 		if frames == 0 {
 			return 0
@@ -271,9 +260,6 @@ func frameRate(snap *packager.Snapshot) float64 {
 	}
 	return 0
 }
-
-// videoTrackID is the packager's fMP4 track ID of video.
-const videoTrackID = 1
 
 // defaultAudioBitrate stands for copied audio of unknown bit rate.
 const defaultAudioBitrate = 128_000

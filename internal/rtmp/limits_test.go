@@ -93,7 +93,7 @@ func TestChunkReaderUnfinishedLimit(t *testing.T) {
 	in := AppendChunks(nil, SetChunkSizeMessage(300<<10), DefaultChunkSize)
 	in = append(in, msgHeader(4, 300<<10, MsgVideo)...)
 	in = append(in, bytes.Repeat([]byte{0}, 300<<10)...) // completes: its bytes leave the count
-	for csid := byte(5); csid < 10; csid++ { // one 300 KiB chunk of 1 MiB messages
+	for csid := byte(5); csid < 10; csid++ {             // one 300 KiB chunk of 1 MiB messages
 		in = append(in, msgHeader(csid, 1<<20, MsgVideo)...)
 		in = append(in, bytes.Repeat([]byte{1}, 300<<10)...)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -46,7 +47,7 @@ func (c *conn) startPublish(ctx context.Context, cmd *rtmp.Command) error {
 	}
 	path, query, err := streampath.FromRTMP(c.app, streamName(cmd))
 	if err != nil {
-		return c.refuse("NetStream.Publish.BadName", err.Error())
+		return c.refuse(slog.LevelWarn, "publish", "", "NetStream.Publish.BadName", err.Error())
 	}
 	for k, v := range c.appQuery {
 		query[k] = append(query[k], v...)
@@ -57,11 +58,17 @@ func (c *conn) startPublish(ctx context.Context, cmd *rtmp.Command) error {
 	}
 	p, err := c.srv.Hub.Publish(path, hub.ClientInfo{Protocol: c.proto, Remote: c.nc.RemoteAddr().String()})
 	if err != nil {
-		c.log.Warn("rtmp publish refused", "path", path, "reason", err.Error())
 		if errors.Is(err, hub.ErrBusy) {
-			return c.refuse("NetStream.Publish.BadName", fmt.Sprintf("stream %s is already being published", path))
+			return c.refuse(slog.LevelWarn, "publish", path, "NetStream.Publish.BadName", fmt.Sprintf("stream %s is already being published", path))
 		}
-		return c.refuse("NetStream.Publish.Failed", err.Error())
+		return c.refuse(slog.LevelWarn, "publish", path, "NetStream.Publish.Failed", err.Error())
+	}
+	// Authorized: a publisher's media may use the full limits, and writes
+	// (acknowledgements) are no longer bound to the command phase.
+	c.wire.SetRestricted(false)
+	if err := c.nc.SetDeadline(time.Time{}); err != nil {
+		p.Close(err.Error())
+		return err
 	}
 	c.pub = &publishSession{c: c, path: path, query: query, pub: p, unsupported: map[string]bool{}, auth: areq}
 	c.log = c.log.With("path", path)

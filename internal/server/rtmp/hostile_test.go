@@ -2,9 +2,9 @@ package rtmpserver
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
-	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -61,7 +61,9 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 
 func (c *rawClient) write(b []byte) { _, _ = c.nc.Write(b) }
 
-func (c *rawClient) msg(m *rtmp.Message, chunkSize uint32) { c.write(rtmp.AppendChunks(nil, m, chunkSize)) }
+func (c *rawClient) msg(m *rtmp.Message, chunkSize uint32) {
+	c.write(rtmp.AppendChunks(nil, m, chunkSize))
+}
 
 // connect sends a connect command for app (no credentials needed).
 func (c *rawClient) connect(app string) {

@@ -105,8 +105,14 @@ func (c *conn) logEnd(ctx context.Context, err error) {
 		c.log.Info(what, "reason", "server stopping")
 	case err == nil || peerGone(err):
 		reason := "client left"
-		if err != nil && !errors.Is(err, errClientQuit) && !errors.Is(err, io.EOF) {
-			reason = "client left: " + err.Error()
+		switch {
+		case err == nil, errors.Is(err, errClientQuit), errors.Is(err, io.EOF):
+		case errors.Is(err, syscall.ECONNRESET):
+			reason += " (connection reset)"
+		case errors.Is(err, syscall.EPIPE):
+			reason += " (broken pipe)"
+		default:
+			reason += ": " + err.Error()
 		}
 		if c.pub == nil && c.play == nil {
 			c.log.Debug(what, "reason", reason)

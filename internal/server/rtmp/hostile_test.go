@@ -49,13 +49,21 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, addr string) *rawClient {
 	t.Helper()
+	c := dialRawUnread(t, addr)
+	go func() { _, _ = io.Copy(io.Discard, c.nc) }() // the server's replies
+	return c
+}
+
+// dialRawUnread is dialRaw for a client that reads nothing after the
+// handshake.
+func dialRawUnread(t *testing.T, addr string) *rawClient {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { nc.Close() })
 	require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
 	require.NoError(t, rtmp.ClientHandshake(nc))
 	require.NoError(t, nc.SetDeadline(time.Time{}))
-	go func() { _, _ = io.Copy(io.Discard, nc) }() // the server's replies
 	return &rawClient{t: t, nc: nc}
 }
 
@@ -75,14 +83,19 @@ func (c *rawClient) connect(app string) {
 
 // publish sends connect, createStream and publish of name on app, without
 // waiting for the replies (the server handles them in order).
-func (c *rawClient) publish(app, name string) {
+func (c *rawClient) publish(app, name string) { c.start(app, "publish", name) }
+
+// play is publish for play.
+func (c *rawClient) play(app, name string) { c.start(app, "play", name) }
+
+func (c *rawClient) start(app, verb, name string) {
 	c.connect(app)
 	for _, cmd := range []*rtmp.Command{
 		{Name: "createStream", TransactionID: 2},
-		{Name: "publish", TransactionID: 3, Args: []any{name, "live"}},
+		{Name: verb, TransactionID: 3, Args: []any{name, "live"}},
 	} {
 		sid := uint32(0)
-		if cmd.Name == "publish" {
+		if cmd.Name == verb {
 			sid = 1
 		}
 		m, err := cmd.Message(3, sid)

@@ -87,6 +87,7 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 		}
 	}
 	ps.v.Start()
+	c.log.Debug("rtmp play started")
 	return nil
 }
 

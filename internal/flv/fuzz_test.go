@@ -100,9 +100,9 @@ func FuzzReader(f *testing.F) {
 			require.LessOrEqual(t, len(tag.Body), len(b))
 			switch tag.Type {
 			case TagVideo:
-				_, _ = d.Video(tag.Timestamp, tag.Body)
+				_, _ = d.Video(int64(tag.Timestamp), tag.Body)
 			case TagAudio:
-				_, _ = d.Audio(tag.Timestamp, tag.Body)
+				_, _ = d.Audio(int64(tag.Timestamp), tag.Body)
 			}
 		}
 	})

@@ -30,12 +30,15 @@ type publishSession struct {
 	demux flv.Demuxer
 	auth  auth.Request // what was authorized, for the on_unpublish notification
 
-	metadata     amf0.ECMAArray
-	metaKnown    bool
-	expectVideo  bool
-	expectAudio  bool
-	announced    bool
-	firstTS      uint32
+	metadata    amf0.ECMAArray
+	metaKnown   bool
+	expectVideo bool
+	expectAudio bool
+	announced   bool
+	// timeline extends the publisher's wrapping 32-bit timestamps: the
+	// hub gets a continuous 64-bit DTS even across 2^32 ms.
+	timeline     rtmp.Timeline
+	firstTS      int64
 	haveFirstTS  bool
 	droppedNoHdr int
 	unsupported  map[string]bool
@@ -143,10 +146,11 @@ func (ps *publishSession) media(msg *rtmp.Message) error {
 	return ps.tag(msg.Type, msg.Timestamp, msg.Payload)
 }
 
-func (ps *publishSession) tag(typ uint8, ts uint32, body []byte) error {
+func (ps *publishSession) tag(typ uint8, wireTS uint32, body []byte) error {
 	if len(body) == 0 {
 		return nil // some encoders send empty audio/video messages
 	}
+	ts := ps.timeline.Extend(wireTS)
 	var (
 		pkt *av.Packet
 		err error
@@ -185,7 +189,7 @@ func (ps *publishSession) tag(typ uint8, ts uint32, body []byte) error {
 // maybeAnnounce declares the track set once it is known: every codec the
 // metadata names has its configuration, or (no metadata) both kinds are
 // present, or a second of media has passed.
-func (ps *publishSession) maybeAnnounce(ts uint32) {
+func (ps *publishSession) maybeAnnounce(ts int64) {
 	if ps.announced {
 		return
 	}

@@ -81,3 +81,24 @@ func TestRTMPLogsOneLinePerEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestRTMPMP3PublisherIsTold (issue 12): ffmpeg publishing H.264 + MP3
+// (FLV SoundFormat 2, which Sluice does not carry yet) gets the video
+// through, and the server logs exactly one line naming the dropped track.
+func TestRTMPMP3PublisherIsTold(t *testing.T) {
+	s := testutil.StartSluice(t, nil)
+	testutil.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-pix_fmt", "yuv420p",
+		"-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100",
+		"-f", "flv", "rtmp://"+s.RTMPAddr+"/live/mp3")
+	waitForStream(t, s, "live/mp3")
+	res, err := testutil.Decode(t, "http://"+s.HTTPAddr+"/live/mp3.flv", 2*time.Second)
+	require.NoError(t, err)
+	require.Greater(t, res.VideoFrames, 10, "video frames over HTTP-FLV")
+	dropped := s.Logs("rtmp track dropped")
+	require.Len(t, dropped, 1, "log lines for the dropped MP3 track: %v", dropped)
+	require.Equal(t, "MP3", dropped[0]["codec"])
+	require.Equal(t, "WARN", dropped[0]["level"])
+	require.Equal(t, "live/mp3", dropped[0]["path"])
+}

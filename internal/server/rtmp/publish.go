@@ -168,11 +168,7 @@ func (ps *publishSession) tag(typ uint8, wireTS uint32, body []byte) error {
 		}
 		return nil
 	case errors.Is(err, flv.ErrUnsupportedCodec):
-		if key := err.Error(); !ps.unsupported[key] {
-			ps.unsupported[key] = true
-			ps.c.log.Warn("rtmp unsupported codec, its frames are dropped", "reason", key)
-		}
-		return nil
+		return ps.dropTrack(typ, body, err)
 	case err != nil:
 		return fmt.Errorf("malformed media: %w", err)
 	}

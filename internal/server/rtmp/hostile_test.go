@@ -211,6 +211,21 @@ func TestHostileUnfinishedMessagesBounded(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		require.NoError(t, pub.WriteMessage(&rtmp.Message{Type: rtmp.MsgSharedObjectAMF0, Payload: make([]byte, 1<<20)}))
 	}
+	// It keeps talking, as publishers do (the idle timeout is 3 s here).
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			if pub.WriteMessage(&rtmp.Message{Type: rtmp.MsgSharedObjectAMF0, Payload: []byte{0}}) != nil {
+				return
+			}
+		}
+	}()
 
 	var peakHeap uint64
 	var peakUnfinished int64

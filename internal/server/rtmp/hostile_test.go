@@ -306,3 +306,26 @@ func TestUnfinishedBudgetSharedByConnections(t *testing.T) {
 	require.LessOrEqual(t, srv.UnfinishedBytes(), int64(5<<20))
 	require.Equal(t, int64(4<<20), srv.UnfinishedBytes(), "the first two publishers' buffers")
 }
+
+// TestStalledMessageClosesThePublisher: an authorized publisher that leaves
+// a message unfinished while it keeps the connection alive with small
+// messages is closed after rtmp.message_timeout, with that reason.
+func TestStalledMessageClosesThePublisher(t *testing.T) {
+	rec := newLogRec()
+	srv := &Server{Auth: &fakeAuth{}, Limits: rtmp.Limits{MessageTimeout: time.Second}}
+	addr := startServerWith(t, srv, rec)
+	c := dialRaw(t, addr)
+	c.publish("live", "stall?key=k")
+	c.startMessage(6, 100_000, rtmp.DefaultChunkSize)
+	stop := make(chan struct{})
+	defer close(stop)
+	go c.trickle(200*time.Millisecond, stop)
+	start := time.Now()
+	require.Eventually(t, func() bool { return len(rec.lines("rtmp connection dropped", nil)) > 0 }, 10*time.Second, 20*time.Millisecond,
+		"the stalled publisher was not dropped; logs:\n%s", rec.dump())
+	l := rec.lines("rtmp connection dropped", nil)[0]
+	require.Contains(t, l.Attrs["reason"], "message not completed in time")
+	require.Equal(t, "live/stall", l.Attrs["path"])
+	require.Less(t, time.Since(start), 5*time.Second)
+	t.Logf("dropped after %s: %s", time.Since(start).Round(10*time.Millisecond), l.Attrs["reason"])
+}

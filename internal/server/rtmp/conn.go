@@ -88,9 +88,10 @@ func (c *conn) serve(ctx context.Context) {
 	c.logEnd(ctx, err)
 }
 
-// logEnd writes the one line that ends a connection: INFO when a session's
-// client left (or the server stopped), DEBUG when a client that never
-// started a session did, WARN when the connection was dropped for a fault.
+// logEnd writes the one line that ends a connection: INFO when a viewer
+// left (or the server stopped), DEBUG when a publisher (the hub logs the
+// stream's end) or a client that never started a session did, WARN when
+// the connection was dropped for a fault.
 func (c *conn) logEnd(ctx context.Context, err error) {
 	what := "rtmp connection closed"
 	switch {
@@ -114,10 +115,11 @@ func (c *conn) logEnd(ctx context.Context, err error) {
 		default:
 			reason += ": " + err.Error()
 		}
-		if c.pub == nil && c.play == nil {
-			c.log.Debug(what, "reason", reason)
-		} else {
+		if c.play != nil {
 			c.log.Info(what, "reason", reason)
+		} else {
+			// A publisher's end is the hub's "publish stopped" line.
+			c.log.Debug(what, "reason", reason)
 		}
 	default:
 		c.log.Warn("rtmp connection dropped", "reason", err.Error())
@@ -260,6 +262,10 @@ func (c *conn) connect(cmd *rtmp.Command) error {
 	app = strings.Trim(app, "/")
 	if app == "" {
 		return errors.New("connect: empty app")
+	}
+	if c.app != "" {
+		// It would restart the command phase's deadline.
+		return errors.New("connect: a second connect on one connection")
 	}
 	c.app = app
 	// The deadline of the command phase: publish or play within

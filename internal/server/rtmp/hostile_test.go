@@ -179,6 +179,10 @@ func TestHostileUnfinishedMessagesBounded(t *testing.T) {
 			c.connect("live")
 			c.startMessage(4, 16000, rtmp.DefaultChunkSize)
 		}},
+		{"connect again", "a second connect on one connection", func(c *rawClient) {
+			c.connect("live")
+			c.connect("live")
+		}},
 	}
 	type victim struct {
 		attack

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicemedia/sluice/internal/rtmp"
 	"github.com/sluicemedia/sluice/internal/testutil"
 )
 
@@ -75,6 +77,16 @@ func TestRTMPLogsOneLinePerEvent(t *testing.T) {
 	require.Eventually(t, func() bool { return len(s.Logs("rtmp play refused")) > 0 }, 5*time.Second, 20*time.Millisecond)
 	refused := s.Logs("rtmp play refused")
 	require.Equal(t, "live/nothing", refused[0]["path"], "%v", refused[0])
+
+	// An invalid name: the reason quotes it, no empty path attribute.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := rtmp.Dial(ctx, "rtmp://"+s.RTMPAddr+"/live/x$y", nil)
+	require.NoError(t, err)
+	require.Error(t, c.Play(ctx))
+	c.Close()
+	require.Eventually(t, func() bool { return len(s.Logs("rtmp play refused")) > 1 }, 5*time.Second, 20*time.Millisecond)
+	require.Contains(t, fmt.Sprint(s.Logs("rtmp play refused")[1]["reason"]), `"x$y" has the character '$'`)
 	for _, r := range s.Logs("rtmp") {
 		if p, ok := r["path"]; ok && p == "" {
 			t.Errorf("log line with an empty path: %v", r)

@@ -134,16 +134,6 @@ func peerGone(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
-func (c *conn) path() string {
-	switch {
-	case c.pub != nil:
-		return c.pub.path
-	case c.play != nil:
-		return c.play.path
-	}
-	return ""
-}
-
 func (c *conn) run(ctx context.Context) error {
 	start := time.Now()
 	if err := c.nc.SetDeadline(start.Add(c.srv.HandshakeTimeout)); err != nil {
@@ -268,8 +258,8 @@ func (c *conn) connect(cmd *rtmp.Command) error {
 		return errors.New("connect: a second connect on one connection")
 	}
 	c.app = app
-	// The deadline of the command phase: publish or play within
-	// IdleTimeout of connect (writes are bounded per write from here on).
+	// The deadline of the command phase, for reads and writes: publish or
+	// play within IdleTimeout of connect. Starting either replaces it.
 	if err := c.nc.SetDeadline(time.Now().Add(c.srv.IdleTimeout)); err != nil {
 		return err
 	}
@@ -314,10 +304,15 @@ func (c *conn) status(level, code, desc string) error {
 	return c.wire.WriteMessage(m)
 }
 
-// refuse logs one line (at level, with the path), tells the client why
-// and ends the connection.
+// refuse logs one line (at level, with the path when the name was valid:
+// the reason quotes an invalid one), tells the client why and ends the
+// connection.
 func (c *conn) refuse(level slog.Level, what, path, code, desc string) error {
-	c.log.Log(context.Background(), level, "rtmp "+what+" refused", "path", path, "reason", desc)
+	if path != "" {
+		c.log.Log(context.Background(), level, "rtmp "+what+" refused", "path", path, "reason", desc)
+	} else {
+		c.log.Log(context.Background(), level, "rtmp "+what+" refused", "reason", desc)
+	}
 	if err := c.status("error", code, desc); err != nil {
 		return fmt.Errorf("%w: %s refused: %s (and sending the refusal: %v)", errLogged, what, desc, err)
 	}

@@ -94,10 +94,33 @@ func TestRTMPLogsOneLinePerEvent(t *testing.T) {
 	}
 }
 
-// TestRTMPMP3PublisherIsTold (issue 12): ffmpeg publishing H.264 + MP3
-// (FLV SoundFormat 2, which Sluice does not carry yet) gets the video
-// through, and the server logs exactly one line naming the dropped track.
-func TestRTMPMP3PublisherIsTold(t *testing.T) {
+// TestRTMPDroppedTrackIsTold (issue 12): ffmpeg publishing H.264 +
+// Nellymoser (FLV SoundFormat 6, which Sluice does not carry) gets the
+// video through, and the server logs exactly one line naming the dropped
+// track (the publisher also gets an onStatus warning: see
+// TestDroppedTrackTellsThePublisher).
+func TestRTMPDroppedTrackIsTold(t *testing.T) {
+	s := testutil.StartSluice(t, nil)
+	testutil.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-pix_fmt", "yuv420p",
+		"-c:a", "nellymoser", "-ar", "44100", "-ac", "1",
+		"-f", "flv", "rtmp://"+s.RTMPAddr+"/live/nelly")
+	waitForStream(t, s, "live/nelly")
+	res, err := testutil.Decode(t, "http://"+s.HTTPAddr+"/live/nelly.flv", 2*time.Second)
+	require.NoError(t, err)
+	require.Greater(t, res.VideoFrames, 10, "video frames over HTTP-FLV")
+	dropped := s.Logs("rtmp track dropped")
+	require.Len(t, dropped, 1, "log lines for the dropped track: %v", dropped)
+	require.Equal(t, "Nellymoser", dropped[0]["codec"])
+	require.Equal(t, "WARN", dropped[0]["level"])
+	require.Equal(t, "live/nelly", dropped[0]["path"])
+}
+
+// TestRTMPMP3Carried (issue 12): ffmpeg publishing H.264 + MP3 (FLV
+// SoundFormat 2, ffmpeg's default FLV audio) keeps its audio over RTMP and
+// HTTP-FLV.
+func TestRTMPMP3Carried(t *testing.T) {
 	s := testutil.StartSluice(t, nil)
 	testutil.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
@@ -105,12 +128,26 @@ func TestRTMPMP3PublisherIsTold(t *testing.T) {
 		"-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100",
 		"-f", "flv", "rtmp://"+s.RTMPAddr+"/live/mp3")
 	waitForStream(t, s, "live/mp3")
-	res, err := testutil.Decode(t, "http://"+s.HTTPAddr+"/live/mp3.flv", 2*time.Second)
+	for _, url := range []string{"http://" + s.HTTPAddr + "/live/mp3.flv", "rtmp://" + s.RTMPAddr + "/live/mp3"} {
+		streams, err := testutil.Probe(t, url, 20*time.Second)
+		require.NoError(t, err, url)
+		var audio *testutil.ProbeStream
+		for i := range streams {
+			if streams[i].CodecType == "audio" {
+				audio = &streams[i]
+			}
+		}
+		require.NotNil(t, audio, "%s: no audio stream in %+v", url, streams)
+		require.Equal(t, "mp3", audio.CodecName, url)
+		require.Equal(t, "44100", audio.SampleRate, url)
+		// Decoding the audio works (errors would be listed).
+		res, err := testutil.Decode(t, url, 2*time.Second, "-vn")
+		require.NoError(t, err, url)
+		require.Empty(t, res.Errors, "%s: decode errors", url)
+	}
+	require.Empty(t, s.Logs("rtmp track dropped"), "MP3 reported as dropped")
+	// HLS, which does not carry MP3 yet, still plays the video.
+	res, err := testutil.Decode(t, "http://"+s.HTTPAddr+"/live/mp3.m3u8", 2*time.Second)
 	require.NoError(t, err)
-	require.Greater(t, res.VideoFrames, 10, "video frames over HTTP-FLV")
-	dropped := s.Logs("rtmp track dropped")
-	require.Len(t, dropped, 1, "log lines for the dropped MP3 track: %v", dropped)
-	require.Equal(t, "MP3", dropped[0]["codec"])
-	require.Equal(t, "WARN", dropped[0]["level"])
-	require.Equal(t, "live/mp3", dropped[0]["path"])
+	require.Greater(t, res.VideoFrames, 10, "HLS video frames of an MP3 stream")
 }

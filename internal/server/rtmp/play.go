@@ -56,8 +56,8 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 		return err
 	}
 	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
-	// stream has no AAC, original or derived.
-	reader.PreferAudio(av.CodecAAC, av.CodecOpus)
+	// stream has no AAC, original or derived; MP3 as the publisher sent it.
+	reader.PreferAudio(av.CodecAAC, av.CodecOpus, av.CodecMP3)
 	ps := &playSession{c: c, path: path, reader: reader, auth: areq}
 	ps.v = fanout.NewViewer(ctx, &c.srv.groups, c.nc, reader, c.srv.WriteTimeout, ps)
 	c.play = ps
@@ -155,7 +155,9 @@ func (ps *playSession) AppendBatch(bufs net.Buffers, batch []*av.Packet) net.Buf
 			} else {
 				ps.lastAudio = t
 			}
-			bufs = append(bufs, srv.sequenceHeaderChunks(t, batch[0].DTS))
+			if flv.HasSequenceHeader(t) {
+				bufs = append(bufs, srv.sequenceHeaderChunks(t, batch[0].DTS))
+			}
 		}
 	}
 	for _, p := range batch {
@@ -167,7 +169,9 @@ func (ps *playSession) AppendBatch(bufs net.Buffers, batch []*av.Packet) net.Buf
 			// New or changed codec configuration: its sequence header
 			// goes first. Rare, so built per viewer.
 			*last = p.Track
-			bufs = append(bufs, srv.sequenceHeaderChunks(p.Track, p.DTS))
+			if flv.HasSequenceHeader(p.Track) {
+				bufs = append(bufs, srv.sequenceHeaderChunks(p.Track, p.DTS))
+			}
 		}
 		bufs = append(bufs, srv.packetChunks(p))
 	}

@@ -297,7 +297,14 @@ func TestUnfinishedBudgetSharedByConnections(t *testing.T) {
 		// does not fit in 5 MiB.
 		c.startMessage(6, 2<<20, 3<<19)
 		pubs = append(pubs, c)
-		time.Sleep(100 * time.Millisecond) // in order: the third and fourth are the ones over
+		// In order: the first two fit, the third and fourth are over.
+		if i < 2 {
+			require.Eventually(t, func() bool { return srv.UnfinishedBytes() == int64(i+1)<<21 }, 10*time.Second, 10*time.Millisecond,
+				"publisher %d's 2 MiB not held; %d bytes", i, srv.UnfinishedBytes())
+		} else {
+			require.Eventually(t, func() bool { return len(rec.lines("rtmp connection dropped", nil)) == i-1 }, 10*time.Second, 10*time.Millisecond,
+				"publisher %d not dropped; logs:\n%s", i, rec.dump())
+		}
 	}
 	require.Eventually(t, func() bool { return len(rec.lines("rtmp connection dropped", nil)) >= 2 }, 10*time.Second, 20*time.Millisecond,
 		"want two connections dropped for the budget; logs:\n%s", rec.dump())
@@ -332,4 +339,36 @@ func TestStalledMessageClosesThePublisher(t *testing.T) {
 	require.Equal(t, "live/stall", l.Attrs["path"])
 	require.Less(t, time.Since(start), 5*time.Second)
 	t.Logf("dropped after %s: %s", time.Since(start).Round(10*time.Millisecond), l.Attrs["reason"])
+}
+
+// TestChunkSizeBeforeConnectStillPublishes: encoders that set a chunk size
+// (4096 or 65536) before connect, as some do, still publish big messages
+// once authorized.
+func TestChunkSizeBeforeConnectStillPublishes(t *testing.T) {
+	rec := newLogRec()
+	addr := startServerWith(t, &Server{Auth: &fakeAuth{}}, rec)
+	for _, cs := range []uint32{4096, 64 << 10} {
+		c := dialRawUnread(t, addr)
+		c.msg(rtmp.SetChunkSizeMessage(cs), rtmp.DefaultChunkSize)
+		c.connect("live")
+		for _, cmd := range []*rtmp.Command{
+			{Name: "createStream", TransactionID: 2},
+			{Name: "publish", TransactionID: 3, Args: []any{fmt.Sprintf("cs%d?key=k", cs), "live"}},
+		} {
+			sid := uint32(0)
+			if cmd.Name == "publish" {
+				sid = 1
+			}
+			m, err := cmd.Message(3, sid)
+			require.NoError(t, err)
+			c.msg(m, cs)
+		}
+		c.msg(&rtmp.Message{Type: rtmp.MsgSharedObjectAMF0, ChunkStreamID: 6, StreamID: 1, Payload: make([]byte, 300<<10)}, cs)
+		c.msg(rtmp.UserControl{Event: rtmp.UCPingRequest, Timestamp: 9}.Message(), cs)
+		readUntil(t, c, func(m *rtmp.Message) bool {
+			u, err := rtmp.ParseUserControl(m.Payload)
+			return m.Type == rtmp.MsgUserControl && err == nil && u.Event == rtmp.UCPingResponse
+		})
+		require.Empty(t, rec.lines("rtmp connection dropped", nil), "chunk size %d: %s", cs, rec.dump())
+	}
 }

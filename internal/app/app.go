@@ -33,7 +33,8 @@ import (
 	webrtcserver "github.com/sluicemedia/sluice/internal/webrtc"
 )
 
-// shutdownTimeout bounds the graceful stop (CONTRACT.md: exit within 5 s).
+// shutdownTimeout bounds the graceful stop (docs/contract.md "Behaviour":
+// exit within 5 s).
 const shutdownTimeout = 4 * time.Second
 
 // drainRecent is how recently an HLS playlist or DASH MPD must have been

@@ -18,7 +18,7 @@ import (
 
 // httpRoutes is the HTTP surface: one ServeMux; every URL naming a stream
 // goes through the stream router (streams.go), which authorizes it before
-// the protocol server sees it (CONTRACT.md "Stream paths and URLs").
+// the protocol server sees it (docs/contract.md "URLs" and "Access").
 type httpRoutes struct {
 	hub *hub.Hub
 	flv *flvserver.Server

@@ -149,9 +149,10 @@ type HTTPConfig struct {
 	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 	// ShutdownDrain is how long, on SIGINT/SIGTERM, the HTTP listeners
 	// keep answering after every stream has ended, so that polling HLS and
-	// DASH players fetch a playlist with #EXT-X-ENDLIST (an MPD of type
-	// static); skipped when no playlist or MPD was requested in the last
-	// 30 s. 0s..3s (the whole stop stays within 5 s). Default 2500ms.
+	// DASH players fetch a playlist with #EXT-X-ENDLIST (an MPD with
+	// mediaPresentationDuration, no minimumUpdatePeriod); skipped when no
+	// playlist or MPD was requested in the last 30 s. 0s..3s (the whole
+	// stop stays within 5 s). Default 2500ms.
 	ShutdownDrain Duration `yaml:"shutdown_drain"`
 	// AllowedOrigins lists the web page origins (scheme://host[:port])
 	// allowed to use the stream URLs from a browser: their CORS answers
@@ -188,8 +189,8 @@ type WebRTCConfig struct {
 	// IP). Default empty: announce the local addresses. Set in a config
 	// file only; no environment variable sets it.
 	IPs []string `yaml:"ips"`
-	// MaxSessions caps concurrent WebRTC (WHEP) sessions; further requests
-	// get 503. Default 1000.
+	// MaxSessions caps concurrent WebRTC sessions, WHEP and WHIP together;
+	// further requests get 503. Default 1000.
 	MaxSessions int `yaml:"max_sessions"`
 	// ICEServers are STUN and TURN servers the server gathers extra ICE
 	// candidates from (server-reflexive, relayed), for a server behind a NAT

@@ -27,7 +27,8 @@ const (
 )
 
 // MaxShutdownDrain is the longest http.shutdown_drain: what remains of the
-// 5 s stop (CONTRACT.md) is left for in-flight responses to finish.
+// 5 s stop (docs/contract.md "Behaviour") is left for in-flight responses
+// to finish.
 const MaxShutdownDrain = 3 * time.Second
 
 // Validate checks every value of c and reports every problem in one error,

@@ -245,7 +245,8 @@ func New(opts Options) *Packager {
 	return p
 }
 
-// SessionID returns the packager's unique ID (8 hex digits).
+// SessionID returns the packager's unique ID: 128 random bits as 32 hex
+// digits, the capability in its media URLs.
 func (p *Packager) SessionID() string { return p.id }
 
 // Format returns the packager's container format.

@@ -200,7 +200,7 @@ func TestStaticFiles(t *testing.T) {
 	}
 }
 
-// TestLeaf keeps the package a leaf (DESIGN.md): it imports only the
+// TestLeaf keeps the package a leaf (docs/architecture.md): it imports only the
 // standard library.
 func TestLeaf(t *testing.T) {
 	pkgs, err := filepath.Glob("*.go")

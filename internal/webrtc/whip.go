@@ -60,7 +60,7 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string, 
 	pub, err := s.Hub.Publish(path, hub.ClientInfo{Protocol: "whip", Remote: r.RemoteAddr})
 	switch {
 	case errors.Is(err, hub.ErrBusy):
-		// draft-ietf-wish-whip: the server decides; CONTRACT.md: 409.
+		// draft-ietf-wish-whip: the server decides; docs/contract.md: 409.
 		refuse(http.StatusConflict, "stream %s is already being published", path)
 		return
 	case err != nil:

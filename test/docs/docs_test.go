@@ -1,6 +1,7 @@
-// Package docs checks that the project's documentation stands alone: every
-// file the README and docs/ point to is in the repository, and NOTICE
-// covers every third-party file embedded in the binary.
+// Package docs checks that the project's documentation stands alone and
+// stays true: every file and heading the README and docs/ point to exists,
+// the defaults they state are the binary's (docs/contract.md states every
+// key's), and NOTICE covers every third-party file embedded in the binary.
 package docs
 
 import (
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -177,4 +179,72 @@ func TestNoticeCoversEmbeddedLibraries(t *testing.T) {
 			}
 		}
 	}
+}
+
+var (
+	// heading is a Markdown ATX heading outside code blocks.
+	heading = regexp.MustCompile(`^#{1,6}\s+(.+?)\s*#*\s*$`)
+	// notSlug is what GitHub drops from a heading's text for its anchor.
+	notSlug = regexp.MustCompile(`[^\p{L}\p{N}\s_-]`)
+)
+
+// anchors returns the heading anchors of a Markdown text as GitHub makes
+// them: lower case, punctuation (and code backticks) dropped, spaces to
+// "-", a repeated one suffixed "-1", "-2", ...
+func anchors(text string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	fence := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fence = !fence
+			continue
+		}
+		m := heading.FindStringSubmatch(line)
+		if fence || m == nil {
+			continue
+		}
+		slug := strings.ReplaceAll(notSlug.ReplaceAllString(strings.ToLower(m[1]), ""), " ", "-")
+		if n := seen[slug]; n > 0 {
+			out[slug+"-"+strconv.Itoa(n)] = true
+		} else {
+			out[slug] = true
+		}
+		seen[slug]++
+	}
+	return out
+}
+
+// Every #fragment of a link in README.md and docs/*.md (in-page or into
+// another Markdown file) names a heading of its target.
+func TestDocAnchorsResolve(t *testing.T) {
+	dir := root(t)
+	for _, file := range docFiles(t, dir) {
+		text, err := os.ReadFile(file)
+		require.NoError(t, err)
+		rel, _ := filepath.Rel(dir, file)
+		for _, m := range mdLink.FindAllStringSubmatch(string(text), -1) {
+			target, frag, ok := strings.Cut(m[1], "#")
+			if !ok || strings.Contains(target, "://") || (target != "" && !strings.HasSuffix(target, ".md")) {
+				continue
+			}
+			path := file
+			if target != "" {
+				path = filepath.Join(filepath.Dir(file), target)
+			}
+			body, err := os.ReadFile(path)
+			if err != nil {
+				continue // TestDocLinksResolve reports it
+			}
+			if !anchors(string(body))[frag] {
+				t.Errorf("%s: link %q: %s has no heading with the anchor #%s", rel, m[1], filepath.Base(path), frag)
+			}
+		}
+	}
+}
+
+// The anchor rules match GitHub's for the headings these docs use.
+func TestAnchors(t *testing.T) {
+	got := anchors("# Top\n## Encoder settings (OBS, ffmpeg)\n### `GET /api/v1/transcoders`\n```\n## not a heading\n```\n## Top\n")
+	require.Equal(t, map[string]bool{"top": true, "encoder-settings-obs-ffmpeg": true, "get-apiv1transcoders": true, "top-1": true}, got)
 }

@@ -89,7 +89,8 @@ func TestEnhancedRTMPRoundTrip(t *testing.T) {
 				require.NoError(t, c.WriteMessage(&rtmp.Message{Type: rtmp.MsgVideo, Timestamp: ts, Payload: body}))
 			}
 
-			// The viewer sees the sequence header, then every frame, unchanged.
+			// The viewer sees the sequence header, then every frame, unchanged
+			// but for the timeline's start.
 			gotConfig := false
 			for i := 0; i < len(tc.vec.Frames); {
 				tag, err := st.r.ReadTag()
@@ -109,7 +110,9 @@ func TestEnhancedRTMPRoundTrip(t *testing.T) {
 				}
 				require.True(t, gotConfig, "sequence header must precede the first frame")
 				want := tc.vec.Frames[i]
-				require.Equal(t, uint32(1000+want.DTSms-base), tag.Timestamp, "frame %d timestamp", i)
+				// The stream's timeline starts at 0: the publisher's first
+				// timestamp (1000 ms) is the stream's 0.
+				require.Equal(t, uint32(want.DTSms-base), tag.Timestamp, "frame %d timestamp", i)
 				require.Equal(t, want.CTSms, v.CTS, "frame %d composition time", i)
 				require.Equal(t, want.Key, v.Key, "frame %d key flag", i)
 				require.True(t, bytes.Equal(want.Data, v.Data), "frame %d payload differs (%d vs %d bytes)", i, len(want.Data), len(v.Data))

@@ -106,7 +106,7 @@ func TestPlayerQoE(t *testing.T) {
 	script := filepath.Join(root, "web", "test", "qoe.mjs")
 	steady := 60 * time.Second
 	after := 35 * time.Second
-	if v, err := strconv.Atoi(os.Getenv("SLUICE_QOE_SECONDS")); err == nil && v > 0 {
+	if v, err := strconv.Atoi(os.Getenv("QOE_SECONDS")); err == nil && v > 0 {
 		steady = time.Duration(v) * time.Second // for manual runs
 	}
 
@@ -120,7 +120,7 @@ func TestPlayerQoE(t *testing.T) {
 	for i, p := range qoePlayers {
 		protos[i] = p.Proto
 	}
-	if v := os.Getenv("SLUICE_QOE_PROTOS"); v != "" {
+	if v := os.Getenv("QOE_PROTOS"); v != "" {
 		protos = strings.Split(v, ",")
 	}
 	b := startQoEBrowser(t, root, script, "http://"+s.HTTPAddr, path, protos)
@@ -149,6 +149,9 @@ func TestPlayerQoE(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(line), &rep), "qoe.mjs report")
 	r := rep.Report
+	if f := os.Getenv("QOE_DUMP"); f != "" { // raw samples, for diagnosis
+		require.NoError(t, os.WriteFile(f, []byte(line), 0o644))
+	}
 	stop, restart := r.Marks["stop"], r.Marks["restart"]
 	require.NotZero(t, stop)
 	require.NotZero(t, restart)

@@ -61,6 +61,18 @@ function probe() {
       q.events.push({ t, type, ct: e.target.currentTime });
     }, true);
   }
+  // Request timings (diagnosis: when a player asked for what), last 600.
+  q.requests = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const name = e.name.replace(/^.*\//, '');
+        if (!/\.(m3u8|mpd|m4s|mp4|ts)(\?|$)/.test(name)) continue;
+        q.requests.push({ name, start: Math.round(performance.timeOrigin + e.startTime), first: Math.round(performance.timeOrigin + e.responseStart), end: Math.round(performance.timeOrigin + e.responseEnd) });
+        if (q.requests.length > 600) q.requests.shift();
+      }
+    }).observe({ type: 'resource', buffered: true });
+  } catch (e) { /* no resource timing */ }
   let canvas = null;
   let g = null;
   setInterval(() => {
@@ -94,7 +106,9 @@ function probe() {
       if (ms < 60000) lat = ms / 1000;
     }
     const s = window.sluicePlayer || {};
-    q.samples.push({ t: now, ct: v.currentTime, stamp, lat, api: s.latency ?? null, status: s.status, paused: v.paused });
+    const b = v.buffered;
+    const buf = b.length ? b.end(b.length - 1) - v.currentTime : 0;
+    q.samples.push({ t: now, ct: v.currentTime, stamp, lat, api: s.latency ?? null, status: s.status, rate: v.playbackRate, buf });
     if (q.samples.length > 2000) q.samples.shift(); // 500 s at 4 Hz
   }, 250);
 }

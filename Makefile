@@ -28,7 +28,7 @@ deps:
 web: $(WEB_FILES)
 
 $(WEB_STAMP): web/package.json web/package-lock.json
-	@command -v $(NPM) >/dev/null 2>&1 || scripts/deps.sh web
+	@scripts/deps.sh web # Node.js >= 20.9 with npm, or what to do
 	cd web && $(NPM) ci --no-audit --no-fund
 	@touch $@
 

@@ -140,14 +140,16 @@ func TestRunErrorExit1(t *testing.T) {
 }
 
 // startChild runs the test binary as sluice (mode "real" or "hang") on
-// loopback ephemeral ports and waits for its "listening" log line.
-func startChild(t *testing.T, mode string) (*exec.Cmd, *syncBuffer, <-chan error) {
+// loopback ephemeral ports, with env added, and waits for its "listening"
+// log line.
+func startChild(t *testing.T, mode string, env ...string) (*exec.Cmd, *syncBuffer, <-chan error) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(filterEnv(os.Environ()), childEnv+"="+mode,
 		"SLUICE_RTMP_LISTEN=127.0.0.1:0", "SLUICE_RTMPS_LISTEN=127.0.0.1:0",
 		"SLUICE_HTTP_LISTEN=127.0.0.1:0", "SLUICE_HTTPS_LISTEN=127.0.0.1:0",
 		"SLUICE_WEBRTC_LISTEN=127.0.0.1:0")
+	cmd.Env = append(cmd.Env, env...)
 	pipe, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -133,6 +133,7 @@ func (a *App) newMetrics() http.Handler {
 		return out
 	}))
 	reg.MustRegister(webrtcSessionsCollector(a.webrtc))
+	reg.MustRegister(obs.NewHTTPConnCollector(a.httpConnSnapshot))
 	return obs.MetricsHandler(reg)
 }
 

@@ -13,14 +13,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/certs"
 	"github.com/sluicemedia/sluice/internal/config"
+	"github.com/sluicemedia/sluice/internal/cors"
 	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/netutil"
+	"github.com/sluicemedia/sluice/internal/obs"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	rtmpserver "github.com/sluicemedia/sluice/internal/server/rtmp"
@@ -30,6 +35,11 @@ import (
 
 // shutdownTimeout bounds the graceful stop (CONTRACT.md: exit within 5 s).
 const shutdownTimeout = 4 * time.Second
+
+// drainRecent is how recently an HLS playlist or DASH MPD must have been
+// requested for the stop to drain (http.shutdown_drain): players poll at
+// least once per target duration (≤ 30 s here).
+const drainRecent = 30 * time.Second
 
 // App is a running Sluice: its listeners are bound by New, so their
 // addresses are known before Run.
@@ -54,6 +64,12 @@ type App struct {
 	listeners []net.Listener
 	keyPairs  []*certs.KeyPair
 	webrtc    *webrtcserver.Server
+
+	// httpLimits caps and times out the HTTP and HTTPS connections.
+	httpLimits *netutil.ConnLimiter
+	// lastPlaylist is when (Unix ns) an HLS playlist or DASH MPD was last
+	// requested; 0: never.
+	lastPlaylist atomic.Int64
 }
 
 // Run builds the app from cfg, runs it until ctx ends and stops gracefully.
@@ -86,11 +102,14 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	}()
 	a.hub = hub.New(hub.Options{
 		MaxLag:         cfg.Hub.MaxLag.Duration,
-		RepublishGrace: cfg.Hub.RepublishGrace.Duration,
-		MaxBufferBytes: cfg.Hub.MaxBufferBytes,
-		MaxSkips:       cfg.Hub.MaxSkips,
-		WaitTimeout:    cfg.Hub.WaitTimeout.Duration,
-		Logger:         log.With("component", "hub"),
+		MaxGOPDuration: cfg.Hub.MaxGOPDuration.Duration,
+		// WHIP publishers are asked for a keyframe on the segment grid.
+		KeyframeInterval: cfg.HLS.SegmentDuration.Duration,
+		RepublishGrace:   cfg.Hub.RepublishGrace.Duration,
+		MaxBufferBytes:   cfg.Hub.MaxBufferBytes,
+		MaxSkips:         cfg.Hub.MaxSkips,
+		WaitTimeout:      cfg.Hub.WaitTimeout.Duration,
+		Logger:           log.With("component", "hub"),
 		OnStreamStart: func(path string) {
 			if a.transcoder != nil {
 				a.transcoder.StreamStarted(path)
@@ -102,7 +121,8 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
 		return nil, err
 	}
-	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth")}); err != nil {
+	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth"),
+		SourceOf: func(path string) (string, bool) { return renditionSource(cfg, path) }}); err != nil {
 		return nil, err
 	}
 	a.rtmp = &rtmpserver.Server{
@@ -112,15 +132,18 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		IdleTimeout:      cfg.RTMP.IdleTimeout.Duration,
 		WriteTimeout:     cfg.Hub.MaxLag.Duration,
 		Limits: rtmp.Limits{
-			MaxMessageSize:  uint32(cfg.RTMP.MaxMessageSize),
-			MaxChunkSize:    uint32(cfg.RTMP.MaxChunkSize),
-			MaxChunkStreams: cfg.RTMP.MaxChunkStreams,
+			MaxMessageSize:     uint32(cfg.RTMP.MaxMessageSize),
+			MaxChunkSize:       uint32(cfg.RTMP.MaxChunkSize),
+			MaxChunkStreams:    cfg.RTMP.MaxChunkStreams,
+			MaxUnfinishedBytes: uint32(cfg.RTMP.MaxUnfinishedBytes),
+			MessageTimeout:     cfg.RTMP.MessageTimeout.Duration,
 		},
-		MaxConnections: cfg.RTMP.MaxConnections,
-		Logger:         log.With("component", "rtmp"),
-		Auth:           a.auth,
+		UnfinishedBudget: int64(cfg.RTMP.UnfinishedBudget),
+		MaxConnections:   cfg.RTMP.MaxConnections,
+		Logger:           log.With("component", "rtmp"),
+		Auth:             a.auth,
 	}
-	if a.rtmpLn, err = a.listen("rtmp.listen", cfg.RTMP.Listen, nil); err != nil {
+	if a.rtmpLn, err = a.listen("rtmp.listen", cfg.RTMP.Listen, nil, nil); err != nil {
 		return nil, err
 	}
 	if cfg.RTMPS.Cert != "" {
@@ -128,7 +151,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("rtmps: %w", err)
 		}
-		if a.rtmpsLn, err = a.listen("rtmps.listen", cfg.RTMPS.Listen, tlsCfg); err != nil {
+		if a.rtmpsLn, err = a.listen("rtmps.listen", cfg.RTMPS.Listen, tlsCfg, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -142,7 +165,6 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		MaxSessionsPerIP: cfg.WebRTC.MaxSessionsPerIP,
 		SessionTimeout:   cfg.WebRTC.SessionTimeout.Duration,
 		Logger:           log.With("component", "webrtc"),
-		Auth:             a.auth,
 		Bridges:          a.audio,
 	}
 	if err = a.webrtc.Initialize(); err != nil {
@@ -150,18 +172,35 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		return nil, fmt.Errorf("webrtc.listen %q: %w", cfg.WebRTC.Listen, err)
 	}
 
+	a.httpLimits = &netutil.ConnLimiter{
+		Proto:         "http",
+		MaxConns:      cfg.HTTP.MaxConnections,
+		MaxConnsPerIP: cfg.HTTP.MaxConnectionsPerIP,
+		WriteTimeout:  cfg.HTTP.WriteTimeout.Duration,
+		Logger:        log.With("component", "http"),
+	}
+	origins, err := cors.New(cfg.HTTP.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("http.allowed_origins%w", err)
+	}
 	routes := &httpRoutes{hub: a.hub, webrtc: a.webrtc, flv: &flvserver.Server{
-		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"), Auth: a.auth,
-	}}
+		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"),
+	}, auth: a.auth, cors: origins, log: log.With("component", "http")}
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
 	routes.hls = newHLS(cfg, a.hub, a.transcoder, log)
-	routes.dash, routes.auth = newDASH(cfg, routes.hls, log), a.auth
+	routes.dash = newDASH(cfg, routes.hls, log)
 	a.httpSrv = &http.Server{
-		Handler:           routes.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug),
+		Handler:           a.trackPlaylists(routes.handler()),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.Duration,
+		IdleTimeout:       cfg.HTTP.IdleTimeout.Duration,
+		// No WriteTimeout: it would bound whole responses, and live ones
+		// (HTTP-FLV, WS-FLV, blocking reloads) last; httpLimits bounds
+		// each write instead.
+		ConnState:   a.httpLimits.ConnState,
+		ConnContext: a.httpLimits.ConnContext,
+		ErrorLog:    slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug),
 	}
-	if a.httpLn, err = a.listen("http.listen", cfg.HTTP.Listen, nil); err != nil {
+	if a.httpLn, err = a.listen("http.listen", cfg.HTTP.Listen, nil, a.httpLimits); err != nil {
 		return nil, err
 	}
 	if cfg.HTTPS.Cert != "" {
@@ -170,12 +209,12 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 			return nil, fmt.Errorf("https: %w", err)
 		}
 		tlsCfg.NextProtos = []string{"h2", "http/1.1"}
-		if a.httpsLn, err = a.listen("https.listen", cfg.HTTPS.Listen, tlsCfg); err != nil {
+		if a.httpsLn, err = a.listen("https.listen", cfg.HTTPS.Listen, tlsCfg, a.httpLimits); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Debug.PprofListen != "" {
-		if a.pprofLn, err = a.listen("debug.pprof_listen", cfg.Debug.PprofListen, nil); err != nil {
+		if a.pprofLn, err = a.listen("debug.pprof_listen", cfg.Debug.PprofListen, nil, nil); err != nil {
 			return nil, err
 		}
 		a.pprofSrv = newPprofServer()
@@ -183,16 +222,50 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	return a, nil
 }
 
-func (a *App) listen(key, addr string, tlsCfg *tls.Config) (net.Listener, error) {
+// listen binds addr; limits (if set) caps its connections, under TLS so
+// that a refused connection costs no handshake.
+func (a *App) listen(key, addr string, tlsCfg *tls.Config, limits *netutil.ConnLimiter) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", key, addr, err)
 	}
+	a.listeners = append(a.listeners, ln)
+	if limits != nil {
+		ln = limits.Listen(ln)
+	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
-	a.listeners = append(a.listeners, ln)
 	return ln, nil
+}
+
+// httpConnSnapshot reads the HTTP connection counts for /metrics.
+func (a *App) httpConnSnapshot() obs.HTTPConnSnapshot {
+	s := a.httpLimits.Stats()
+	return obs.HTTPConnSnapshot{Open: s.Open, RefusedMax: s.RefusedMax, RefusedPerIP: s.RefusedPerIP,
+		WriteTimeouts: s.WriteTimeouts, IdleTimeouts: s.IdleTimeouts, HeaderTimeouts: s.HeaderTimeouts}
+}
+
+// trackPlaylists notes when HLS playlists and DASH MPDs are requested: the
+// stop drains only while players poll (see drainFor).
+func (a *App) trackPlaylists(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasSuffix(p, ".m3u8") || strings.HasSuffix(p, ".mpd") {
+			a.lastPlaylist.Store(time.Now().UnixNano())
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// drainFor is how long the stop keeps the HTTP listeners answering after
+// the streams ended: http.shutdown_drain if a playlist or MPD was requested
+// within drainRecent, else 0.
+func (a *App) drainFor() time.Duration {
+	last := a.lastPlaylist.Load()
+	if last == 0 || time.Since(time.Unix(0, last)) > drainRecent {
+		return 0
+	}
+	return a.cfg.HTTP.ShutdownDrain.Duration
 }
 
 // loadTLS loads a key pair that SIGHUP reloads (see reloadTLS).
@@ -235,24 +308,18 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	a.log.Info("rtmp listening", "proto", "rtmp", "addr", a.rtmpLn.Addr().String())
 	serve(func() error { return a.rtmp.Serve(a.rtmpLn, "rtmp") })
 	if a.rtmpsLn != nil {
-		a.log.Info("rtmp listening", "proto", "rtmps", "addr", a.rtmpsLn.Addr().String())
 		serve(func() error { return a.rtmp.Serve(a.rtmpsLn, "rtmps") })
 	}
-	a.log.Info("http listening", "proto", "http", "addr", a.httpLn.Addr().String())
 	serve(func() error { return a.httpSrv.Serve(a.httpLn) })
 	if a.httpsLn != nil {
-		a.log.Info("http listening", "proto", "https", "addr", a.httpsLn.Addr().String())
 		serve(func() error { return a.httpSrv.Serve(a.httpsLn) })
 	}
 	if a.pprofSrv != nil {
-		a.log.Info("pprof listening", "proto", "pprof", "addr", a.pprofLn.Addr().String())
 		serve(func() error { return a.pprofSrv.Serve(a.pprofLn) })
 	}
-	a.log.Info("webrtc listening", "proto", "webrtc", "addr", a.webrtc.Addr())
-	a.log.Info("sluice started", "rtmp", a.rtmpLn.Addr().String(), "http", a.httpLn.Addr().String())
+	a.logStartup()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -272,6 +339,7 @@ wait:
 		}
 	}
 	a.log.Info("sluice stopping")
+	stopStart := time.Now()
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	// Stop accepting and end streams first, so viewers are told the stream
@@ -283,6 +351,18 @@ wait:
 	_ = a.rtmp.Close()
 	_ = a.webrtc.Close()
 	a.audio.Close()
+	if d := a.drainFor(); d > 0 {
+		// Players that poll (rather than block on a reload) would find the
+		// listener closed at their next request and never see the end:
+		// keep answering, with #EXT-X-ENDLIST now, for one poll interval.
+		a.log.Info("http draining: serving final playlists", "drain", d.String())
+		t := time.NewTimer(time.Until(stopStart.Add(d)))
+		select {
+		case <-t.C:
+		case <-stopCtx.Done():
+		}
+		t.Stop()
+	}
 	if err := a.httpSrv.Shutdown(stopCtx); err != nil {
 		a.log.Warn("http shutdown incomplete", "err", err)
 		_ = a.httpSrv.Close()

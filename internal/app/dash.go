@@ -2,7 +2,6 @@ package app
 
 import (
 	"log/slog"
-	"net/http"
 
 	"github.com/sluicemedia/sluice/internal/config"
 	dashserver "github.com/sluicemedia/sluice/internal/server/dash"
@@ -37,12 +36,4 @@ func dashLadder(cfg *config.Config, path string) *dashserver.Ladder {
 		d.Rungs = append(d.Rungs, r.Name)
 	}
 	return d
-}
-
-// dashMPD serves /APP/NAME.mpd (path validated) after the play check.
-func (h *httpRoutes) dashMPD(w http.ResponseWriter, r *http.Request, path string) {
-	if !h.playAllowed(w, r, path, "dash") {
-		return
-	}
-	h.dash.ServeMPD(w, r, path)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"log/slog"
+	"strings"
 
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/hub"
@@ -54,4 +55,23 @@ func ladderFor(cfg *config.Config, path string) []transcode.Rung {
 		})
 	}
 	return rungs
+}
+
+// renditionSource returns the source of path if path is a rendition of a
+// configured ladder (APP/NAME_RUNG with RUNG a rung of APP/NAME's ladder),
+// the way transcode.RenditionPath names them.
+func renditionSource(cfg *config.Config, path string) (string, bool) {
+	slash := strings.IndexByte(path, '/')
+	for i := len(path) - 1; i > slash+1; i-- {
+		if path[i] != '_' {
+			continue
+		}
+		src, rung := path[:i], path[i+1:]
+		for _, r := range cfg.PathSettings(src).Transcode.Ladder {
+			if r.Name == rung {
+				return src, true
+			}
+		}
+	}
+	return "", false
 }

@@ -100,15 +100,23 @@ type Options struct {
 	// Now is the clock for token expiry and the hook cache. Default
 	// time.Now.
 	Now func() time.Time
+	// SourceOf returns the stream a derived path is made from (an ABR
+	// rendition's source: live/cam1 for live/cam1_480p) and true, or
+	// false for a path of its own. A derived path is authorized as its
+	// source: the source's keys, tokens (path claims) and hooks govern it,
+	// and hooks are told the source's path, so that a rendition is never
+	// more open than what it shows. Default nil: no derived paths.
+	SourceOf func(path string) (string, bool)
 }
 
 // Authorizer is the access decision point. Build it with New; it is safe
 // for concurrent use. Close ends its background work.
 type Authorizer struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	client *http.Client
-	now    func() time.Time
+	cfg      *config.Config
+	log      *slog.Logger
+	client   *http.Client
+	now      func() time.Time
+	sourceOf func(path string) (string, bool)
 
 	ctx    context.Context // ends JWKS refreshes and notifications
 	cancel context.CancelFunc
@@ -142,6 +150,8 @@ func New(opts Options) (*Authorizer, error) {
 		client: opts.HTTPClient,
 		now:    opts.Now,
 		rules:  make(map[string]*rule, len(opts.Config.Paths)),
+
+		sourceOf: opts.SourceOf,
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -204,6 +214,7 @@ func (a *Authorizer) ruleFor(path string) *rule {
 // the log; it never contains the token). It may call a hook, so it can
 // take up to the hook timeout; ctx ends it early (a denial).
 func (a *Authorizer) Authorize(ctx context.Context, req Request) error {
+	req = a.asSource(req)
 	if req.Action != Publish && req.Action != Play {
 		return deny(ErrForbidden, "unknown action %q", req.Action)
 	}
@@ -226,6 +237,17 @@ func (a *Authorizer) Authorize(ctx context.Context, req Request) error {
 		return a.askHook(ctx, hookURL, r.hooks, req)
 	}
 	return nil
+}
+
+// asSource returns req with a derived path replaced by its source's (see
+// Options.SourceOf).
+func (a *Authorizer) asSource(req Request) Request {
+	if a.sourceOf != nil {
+		if src, ok := a.sourceOf(req.Path); ok {
+			req.Path = src
+		}
+	}
+	return req
 }
 
 // checkCredentials accepts req's token if it is one of keys or a valid JWT
@@ -256,6 +278,7 @@ func (a *Authorizer) Ended(req Request) {
 	if a.notifier == nil {
 		return
 	}
+	req = a.asSource(req)
 	r := a.ruleFor(req.Path)
 	hookURL, action := r.hooks.OnUnpublish, "unpublish"
 	if req.Action == Play {

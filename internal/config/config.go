@@ -91,6 +91,19 @@ type RTMPConfig struct {
 	// MaxConnections caps concurrent RTMP and RTMPS connections.
 	// Default 4096.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxUnfinishedBytes bounds the partially received messages of one
+	// connection (all chunk streams together), in bytes; at least
+	// MaxMessageSize. Before a publish is authorized a connection may hold
+	// only 64 KiB and send messages of at most 16 KiB. Default 16777216
+	// (16 MiB).
+	MaxUnfinishedBytes int `yaml:"max_unfinished_bytes"`
+	// UnfinishedBudget bounds the partially received messages of all RTMP
+	// and RTMPS connections together, in bytes; at least
+	// MaxUnfinishedBytes. Default 268435456 (256 MiB).
+	UnfinishedBudget int `yaml:"unfinished_budget"`
+	// MessageTimeout closes a connection whose message stays partially
+	// received for this long. Default 30s.
+	MessageTimeout Duration `yaml:"message_timeout"`
 }
 
 // RTMPSConfig is the "rtmps" section. RTMPS is enabled when both Cert and
@@ -112,6 +125,42 @@ type HTTPConfig struct {
 	// Listen is the TCP host:port for HLS, DASH, FLV, WHIP/WHEP, API,
 	// metrics and web pages. Default ":8080".
 	Listen string `yaml:"listen"`
+	// The limits below apply to the HTTP and HTTPS listeners alike.
+
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's headers (and, over HTTPS, the TLS handshake). Default 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection that carries no request
+	// for this long. Default 60s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// WriteTimeout closes a connection whose socket accepts no response
+	// bytes for this long (between write_timeout/2 and write_timeout): a
+	// client that stops reading a segment, part, playlist or MPD. It
+	// bounds each write, not the response: blocking playlist reloads and
+	// live HTTP-FLV/WS-FLV responses wait as long as they need (HTTP-FLV
+	// and WS-FLV apply hub.max_lag instead). Default 10s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// MaxConnections caps concurrent HTTP + HTTPS connections; a further
+	// connection is closed as soon as it is accepted. Default 16384.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps concurrent HTTP + HTTPS connections from
+	// one client IP address, loopback clients (a local reverse proxy)
+	// excepted; 0 turns the per-address cap off. Default 256.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// ShutdownDrain is how long, on SIGINT/SIGTERM, the HTTP listeners
+	// keep answering after every stream has ended, so that polling HLS and
+	// DASH players fetch a playlist with #EXT-X-ENDLIST (an MPD of type
+	// static); skipped when no playlist or MPD was requested in the last
+	// 30 s. 0s..3s (the whole stop stays within 5 s). Default 2500ms.
+	ShutdownDrain Duration `yaml:"shutdown_drain"`
+	// AllowedOrigins lists the web page origins (scheme://host[:port])
+	// allowed to use the stream URLs from a browser: their CORS answers
+	// (Access-Control-Allow-Origin) and WebSocket-FLV upgrades (RFC 6455
+	// §10.2; others get 403). "*" allows every origin. The server's own
+	// pages (same host) and clients that send no Origin are always
+	// allowed. Applies to HTTPS too. Default ["*"]. Set in a config file
+	// only; no environment variable sets it.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // HTTPSConfig is the "https" section. HTTPS is enabled when both Cert and
@@ -185,8 +234,10 @@ type HLSConfig struct {
 	// long or one GOP, whichever is larger). ABR ladders force keyframes
 	// on this grid. Default 2s; 500ms..30s.
 	SegmentDuration Duration `yaml:"segment_duration"`
-	// PartDuration is the LL-HLS part target (PART-TARGET) and the LL-DASH
-	// chunk duration. Default 200ms; 50ms..segment_duration/2.
+	// PartDuration is the LL-HLS part duration and the LL-DASH chunk
+	// duration: parts hold the whole frames that fit (PART-TARGET is this
+	// plus 1 ms, the timestamp resolution). Default 200ms;
+	// 50ms..segment_duration/2.
 	PartDuration Duration `yaml:"part_duration"`
 	// Window is how many complete segments playlists and MPDs list.
 	// Default 7; 3..100.
@@ -198,6 +249,11 @@ type HubConfig struct {
 	// MaxLag is how far a viewer may fall behind the live edge before it
 	// skips to the newest keyframe. Default 5s.
 	MaxLag Duration `yaml:"max_lag"`
+	// MaxGOPDuration is how old the newest keyframe may be (in media time)
+	// and still start new viewers at once (the GOP cache). Past it, a new
+	// viewer waits for the next keyframe (WHIP publishers are asked for
+	// one), so no viewer starts with more backlog than this. Default 5s.
+	MaxGOPDuration Duration `yaml:"max_gop_duration"`
 	// RepublishGrace is how long a stream outlives its publisher, waiting
 	// for it to reconnect. Default 10s.
 	RepublishGrace Duration `yaml:"republish_grace"`

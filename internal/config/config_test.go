@@ -35,16 +35,30 @@ func TestDefaultsLoadAndValidate(t *testing.T) {
 		MaxChunkSize:     16 << 20,
 		MaxChunkStreams:  64,
 		MaxConnections:   4096,
+
+		MaxUnfinishedBytes: 16 << 20,
+		UnfinishedBudget:   256 << 20,
+		MessageTimeout:     D(30 * time.Second),
 	}, c.RTMP)
 	require.Equal(t, RTMPSConfig{Listen: ":1936"}, c.RTMPS)
 	require.False(t, c.RTMPS.Enabled())
-	require.Equal(t, ":8080", c.HTTP.Listen)
+	require.Equal(t, HTTPConfig{
+		Listen:              ":8080",
+		ReadHeaderTimeout:   D(10 * time.Second),
+		IdleTimeout:         D(60 * time.Second),
+		WriteTimeout:        D(10 * time.Second),
+		MaxConnections:      16384,
+		MaxConnectionsPerIP: 256,
+		ShutdownDrain:       D(2500 * time.Millisecond),
+		AllowedOrigins:      []string{"*"},
+	}, c.HTTP)
 	require.Equal(t, HTTPSConfig{Listen: ":8443"}, c.HTTPS)
 	require.False(t, c.HTTPS.Enabled())
 	require.Equal(t, ":8189", c.WebRTC.Listen)
 	require.Equal(t, HLSLowLatency, c.HLS.Variant)
 	require.Equal(t, HubConfig{
 		MaxLag:         D(5 * time.Second),
+		MaxGOPDuration: D(5 * time.Second),
 		RepublishGrace: D(10 * time.Second),
 		MaxBufferBytes: 64 << 20,
 		MaxSkips:       3,
@@ -300,11 +314,15 @@ func TestValidateErrors(t *testing.T) {
 		{"zero timeout", func(c *Config) { c.RTMP.HandshakeTimeout = D(0) }, "rtmp.handshake_timeout: must be a positive duration"},
 		{"negative lag", func(c *Config) { c.Hub.MaxLag = D(-time.Second) }, "hub.max_lag: must be a positive duration such as 5s, got -1s"},
 		{"grace", func(c *Config) { c.Hub.RepublishGrace = D(0) }, "hub.republish_grace:"},
+		{"gop", func(c *Config) { c.Hub.MaxGOPDuration = D(0) }, "hub.max_gop_duration:"},
 		{"wait", func(c *Config) { c.Hub.WaitTimeout = D(0) }, "hub.wait_timeout:"},
 		{"idle", func(c *Config) { c.RTMP.IdleTimeout = D(0) }, "rtmp.idle_timeout:"},
 		{"message size", func(c *Config) { c.RTMP.MaxMessageSize = 0 }, "rtmp.max_message_size:"},
 		{"max chunk size", func(c *Config) { c.RTMP.MaxChunkSize = -1 }, "rtmp.max_chunk_size:"},
 		{"chunk streams", func(c *Config) { c.RTMP.MaxChunkStreams = 0 }, "rtmp.max_chunk_streams:"},
+		{"unfinished below message size", func(c *Config) { c.RTMP.MaxUnfinishedBytes = c.RTMP.MaxMessageSize - 1 }, "rtmp.max_unfinished_bytes:"},
+		{"budget below unfinished", func(c *Config) { c.RTMP.UnfinishedBudget = c.RTMP.MaxUnfinishedBytes - 1 }, "rtmp.unfinished_budget:"},
+		{"message timeout", func(c *Config) { c.RTMP.MessageTimeout = D(0) }, "rtmp.message_timeout:"},
 		{"connections", func(c *Config) { c.RTMP.MaxConnections = 0 }, "rtmp.max_connections:"},
 		{"buffer", func(c *Config) { c.Hub.MaxBufferBytes = 0 }, "hub.max_buffer_bytes:"},
 		{"skips", func(c *Config) { c.Hub.MaxSkips = 0 }, "hub.max_skips:"},
@@ -313,6 +331,12 @@ func TestValidateErrors(t *testing.T) {
 		{"turn creds", func(c *Config) { c.WebRTC.ICEServers = []ICEServer{{URLs: []string{"turn:x:3478"}}} }, `webrtc.ice_servers[0]: a TURN server needs username and credential`},
 		{"ice no urls", func(c *Config) { c.WebRTC.ICEServers = []ICEServer{{}} }, `webrtc.ice_servers[0].urls: want at least one`},
 		{"per ip", func(c *Config) { c.WebRTC.MaxSessionsPerIP = 0 }, "webrtc.max_sessions_per_ip:"},
+		{"http idle", func(c *Config) { c.HTTP.IdleTimeout = D(0) }, "http.idle_timeout: must be a positive duration"},
+		{"http header", func(c *Config) { c.HTTP.ReadHeaderTimeout = D(-time.Second) }, "http.read_header_timeout:"},
+		{"http write", func(c *Config) { c.HTTP.WriteTimeout = D(0) }, "http.write_timeout:"},
+		{"http conns", func(c *Config) { c.HTTP.MaxConnections = 0 }, "http.max_connections: must be in 1..2147483647, got 0"},
+		{"http per ip", func(c *Config) { c.HTTP.MaxConnectionsPerIP = -1 }, "http.max_connections_per_ip: must be in 0..2147483647, got -1"},
+		{"http drain", func(c *Config) { c.HTTP.ShutdownDrain = D(4 * time.Second) }, "http.shutdown_drain: want 0s..3s"},
 		{"rtmps cert only", func(c *Config) { c.RTMPS.Cert = "c.pem" }, "rtmps.key: must be set when rtmps.cert is set"},
 		{"https key only", func(c *Config) { c.HTTPS.Key = "k.pem" }, "https.cert: must be set when https.key is set"},
 		{"bad pattern", func(c *Config) { c.Paths = map[string]PathConfig{"live/[": {}} }, `paths."live/[": invalid glob pattern`},
@@ -441,5 +465,19 @@ func TestPathSettingsTieIsDeterministic(t *testing.T) {
 	}}
 	for range 20 {
 		require.Equal(t, []string{"a"}, c.PathSettings("live/xx").PlayKeys)
+	}
+}
+
+func TestAllowedOrigins(t *testing.T) {
+	c, err := Defaults()
+	require.NoError(t, err)
+	require.Equal(t, []string{"*"}, c.HTTP.AllowedOrigins, "default: every origin, as before the key")
+	c.HTTP.AllowedOrigins = []string{"https://a.example", "http://localhost:3000", "*"}
+	require.NoError(t, c.Validate())
+	for _, bad := range []string{"a.example", "https://a.example/", "https://a.example/x", "https://a.example?q", "https://u@a.example", ""} {
+		c.HTTP.AllowedOrigins = []string{"*", bad}
+		err := c.Validate()
+		require.Error(t, err, bad)
+		require.Contains(t, err.Error(), "http.allowed_origins[1]", bad)
 	}
 }

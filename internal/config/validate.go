@@ -26,6 +26,10 @@ const (
 	maxSetChunkSize = 1<<31 - 1
 )
 
+// MaxShutdownDrain is the longest http.shutdown_drain: what remains of the
+// 5 s stop (CONTRACT.md) is left for in-flight responses to finish.
+const MaxShutdownDrain = 3 * time.Second
+
 // Validate checks every value of c and reports every problem in one error,
 // each naming its key, e.g.
 // "config: rtmp.chunk_size: must be in 128..16777215, got 64".
@@ -43,10 +47,22 @@ func (c *Config) Validate() error {
 	v.between("rtmp.max_chunk_size", c.RTMP.MaxChunkSize, MinChunkSize, maxSetChunkSize)
 	v.between("rtmp.max_chunk_streams", c.RTMP.MaxChunkStreams, 1, 65599)
 	v.between("rtmp.max_connections", c.RTMP.MaxConnections, 1, math.MaxInt32)
+	v.between("rtmp.max_unfinished_bytes", c.RTMP.MaxUnfinishedBytes, c.RTMP.MaxMessageSize, math.MaxInt32)
+	v.between("rtmp.unfinished_budget", c.RTMP.UnfinishedBudget, c.RTMP.MaxUnfinishedBytes, math.MaxInt)
+	v.positiveDuration("rtmp.message_timeout", c.RTMP.MessageTimeout)
 
 	v.listen("rtmps.listen", c.RTMPS.Listen)
 	v.certPair("rtmps", c.RTMPS.Cert, c.RTMPS.Key)
 	v.listen("http.listen", c.HTTP.Listen)
+	v.positiveDuration("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	v.positiveDuration("http.idle_timeout", c.HTTP.IdleTimeout)
+	v.positiveDuration("http.write_timeout", c.HTTP.WriteTimeout)
+	v.between("http.max_connections", c.HTTP.MaxConnections, 1, math.MaxInt32)
+	v.between("http.max_connections_per_ip", c.HTTP.MaxConnectionsPerIP, 0, math.MaxInt32)
+	if d := c.HTTP.ShutdownDrain.Duration; d < 0 || d > MaxShutdownDrain {
+		v.fail("http.shutdown_drain", "want 0s..%s (the stop must end within 5 s), got %s", MaxShutdownDrain, d)
+	}
+	v.origins("http.allowed_origins", c.HTTP.AllowedOrigins)
 	v.listen("https.listen", c.HTTPS.Listen)
 	v.certPair("https", c.HTTPS.Cert, c.HTTPS.Key)
 	v.listen("webrtc.listen", c.WebRTC.Listen)
@@ -69,6 +85,7 @@ func (c *Config) Validate() error {
 	v.between("hls.window", c.HLS.Window, 3, 100)
 
 	v.positiveDuration("hub.max_lag", c.Hub.MaxLag)
+	v.positiveDuration("hub.max_gop_duration", c.Hub.MaxGOPDuration)
 	v.positiveDuration("hub.republish_grace", c.Hub.RepublishGrace)
 	v.between("hub.max_buffer_bytes", c.Hub.MaxBufferBytes, 1, math.MaxInt)
 	v.between("hub.max_skips", c.Hub.MaxSkips, 1, math.MaxInt32)
@@ -118,6 +135,21 @@ func (v *validator) positiveDuration(key string, d Duration) {
 func (v *validator) listen(key, addr string) {
 	if err := checkListen(addr); err != nil {
 		v.fail(key, "%v", err)
+	}
+}
+
+// origins checks a list of web origins: "*" or scheme://host[:port] with
+// nothing after (the same rule internal/cors applies; config is a leaf).
+func (v *validator) origins(key string, list []string) {
+	for i, o := range list {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.Opaque != "" || u.Path != "" ||
+			u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "?#") {
+			v.fail(fmt.Sprintf("%s[%d]", key, i), "want \"*\" or an origin scheme://host[:port] (e.g. https://example.com), got %q", truncate(o))
+		}
 	}
 }
 

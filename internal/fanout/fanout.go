@@ -34,7 +34,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/av"
@@ -328,7 +327,7 @@ type group struct {
 	// Scratch space of the group's goroutine.
 	batch []*av.Packet
 	store net.Buffers
-	iov   []syscall.Iovec
+	iov   netutil.Iovecs
 }
 
 func (g *group) run() {

@@ -40,6 +40,18 @@ type Options struct {
 	// MaxLag is how far (in media time) a reader may fall behind the newest
 	// packet before it jumps to the newest keyframe. Default 5 s.
 	MaxLag time.Duration
+	// MaxGOPDuration is how old (in media time) the newest keyframe may be
+	// and still start new readers (the GOP cache); past it, new readers
+	// wait for the next keyframe, and the publisher is asked for one
+	// (Publisher.KeyframeRequests). It bounds the backlog a reader can get
+	// at start. Default 5 s.
+	MaxGOPDuration time.Duration
+	// KeyframeInterval, when positive, asks the publisher for a keyframe
+	// when the stream has had none for this long (in media time), e.g.
+	// the HLS segment duration, so segments can be cut on time. Only
+	// publishers that make keyframes on demand (WHIP) heed it. Default 0:
+	// off.
+	KeyframeInterval time.Duration
 	// RepublishGrace is how long a stream outlives its publisher, waiting
 	// for it to reconnect. Default 10 s.
 	RepublishGrace time.Duration
@@ -64,6 +76,9 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.MaxLag <= 0 {
 		o.MaxLag = 5 * time.Second
+	}
+	if o.MaxGOPDuration <= 0 {
+		o.MaxGOPDuration = 5 * time.Second
 	}
 	if o.RepublishGrace <= 0 {
 		o.RepublishGrace = 10 * time.Second

@@ -169,19 +169,6 @@ func TestGraceExpiryEndsStream(t *testing.T) {
 	require.NoError(t, err, "the path is free again")
 }
 
-func TestTimestampJumpIsRebased(t *testing.T) {
-	h := quietHub(Options{})
-	p, _ := h.Publish("live/a", ClientInfo{})
-	p.Announce(false, true)
-	require.NoError(t, p.WritePacket(&av.Packet{Track: testAudio, DTS: time.Second, PTS: time.Second, Key: true}))
-	pkt := &av.Packet{Track: testAudio, DTS: 5 * time.Hour, PTS: 5 * time.Hour, Key: true}
-	require.NoError(t, p.WritePacket(pkt))
-	require.Equal(t, time.Second, pkt.DTS)
-	pkt = &av.Packet{Track: testAudio, DTS: 5*time.Hour + 20*time.Millisecond, PTS: 5*time.Hour + 20*time.Millisecond, Key: true}
-	require.NoError(t, p.WritePacket(pkt))
-	require.Equal(t, time.Second+20*time.Millisecond, pkt.DTS, "later packets keep the rebased offset")
-}
-
 func TestCloseEndsReaders(t *testing.T) {
 	h := quietHub(Options{})
 	p, _ := h.Publish("live/a", ClientInfo{})

@@ -13,12 +13,15 @@ type Publisher struct {
 	info  ClientInfo
 	since time.Time
 	done  chan struct{}
+	// keyReq carries keyframe requests (keyframes.go); buffered, one.
+	keyReq chan string
 
 	// Guarded by s.mu.
-	closed  bool
-	started bool
-	offset  time.Duration
-	jumps   int
+	closed   bool
+	started  bool
+	keepTime bool          // KeepTimestamps
+	offset   time.Duration // added to every packet's timestamps (timeline.go)
+	jumps    int
 }
 
 // Path returns the stream's path.
@@ -32,8 +35,22 @@ func (p *Publisher) Stream() *Stream { return p.s }
 // state the right flags. Calling it again updates the kinds.
 func (p *Publisher) Announce(hasVideo, hasAudio bool) { p.s.announce(hasVideo, hasAudio) }
 
+// KeepTimestamps tells the hub that the publisher's timestamps are already
+// on a stream timeline (a transcoder's renditions, which keep their
+// source's timestamps so segments line up across a ladder): they are not
+// moved to start at 0, and a publisher rejoining the stream keeps them when
+// they continue after its end. A gap forwards (a transcoder restarted while
+// its source ran on) is kept, so the timestamps keep following the source;
+// backward jumps are still rebased. Call it before the first WritePacket.
+func (p *Publisher) KeepTimestamps() {
+	p.s.mu.Lock()
+	p.keepTime = true
+	p.s.mu.Unlock()
+}
+
 // WritePacket publishes pkt. It never blocks on readers. The hub rebases
-// pkt's timestamps onto the stream's timeline; pkt must not be used for
+// pkt's timestamps onto the stream's timeline (starting at 0, one offset for
+// all tracks, jumps rebased: timeline.go); pkt must not be used for
 // writing afterwards, as readers share it. It returns ErrEnded once the
 // publisher was closed or kicked.
 func (p *Publisher) WritePacket(pkt *av.Packet) error { return p.s.write(p, pkt) }

@@ -54,7 +54,7 @@ func (r *Reader) Read(ctx context.Context, dst []*av.Packet) ([]*av.Packet, erro
 		case r.cursor < ring.front:
 			r.jump()
 		case r.cursor < ring.head && s.haveKey && r.cursor < s.lastKeySeq &&
-			s.lastDTS-ring.at(r.cursor).DTS > s.hub.opts.MaxLag:
+			s.behind(ring.at(r.cursor)) > s.hub.opts.MaxLag:
 			r.jump()
 		}
 		if r.tooManySkips() {
@@ -105,6 +105,7 @@ func (r *Reader) jump() {
 	} else {
 		r.cursor = s.ring.head
 		r.needKey = true
+		s.askKeyframe("a lagging reader waits for a keyframe")
 	}
 	r.skipped++
 	s.skips.Add(1)

@@ -34,10 +34,17 @@ type Stream struct {
 	ring       *ring
 	notify     chan struct{} // closed and replaced on every write or end
 	lastKeySeq uint64
-	haveKey    bool
+	haveKey    bool // lastKeySeq is the GOP cache's keyframe (keyframes.go)
+	// keyDTS is the DTS of the newest video keyframe (haveKeyDTS); askedKey
+	// and askedAt record the publisher was asked for the next one.
+	keyDTS     time.Duration
+	haveKeyDTS bool
+	askedKey   bool
+	askedAt    time.Duration
 	sawVideo   bool
-	lastDTS    time.Duration
+	lastDTS    time.Duration // newest DTS of any track (timeline.go)
 	haveDTS    bool
+	clocks     [2]trackClock // by kindIndex
 	video      *av.Track
 	audio      *av.Track
 	publisher  *Publisher
@@ -63,6 +70,7 @@ type Stream struct {
 	skips       atomic.Uint64
 	drops       atomic.Uint64
 	republishes atomic.Uint64
+	keyRequests atomic.Uint64
 }
 
 func newStream(h *Hub, path string) *Stream {
@@ -130,7 +138,7 @@ func (s *Stream) attachPublisher(info ClientInfo) (*Publisher, error) {
 		s.graceTimer = nil
 		s.republishes.Add(1)
 	}
-	p := &Publisher{s: s, info: info, since: time.Now(), done: make(chan struct{})}
+	p := &Publisher{s: s, info: info, since: time.Now(), done: make(chan struct{}), keyReq: make(chan string, 1)}
 	s.publisher = p
 	s.hub.opts.Logger.Info("publish started", "path", s.path, "proto", info.Protocol, "remote", info.Remote)
 	return p, nil
@@ -149,33 +157,12 @@ func (s *Stream) write(p *Publisher, pkt *av.Packet) error {
 	if p.closed || s.ended {
 		return ErrEnded
 	}
-	if !p.started {
-		p.started = true
-		if s.haveDTS {
-			// Continue the timeline of the previous publisher.
-			p.offset = s.lastDTS + republishGap - pkt.DTS
-		}
-		if s.pendDisc {
-			pkt.Discontinuity = true
-			s.pendDisc = false
-		}
+	if !p.started && s.pendDisc {
+		pkt.Discontinuity = true
+		s.pendDisc = false
 	}
-	dts := pkt.DTS + p.offset
-	if s.haveDTS && (dts < s.lastDTS-maxBackwardJump || dts > s.lastDTS+maxForwardJump) {
-		adjust := s.lastDTS - dts
-		p.offset += adjust
-		dts += adjust
-		p.jumps++
-		if p.jumps <= 3 || p.jumps%100 == 0 {
-			s.hub.opts.Logger.Warn("publisher timestamp jump rebased", "path", s.path,
-				"remote", p.info.Remote, "jump", -adjust, "count", p.jumps)
-		}
-	}
-	pkt.PTS += dts - pkt.DTS
-	pkt.DTS = dts
-	if !s.haveDTS || dts > s.lastDTS {
-		s.lastDTS = dts
-		s.haveDTS = true
+	if !s.retime(p, pkt) {
+		return nil
 	}
 	if pkt.Arrival.IsZero() {
 		pkt.Arrival = time.Now()
@@ -194,6 +181,7 @@ func (s *Stream) write(p *Publisher, pkt *av.Packet) error {
 			s.lastKeySeq, s.haveKey = seq, true
 		}
 	}
+	s.noteKeyframes(pkt)
 	s.trim()
 	s.bytesIn.Add(uint64(len(pkt.Data)))
 	s.packetsIn.Add(1)
@@ -217,9 +205,12 @@ func (s *Stream) wakeFor(pkt *av.Packet) {
 }
 
 // trim drops packets that no reader may need any more: older than MaxLag and
-// before the newest keyframe (the GOP cache), or anything beyond
-// MaxBufferBytes. Caller holds s.mu.
+// before the newest keyframe (the GOP cache, kept for MaxGOPDuration), or
+// anything beyond MaxBufferBytes. Caller holds s.mu.
 func (s *Stream) trim() {
+	if s.gopExpired() {
+		s.haveKey = false // new readers wait for the next keyframe
+	}
 	r := s.ring
 	for r.len() > 1 {
 		if r.bytes > s.hub.opts.MaxBufferBytes {
@@ -229,7 +220,7 @@ func (s *Stream) trim() {
 		if s.haveKey && r.front >= s.lastKeySeq {
 			break
 		}
-		if s.lastDTS-r.at(r.front).DTS <= s.hub.opts.MaxLag {
+		if s.behind(r.at(r.front)) <= s.hub.opts.MaxLag {
 			break
 		}
 		r.popFront()
@@ -333,8 +324,11 @@ func (s *Stream) subscribe(ctx context.Context, info ClientInfo) (*Reader, error
 	case s.haveKey:
 		r.cursor = s.lastKeySeq
 	case s.hasVideo || s.sawVideo:
-		r.cursor = s.ring.front
+		// No keyframe, or only one older than MaxGOPDuration: start with
+		// the next one, and ask the publisher for it.
+		r.cursor = s.ring.head
 		r.needKey = true
+		s.askKeyframe("a new reader waits for a keyframe")
 	default:
 		r.cursor = s.ring.head
 	}
@@ -352,15 +346,18 @@ type Stats struct {
 	Audio       *av.Track
 	// DerivedAudio is the audio track the server transcodes for protocols
 	// that cannot carry Audio (nil when none).
-	DerivedAudio    *av.Track
-	BytesIn         uint64
-	PacketsIn       uint64
-	Readers         map[string]int // by protocol
-	Skips           uint64
-	Drops           uint64
-	Republishes     uint64
-	BufferedPackets int
-	BufferedBytes   int
+	DerivedAudio *av.Track
+	BytesIn      uint64
+	PacketsIn    uint64
+	Readers      map[string]int // by protocol
+	Skips        uint64
+	Drops        uint64
+	Republishes  uint64
+	// KeyframeRequests counts the keyframe requests sent to publishers
+	// (Publisher.KeyframeRequests).
+	KeyframeRequests uint64
+	BufferedPackets  int
+	BufferedBytes    int
 }
 
 // Stats returns a snapshot of the stream.
@@ -371,7 +368,7 @@ func (s *Stream) Stats() Stats {
 		Path: s.path, Created: s.created, Video: s.video, Audio: s.audio, DerivedAudio: s.derived,
 		BytesIn: s.bytesIn.Load(), PacketsIn: s.packetsIn.Load(),
 		Readers: make(map[string]int), Skips: s.skips.Load(), Drops: s.drops.Load(),
-		Republishes: s.republishes.Load(), BufferedPackets: s.ring.len(), BufferedBytes: s.ring.bytes,
+		Republishes: s.republishes.Load(), KeyframeRequests: s.keyRequests.Load(), BufferedPackets: s.ring.len(), BufferedBytes: s.ring.bytes,
 	}
 	if p := s.publisher; p != nil {
 		info := p.info

@@ -109,47 +109,44 @@ func uvarintLEB128(b []byte) (v uint64, m int) {
 }
 
 // makeInit serializes the init section for the given tracks (nil ones are
-// absent).
-func (m *fmp4Muxer) makeInit(tracks []*trackState) ([]byte, error) {
+// absent), and one per track (DASH: one media component per
+// Representation), indexed by track ID.
+func (m *fmp4Muxer) makeInit(tracks []*trackState) ([]byte, [3][]byte, error) {
 	var init fmp4.Init
+	var one [3][]byte
 	for _, ts := range tracks {
 		c, err := initCodec(ts.track)
 		if err != nil {
-			return nil, fmt.Errorf("packager: init %s track: %w", ts.track.Codec, err)
+			return nil, one, fmt.Errorf("packager: init %s track: %w", ts.track.Codec, err)
 		}
-		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: ts.id, TimeScale: ts.timescale, Codec: c})
+		it := &fmp4.InitTrack{ID: ts.id, TimeScale: ts.timescale, Codec: c}
+		init.Tracks = append(init.Tracks, it)
+		if one[ts.id], err = marshalInit(fmp4.Init{Tracks: []*fmp4.InitTrack{it}}, trackBrands); err != nil {
+			return nil, one, err
+		}
 	}
+	muxed, err := marshalInit(init, muxedBrands)
+	return muxed, one, err
+}
+
+func marshalInit(init fmp4.Init, brands []string) ([]byte, error) {
 	var buf seekablebuffer.Buffer
 	if err := init.Marshal(&buf); err != nil {
 		return nil, fmt.Errorf("packager: marshal init: %w", err)
 	}
-	return buf.Bytes(), nil
+	return withBrands(buf.Bytes(), brands)
 }
 
-// makePart serializes one moof+mdat holding the given samples of each
-// track (tracks with no samples are left out).
-func (m *fmp4Muxer) makePart(groups []sampleGroup) ([]byte, error) {
+// makePart serializes one part holding the given samples of each track
+// (tracks with no samples are left out): the muxed moof+mdat and, sharing
+// its sample bytes, each track's own fragment (see fragment).
+func (m *fmp4Muxer) makePart(groups []sampleGroup) ([]byte, [3]trackFragment, error) {
 	m.seq++
-	part := fmp4.Part{SequenceNumber: m.seq}
-	for _, g := range groups {
-		if len(g.samples) == 0 {
-			continue
+	nonEmpty := make([]*sampleGroup, 0, len(groups))
+	for i := range groups {
+		if len(groups[i].samples) > 0 {
+			nonEmpty = append(nonEmpty, &groups[i])
 		}
-		pt := &fmp4.PartTrack{ID: g.ts.id, BaseTime: uint64(g.samples[0].dts)}
-		pt.Samples = make([]*fmp4.Sample, len(g.samples))
-		for i, s := range g.samples {
-			pt.Samples[i] = &fmp4.Sample{
-				Duration:        uint32(s.dur),
-				PTSOffset:       int32(s.cts),
-				IsNonSyncSample: !s.pkt.Key,
-				Payload:         s.pkt.Data,
-			}
-		}
-		part.Tracks = append(part.Tracks, pt)
 	}
-	var buf seekablebuffer.Buffer
-	if err := part.Marshal(&buf); err != nil {
-		return nil, fmt.Errorf("packager: marshal part: %w", err)
-	}
-	return buf.Bytes(), nil
+	return fragment(m.seq, nonEmpty)
 }

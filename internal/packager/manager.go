@@ -25,6 +25,11 @@ type Manager struct {
 	// IdleTimeout stops a packager nobody acquired for this long. Default
 	// 30 s.
 	IdleTimeout time.Duration
+	// EndLinger is how long a packager whose stream ended keeps answering
+	// (playlists with EXT-X-ENDLIST, its last segments for players still
+	// fetching them) however often it is requested; then it is dropped
+	// with its window. Default 10 s, at most IdleTimeout.
+	EndLinger time.Duration
 	// Logger receives lifecycle logs. Default slog.Default().
 	Logger *slog.Logger
 
@@ -48,6 +53,7 @@ type entry struct {
 	cancel context.CancelFunc
 	refs   int
 	idle   *time.Timer
+	linger *time.Timer // drops the entry EndLinger after its stream ended
 }
 
 // ErrClosed is returned by Acquire after Close.
@@ -143,6 +149,32 @@ func (m *Manager) Lookup(path string, f Format) (*Packager, func()) {
 	return e.p, m.releaser(e)
 }
 
+func (m *Manager) endLinger() time.Duration {
+	if m.EndLinger > 0 {
+		return min(m.EndLinger, m.idleTimeout())
+	}
+	return min(10*time.Second, m.idleTimeout())
+}
+
+// ended schedules e's removal once its packager stopped (the stream
+// ended, or an error), so an ended stream's window does not wait for the
+// idle timeout of its last viewers' polling.
+func (m *Manager) ended(e *entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries[e.key] != e || m.closed {
+		return
+	}
+	e.linger = time.AfterFunc(m.endLinger(), func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.entries[e.key] == e {
+			m.logger().Debug("packager ended, dropping", "path", e.key.path, "format", e.key.format.String())
+			m.removeLocked(e)
+		}
+	})
+}
+
 func (m *Manager) releaser(e *entry) func() {
 	var once sync.Once
 	return func() {
@@ -171,6 +203,10 @@ func (m *Manager) removeLocked(e *entry) {
 	if e.idle != nil {
 		e.idle.Stop()
 		e.idle = nil
+	}
+	if e.linger != nil {
+		e.linger.Stop()
+		e.linger = nil
 	}
 	if e.cancel != nil {
 		e.cancel()
@@ -203,7 +239,6 @@ func (m *Manager) start(e *entry) {
 			finish(nil, nil, fmt.Errorf("packager: subscribe %s: %w", e.key.path, err))
 			return
 		}
-		defer r.Close()
 		if e.key.format == FormatMPEGTS {
 			r.PreferAudio(av.CodecAAC) // AAC derived from an Opus publisher
 		}
@@ -213,15 +248,85 @@ func (m *Manager) start(e *entry) {
 		p := New(opts)
 		video, audio := r.Tracks()
 		if err := p.SetTracks(video, audio); err != nil {
+			r.Close()
 			finish(nil, nil, err)
 			return
 		}
 		finish(p, r.Stream(), nil)
 		log.Debug("packager started", "session", p.SessionID())
-		if err := p.Run(ctx, r); err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("packager stopped", "reason", err.Error())
-		}
+		m.run(ctx, e, p, r, log)
+		m.ended(e)
 	}()
+}
+
+// Restart budget: a packager whose reader or muxer fails while its stream
+// is live is restarted (resubscribed, continuing its window with a
+// discontinuity) at most maxRestarts times per restartWindow, each after
+// restartDelay; beyond that it ends, and playlists say EXT-X-ENDLIST.
+const (
+	maxRestarts   = 5
+	restartWindow = time.Minute
+	restartDelay  = 200 * time.Millisecond
+)
+
+// run feeds p from r, restarting it on failures while e's stream is live,
+// until the stream ends or ctx is done; it ends p and closes r.
+func (m *Manager) run(ctx context.Context, e *entry, p *Packager, r *hub.Reader, log *slog.Logger) {
+	var restarts []time.Time
+	for {
+		err := p.feed(ctx, r)
+		r.Close()
+		switch {
+		case errors.Is(err, hub.ErrEnded):
+			p.End(nil)
+			return
+		case ctx.Err() != nil:
+			p.End(ctx.Err())
+			return
+		case errors.Is(err, hub.ErrKicked), errors.Is(err, hub.ErrClosed):
+			// Stopped on purpose (an operator's kick, shutdown).
+			p.End(err)
+			log.Warn("packager stopped", "reason", err.Error())
+			return
+		}
+		now := time.Now()
+		for len(restarts) > 0 && now.Sub(restarts[0]) > restartWindow {
+			restarts = restarts[1:]
+		}
+		if len(restarts) >= maxRestarts {
+			p.End(err)
+			log.Warn("packager stopped", "reason", err.Error(), "restarts", len(restarts))
+			return
+		}
+		restarts = append(restarts, now)
+		log.Warn("packager restarting", "reason", err.Error(), "session", p.SessionID())
+		select {
+		case <-time.After(restartDelay):
+		case <-ctx.Done():
+			p.End(ctx.Err())
+			return
+		}
+		r, err = m.Hub.Subscribe(ctx, e.key.path, hub.ClientInfo{Protocol: "hls", Remote: "packager"})
+		if err != nil {
+			p.End(nil) // the stream is gone: its playlist ends
+			return
+		}
+		if r.Stream() != e.stream {
+			// A new stream at the path: Acquire starts a new packager.
+			r.Close()
+			p.End(nil)
+			return
+		}
+		if e.key.format == FormatMPEGTS {
+			r.PreferAudio(av.CodecAAC)
+		}
+		if err := p.restart(r.Tracks()); err != nil {
+			r.Close()
+			p.End(err)
+			log.Warn("packager stopped", "reason", err.Error())
+			return
+		}
+	}
 }
 
 // Close stops every packager and waits for them.

@@ -22,11 +22,24 @@ type Init struct {
 	// Start is the media time of the first segment that uses it (DASH:
 	// the start of the Period it opens).
 	Start time.Duration
+
+	tracks [3][]byte // per-track init sections by track ID (TrackData)
+}
+
+// TrackData returns the init section describing only track id
+// (TrackVideo, TrackAudio), nil if the init has no such track. DASH
+// serves it: one media component per Representation.
+func (in *Init) TrackData(id int) []byte {
+	if id < 0 || id >= len(in.tracks) {
+		return nil
+	}
+	return in.tracks[id]
 }
 
 // Part is a partial segment: for fMP4 one CMAF chunk (moof+mdat) holding
-// every sample of every track within its time span. It is immutable once
-// published and shared by every viewer (HLS and, later, DASH).
+// every sample of every track within its time span, and the same samples
+// as one fragment per track (Fragment). It is immutable once published
+// and shared by every viewer (HLS muxed, DASH per track).
 type Part struct {
 	// MSN is the media sequence number of the segment holding the part.
 	MSN uint64
@@ -39,9 +52,39 @@ type Part struct {
 	// Independent reports that the part starts with a keyframe (or holds
 	// audio only): RFC 8216bis §4.4.4.9 EXT-X-PART INDEPENDENT=YES.
 	Independent bool
-	// Data is the serialized part; the concatenation of a segment's parts
-	// is the segment.
+	// Data is the serialized part (one moof with every track's traf, one
+	// mdat); the concatenation of a segment's parts is the segment.
 	Data []byte
+
+	// tracks are the per-track fragments by track ID; their sample bytes
+	// are Data's (see trackFragment).
+	tracks [3]trackFragment
+}
+
+// Fragment returns the CMAF fragment of the part holding only track id's
+// samples (TrackVideo, TrackAudio), to be written header then payload;
+// both nil when the part has none. The payload is shared with Data, so
+// DASH serves the same sample bytes as HLS without a copy or a parse.
+func (p *Part) Fragment(id int) (header, payload []byte) {
+	if id < 0 || id >= len(p.tracks) {
+		return nil, nil
+	}
+	f := &p.tracks[id]
+	return f.header, f.payload
+}
+
+// FragmentSize is the byte size of track id's fragment (see Fragment).
+func (p *Part) FragmentSize(id int) int {
+	h, d := p.Fragment(id)
+	return len(h) + len(d)
+}
+
+// Samples is how many samples of track id the part holds.
+func (p *Part) Samples(id int) int {
+	if id < 0 || id >= len(p.tracks) {
+		return 0
+	}
+	return p.tracks[id].samples
 }
 
 // Segment is a media segment: it starts at a keyframe (unless the stream
@@ -71,6 +114,11 @@ type Segment struct {
 	TS []byte
 	// Complete reports that no more parts will be added.
 	Complete bool
+	// Gap marks a placeholder for media time the stream skipped (RFC
+	// 8216bis §4.4.4.7 EXT-X-GAP): it has no media and is never served,
+	// and exists so that segment numbers keep following media time
+	// (AlignMSN) while staying consecutive, as playlists number them.
+	Gap bool
 }
 
 // Size returns the segment's byte size (complete or not).
@@ -213,12 +261,12 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 	s.Duration = dur
 	s.TS = ts
 	s.Complete = true
-	// RFC 8216bis §4.4.3.1: each EXTINF rounded to the nearest integer
-	// must not exceed the target duration; grow it if a GOP is longer than
-	// configured (players re-read it).
-	if r := dur.Round(time.Second); r > w.target {
-		w.target = r
-	}
+	w.trimLocked()
+	w.wake()
+}
+
+// trimLocked drops the oldest segments beyond retained. Caller holds mu.
+func (w *window) trimLocked() {
 	for len(w.segs) > w.retained {
 		if w.segs[1].Discontinuity {
 			w.discSeq++
@@ -226,7 +274,24 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 		w.segs[0] = nil
 		w.segs = w.segs[1:]
 	}
-	w.wake()
+}
+
+// addGaps appends complete gap segments (Segment.Gap) after the last
+// segment, which is complete; the caller begins the next segment at once.
+func (w *window) addGaps(gaps []*Segment) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.segs = append(w.segs, gaps...)
+	w.totalSegs += uint64(len(gaps))
+	w.trimLocked()
+}
+
+// fixTarget sets the target duration (before the first segment
+// completes: Packager.fixTarget).
+func (w *window) fixTarget(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.target = d
 }
 
 // end marks the stream ended. Caller has closed any open segment.

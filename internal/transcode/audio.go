@@ -175,6 +175,9 @@ func (b *AudioBridges) run(ctx context.Context, st *hub.Stream, to av.Codec) {
 		case errors.Is(err, hub.ErrEnded), errors.Is(err, errSameCodec):
 			log.Info("audio bridge stopped", "reason", err.Error())
 			return
+		case errors.Is(err, errCannotBridge):
+			log.Warn("audio bridge stopped; viewers that need this codec get no audio", "reason", err.Error())
+			return
 		}
 		if time.Since(start) > time.Minute {
 			backoff = bridgeMinBackoff

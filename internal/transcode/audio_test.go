@@ -39,9 +39,14 @@ func clickPackets(t *testing.T, c av.Codec, dur time.Duration) []*av.Packet {
 		clickInterval.Seconds(), dur.Seconds())
 	file := filepath.Join(t.TempDir(), "clip")
 	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src}
-	if c == av.CodecOpus {
+	switch c {
+	case av.CodecOpus:
 		args = append(args, "-c:a", "libopus", "-b:a", "96k", "-frame_duration", "20", "-f", "ogg", file)
-	} else {
+	case av.CodecMP3:
+		// CBR 128 kb/s at 48 kHz: every frame is 384 bytes; no ID3 or Xing
+		// frame, as an RTMP encoder sends it.
+		args = append(args, "-c:a", "libmp3lame", "-b:a", "128k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3", file)
+	default:
 		args = append(args, "-c:a", "aac", "-b:a", "128k", "-f", "adts", file)
 	}
 	out, err := exec.Command(ffmpeg, args...).CombinedOutput()
@@ -50,7 +55,17 @@ func clickPackets(t *testing.T, c av.Codec, dur time.Duration) []*av.Packet {
 	require.NoError(t, err)
 	br := bufio.NewReader(bytes.NewReader(data))
 	var pkts []*av.Packet
-	if c == av.CodecOpus {
+	if c == av.CodecMP3 {
+		cfg, err := av.MP3Config(data)
+		require.NoError(t, err)
+		track, err := av.NewTrack(av.CodecMP3, cfg)
+		require.NoError(t, err)
+		const frameSize, frameSamples = 384, 1152 // MPEG-1 Layer III, 128 kb/s, 48 kHz
+		for n := 0; (n+1)*frameSize <= len(data); n++ {
+			pts := time.Duration(n) * frameSamples * time.Second / 48000
+			pkts = append(pkts, &av.Packet{Track: track, PTS: pts, DTS: pts, Key: true, Data: data[n*frameSize : (n+1)*frameSize]})
+		}
+	} else if c == av.CodecOpus {
 		r := newOggReader(br)
 		head, err := r.next()
 		require.NoError(t, err)
@@ -266,6 +281,16 @@ func TestAudioBridgeAACToOpusKeepsTiming(t *testing.T) {
 	checkBridgeTiming(t, "AAC→Opus", src, src, derived)
 }
 
+// TestAudioBridgeMP3ToOpusKeepsTiming: WHEP viewers of an RTMP publisher
+// sending MP3 get Opus derived from it, on time.
+func TestAudioBridgeMP3ToOpusKeepsTiming(t *testing.T) {
+	src := clickPackets(t, av.CodecMP3, 3*time.Second)
+	derived := runBridge(t, src, av.CodecOpus, false)
+	require.NotEmpty(t, derived, "derived Opus packets")
+	require.Equal(t, av.CodecOpus, derived[0].Track.Codec)
+	checkBridgeTiming(t, "MP3→Opus", src, src, derived)
+}
+
 func TestAudioBridgeIdleForSameCodec(t *testing.T) {
 	src := clickPackets(t, av.CodecOpus, time.Second)
 	derived := runBridge(t, src[:20], av.CodecOpus, false)
@@ -273,3 +298,14 @@ func TestAudioBridgeIdleForSameCodec(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// An MP3 stream the MPEG-TS muxer cannot take (MPEG-2 lower sampling
+// frequencies) stops the bridge for good instead of restarting ffmpeg.
+func TestAudioBridgeCannotBridgeLowRateMP3(t *testing.T) {
+	cfg, err := av.MP3Config([]byte{0xFF, 0xF3, 0x80, 0x04}) // MPEG-2, 22.05 kHz
+	require.NoError(t, err)
+	track, err := av.NewTrack(av.CodecMP3, cfg)
+	require.NoError(t, err)
+	_, err = newTSAudioWriter(track)
+	require.ErrorIs(t, err, errCannotBridge)
+}

@@ -31,8 +31,14 @@ const (
 type job struct {
 	m      *Manager
 	source string
-	ladder []Rung
-	log    *slog.Logger
+	// stream is the source stream the job transcodes; a later stream at
+	// the same path gets a job of its own.
+	stream *hub.Stream
+	// successor, guarded by m.mu, is set when a new stream replaced
+	// stream before the job ended (see Manager.startLocked).
+	successor *successor
+	ladder    []Rung
+	log       *slog.Logger
 	// onDemand makes the job stop after the idle timeout without touch.
 	onDemand bool
 	// lastUse is the time of the last touch (Unix nanoseconds).
@@ -113,6 +119,7 @@ func (j *job) run(ctx context.Context) {
 			j.log.Warn("transcode: rendition path unavailable", "rendition", RenditionPath(j.source, r), "reason", err.Error())
 			continue
 		}
+		p.KeepTimestamps() // -copyts: the source's timeline, shared by the ladder
 		pubs[i] = p
 	}
 	defer func() {
@@ -131,6 +138,12 @@ func (j *job) run(ctx context.Context) {
 			if !errors.Is(err, hub.ErrNotFound) && !errors.Is(err, hub.ErrEnded) && ctx.Err() == nil {
 				j.log.Warn("transcode: cannot read source", "reason", err.Error())
 			}
+			return
+		}
+		if reader.Stream() != j.stream {
+			// A new stream at the path (restarted after a crash backoff):
+			// its own job serves it (Manager.startLocked, successor).
+			reader.Close()
 			return
 		}
 		// Debian's ffmpeg reads FLV audio as AAC only (no Enhanced RTMP
@@ -292,9 +305,9 @@ func (j *job) pump(r io.Reader, pub *hub.Publisher, st *rungState, hasAudio bool
 		var pkt *av.Packet
 		switch tag.Type {
 		case flv.TagVideo:
-			pkt, err = d.Video(tag.Timestamp, tag.Body)
+			pkt, err = d.Video(int64(tag.Timestamp), tag.Body)
 		case flv.TagAudio:
-			pkt, err = d.Audio(tag.Timestamp, tag.Body)
+			pkt, err = d.Audio(int64(tag.Timestamp), tag.Body)
 		default:
 			continue
 		}

@@ -115,6 +115,11 @@ func (m *Manager) Ensure(path string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j := m.jobs[path]
+	if j != nil && j.stream != m.opts.Hub.Stream(path) {
+		// The old stream's job is winding down: queue this one's.
+		m.startLocked(path, m.onDemand(path))
+		return true
+	}
 	if j == nil {
 		j = m.startLocked(path, m.onDemand(path))
 	}
@@ -139,10 +144,26 @@ func (m *Manager) Touch(path string) {
 	}
 }
 
-// startLocked starts the ladder of path; idle makes it stop after
-// IdleTimeout without a touch. Caller holds mu.
+// startLocked starts the ladder of path's current stream; idle makes it
+// stop after IdleTimeout without a touch. Caller holds mu.
+//
+// A job serves one hub stream. When the stream at path was replaced (the
+// publisher came back after the republish grace) while the old stream's
+// job is still winding down (ffmpeg flushing, its renditions still
+// published), the new stream's ladder is started as soon as that job is
+// gone (job.successor) rather than skipped.
 func (m *Manager) startLocked(path string, idle bool) *job {
-	if m.ctx.Err() != nil || m.renditions[path] != "" || m.jobs[path] != nil {
+	if m.ctx.Err() != nil || m.renditions[path] != "" {
+		return nil
+	}
+	st := m.opts.Hub.Stream(path)
+	if st == nil {
+		return nil
+	}
+	if old := m.jobs[path]; old != nil {
+		if old.stream != st {
+			old.successor = &successor{stream: st, idle: idle}
+		}
 		return nil
 	}
 	ladder := m.opts.Ladder(path)
@@ -153,7 +174,7 @@ func (m *Manager) startLocked(path string, idle bool) *job {
 		m.renditions[RenditionPath(path, r)] = path
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	j := &job{m: m, source: path, ladder: ladder, onDemand: idle, log: m.opts.Logger.With("component", "transcode", "path", path)}
+	j := &job{m: m, source: path, stream: st, ladder: ladder, onDemand: idle, log: m.opts.Logger.With("component", "transcode", "path", path)}
 	j.touch()
 	m.jobs[path] = j
 	m.wg.Add(1)
@@ -165,13 +186,23 @@ func (m *Manager) startLocked(path string, idle bool) *job {
 		}
 		j.run(ctx)
 		m.mu.Lock()
+		defer m.mu.Unlock()
 		delete(m.jobs, path)
 		for _, r := range ladder {
 			delete(m.renditions, RenditionPath(path, r))
 		}
-		m.mu.Unlock()
+		if next := j.successor; next != nil && m.opts.Hub.Stream(path) == next.stream {
+			m.startLocked(path, next.idle)
+		}
 	}()
 	return j
+}
+
+// successor is the stream that replaced a job's while the job was still
+// running: its ladder starts once the job is gone.
+type successor struct {
+	stream *hub.Stream
+	idle   bool
 }
 
 // JobStats describes one running transcoder for the API and metrics.

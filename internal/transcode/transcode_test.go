@@ -60,14 +60,20 @@ func publishClipFor(ctx context.Context, t *testing.T, h *hub.Hub, path string, 
 	t.Helper()
 	clip, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{Size: "640x360", Duration: dur}))
 	require.NoError(t, err)
+	publishLoadedClip(ctx, t, h, path, clip)
+}
+
+// publishLoadedClip writes clip into the hub in real time.
+func publishLoadedClip(ctx context.Context, t *testing.T, h *hub.Hub, path string, clip *replay.Clip) {
+	t.Helper()
 	pub, err := h.Publish(path, hub.ClientInfo{Protocol: "test"})
 	require.NoError(t, err)
 	var d flv.Demuxer
 	for _, tag := range clip.Config {
 		if tag.Type == flv.TagVideo {
-			_, err = d.Video(tag.Timestamp, tag.Body)
+			_, err = d.Video(int64(tag.Timestamp), tag.Body)
 		} else if tag.Type == flv.TagAudio {
-			_, err = d.Audio(tag.Timestamp, tag.Body)
+			_, err = d.Audio(int64(tag.Timestamp), tag.Body)
 		}
 		require.NoError(t, err)
 	}
@@ -85,9 +91,9 @@ func publishClipFor(ctx context.Context, t *testing.T, h *hub.Hub, path string, 
 			}
 			var p *av.Packet
 			if tag.Type == flv.TagVideo {
-				p, _ = d.Video(tag.Timestamp, tag.Body)
+				p, _ = d.Video(int64(tag.Timestamp), tag.Body)
 			} else {
-				p, _ = d.Audio(tag.Timestamp, tag.Body)
+				p, _ = d.Audio(int64(tag.Timestamp), tag.Body)
 			}
 			if p != nil && pub.WritePacket(p) != nil {
 				return

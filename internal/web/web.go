@@ -24,7 +24,7 @@ import (
 var embedded embed.FS
 
 // StaticPrefix is the URL prefix of the static files (a reserved first
-// path segment, CONTRACT.md).
+// path segment, docs/contract.md).
 const StaticPrefix = "/static/"
 
 // vendorFiles are the player libraries the pages load, by file name under

@@ -208,8 +208,9 @@ func avcDecoderConfig(sps, pps []byte) []byte {
 
 // rtpClock maps one track's RTP timestamps to the stream timeline: the
 // first packet is placed at its arrival time relative to the session's
-// first packet (so audio and video start aligned as received), later ones
-// by their RTP timestamp distance, unwrapped across 2^32 (RFC 3550 §5.1).
+// first packet (so audio and video start aligned as received, until sender
+// reports align them exactly: av_sync.go), later ones by their RTP
+// timestamp distance, unwrapped across 2^32 (RFC 3550 §5.1).
 type rtpClock struct {
 	rate    int64
 	started bool

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	pion "github.com/pion/webrtc/v4"
@@ -53,30 +54,33 @@ func answerOffer(ctx context.Context, pc *pion.PeerConnection, offerSDP string) 
 }
 
 // writeAnswer sends 201 Created with the answer and the session resource
-// (WHEP/WHIP: the Location header names the resource to DELETE).
+// (WHEP/WHIP: the Location header names the resource to DELETE). The ETag
+// names the session's one ICE session (RFC 9725 §4.3; clients such as
+// MediaMTX require it). No Accept-Patch is sent: this server neither
+// trickles nor restarts ICE, so clients do not PATCH (and a PATCH gets 405
+// with Allow: DELETE, OPTIONS); a client's own candidates are learned from
+// its connectivity checks (peer-reflexive, RFC 8445 §7.3.1.3).
 func writeAnswer(w http.ResponseWriter, location, sdp string) {
 	w.Header().Set("Content-Type", "application/sdp")
 	w.Header().Set("Location", location)
+	w.Header().Set("ETag", `"`+location[strings.LastIndexByte(location, '/')+1:]+`"`)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, sdp)
 }
 
 // refuseSessionMethod answers the methods a session resource does not
-// take: OPTIONS (CORS preflight), PATCH (no trickle ICE or ICE restart) and
-// anything else. It reports whether it answered; DELETE is left to the
-// caller.
+// take: PATCH (no trickle ICE or ICE restart) and anything but DELETE. It
+// reports whether it answered; DELETE is left to the caller. (CORS
+// preflights are answered by the router.)
 func refuseSessionMethod(w http.ResponseWriter, r *http.Request, kind string) bool {
-	setCORS(w)
 	switch r.Method {
-	case http.MethodOptions:
-		ServeOptions(w, r)
 	case http.MethodPatch:
 		w.Header().Set("Allow", "DELETE, OPTIONS")
 		http.Error(w, "trickle ICE and ICE restarts are not supported: the SDP answer already holds every ICE candidate; to reconnect, DELETE this session and POST a new offer", http.StatusMethodNotAllowed)
 	case http.MethodDelete:
 		return false
 	default:
-		w.Header().Set("Allow", "DELETE, PATCH, OPTIONS")
+		w.Header().Set("Allow", "DELETE, OPTIONS")
 		http.Error(w, "method not allowed on a "+kind+" session", http.StatusMethodNotAllowed)
 	}
 	return true

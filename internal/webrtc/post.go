@@ -18,27 +18,23 @@ type offerPost struct {
 	w    http.ResponseWriter
 	log  *slog.Logger
 	kind string // "whep" or "whip", for logs
-	areq *auth.Request
-	body []byte
-	off  *offer
+	// grant is the authorization the router gave; Ended when done.
+	grant *auth.Grant
+	body  []byte
+	off   *offer
 	// ip holds a session slot (reserve) while reserved is set.
 	ip       string
 	reserved bool
-	owned    bool // a session took over areq and the slot (handOver)
+	owned    bool // a session took over grant and the slot (handOver)
 }
 
 // beginOffer does what every WHEP (publish false) and WHIP (publish true)
-// POST starts with: CORS headers, authorization for action, reading and
-// checking the SDP offer. On false the refusal is written and nothing is
-// held; otherwise the caller must defer p.finish.
-func (s *Server) beginOffer(w http.ResponseWriter, r *http.Request, kind string, action auth.Action, path string, publish bool) (*offerPost, bool) {
-	setCORS(w)
-	p := &offerPost{srv: s, w: w, kind: kind, log: s.Logger.With("proto", kind, "path", path, "remote", r.RemoteAddr)}
-	areq, ok := s.authorize(w, r, action, kind, path, p.refuse)
-	if !ok {
-		return nil, false
-	}
-	p.areq = areq
+// POST, already authorized (g), starts with: reading and checking the SDP
+// offer. On false the refusal is written and nothing is held; otherwise
+// the caller must defer p.finish.
+func (s *Server) beginOffer(w http.ResponseWriter, r *http.Request, kind string, g auth.Grant, path string, publish bool) (*offerPost, bool) {
+	p := &offerPost{srv: s, w: w, kind: kind, log: s.Logger.With("proto", kind, "path", path, "remote", r.RemoteAddr),
+		grant: &g}
 	body, ok := readOffer(w, r, p.refuse)
 	if !ok {
 		p.finish()
@@ -85,7 +81,7 @@ func (p *offerPost) finish() {
 	if p.reserved {
 		p.srv.release(p.ip)
 	}
-	p.srv.ended(p.areq)
+	ended(p.grant)
 }
 
 // answer negotiates the session's PeerConnection with the offer and

@@ -68,9 +68,6 @@ type Server struct {
 	Bridges AudioBridges
 	// Logger receives session logs. Default slog.Default().
 	Logger *slog.Logger
-	// Auth is asked before every WHIP publish and WHEP play. Default nil:
-	// everyone is allowed.
-	Auth Authorizer
 
 	udp      *net.UDPConn
 	tcp      net.Listener

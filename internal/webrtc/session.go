@@ -34,7 +34,7 @@ type session struct {
 
 	pc     *pion.PeerConnection
 	reader *hub.Reader
-	areq   *auth.Request // for Auth.Ended; nil without Auth
+	grant  *auth.Grant // Ended when the session ends
 	cache  *payloadCache
 	video  *pion.TrackLocalStaticRTP // nil when not sent
 	audio  *pion.TrackLocalStaticRTP // nil when not sent
@@ -173,7 +173,7 @@ func (s *session) teardown() {
 	if s.releaseBridge != nil {
 		s.releaseBridge()
 	}
-	s.srv.ended(s.areq)
+	ended(s.grant)
 	left := s.srv.unregister(s)
 	s.log.Info("whep session closed", "reason", s.closeReason(),
 		"duration", time.Since(s.start).Round(time.Millisecond), "sessions", left)

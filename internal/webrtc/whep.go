@@ -32,13 +32,12 @@ func ResourcePath(path, id string) string { return "/" + path + "/whep/" + id }
 // viewer's SDP offer; the answer is 201 Created with the SDP answer, which
 // already holds every ICE candidate (ICE gathering completes before
 // answering, as WHEP allows when the server does not trickle), and the
-// session resource in Location. Errors: 401/403 denied by Auth
-// (draft-ietf-wish-whep-03 "Authentication and authorization": bearer
-// token), 415 wrong Content-Type, 413 offer
-// too large, 400 unusable offer (with the reason), 404 stream not
+// session resource in Location. The caller has authorized the play (g,
+// ended when the session ends; see auth.go). Errors: 415 wrong
+// Content-Type, 413 offer too large, 400 unusable offer (with the reason), 404 stream not
 // published, 503 session limit reached.
-func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) {
-	post, ok := s.beginOffer(w, r, "whep", auth.Play, path, false)
+func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string, g auth.Grant) {
+	post, ok := s.beginOffer(w, r, "whep", g, path, false)
 	if !ok {
 		return
 	}
@@ -88,7 +87,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 	id := newID()
 	sess := newSession(s, id, path, reader.Stream(), post.log.With("session", id))
 	sess.ip = post.ip
-	sess.pc, sess.reader, sess.areq = pc, reader, post.areq
+	sess.pc, sess.reader, sess.grant = pc, reader, post.grant
 	var senders []*pion.RTPSender
 	if plan.video != nil {
 		sess.video, err = pion.NewTrackLocalStaticRTP(plan.video.RTPCodecCapability, "video", "sluice")
@@ -137,7 +136,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string) 
 // /{app}/{name}/whep/{id}: DELETE ends the session (draft-ietf-wish-whep-03,
 // "Playback session setup": the viewer terminates the session with DELETE);
 // PATCH is refused with 405 since this server neither trickles nor
-// restarts ICE ("ICE support"); OPTIONS answers CORS preflight.
+// restarts ICE ("ICE support"); the router answers CORS preflights.
 func (s *Server) ServeSession(w http.ResponseWriter, r *http.Request, path, id string) {
 	if refuseSessionMethod(w, r, "WHEP") {
 		return
@@ -153,24 +152,6 @@ func (s *Server) ServeSession(w http.ResponseWriter, r *http.Request, path, id s
 	case <-time.After(5 * time.Second):
 	}
 	w.WriteHeader(http.StatusOK)
-}
-
-// ServeOptions answers a CORS preflight on a WHEP endpoint or session
-// resource, so browser players on other origins can POST offers, read
-// Location and DELETE.
-func ServeOptions(w http.ResponseWriter, _ *http.Request) {
-	setCORS(w)
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "POST, DELETE, PATCH, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
-	h.Set("Access-Control-Max-Age", "86400")
-	h.Set("Accept-Post", "application/sdp")
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func setCORS(w http.ResponseWriter) {
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	w.Header().Set("Access-Control-Expose-Headers", "Location")
 }
 
 // mediaPlan is what a session sends: the codec of each track, or nil.
@@ -198,7 +179,8 @@ func planMedia(off *offer, st *hub.Stream) (mediaPlan, int, error) {
 			return plan, http.StatusBadRequest, err
 		}
 	}
-	audioOK := audio == nil || audio.Codec == av.CodecAAC || audio.Codec == av.CodecOpus
+	// Opus as published, or derived by the audio bridge from AAC or MP3.
+	audioOK := audio == nil || audio.Codec == av.CodecAAC || audio.Codec == av.CodecOpus || audio.Codec == av.CodecMP3
 	if hasAudio && audioOK && len(off.opus) > 0 {
 		c := off.opus[0]
 		plan.audio = &pion.RTPCodecParameters{

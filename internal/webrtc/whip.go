@@ -37,11 +37,12 @@ func WHIPResourcePath(path, id string) string { return "/" + path + "/whip/" + i
 // resource in Location. The media becomes a hub stream at path, playable by
 // every protocol.
 //
-// Errors: 401/403 denied by Auth, 415 wrong Content-Type, 413 offer too
+// The caller has authorized the publish (g, ended when the session ends).
+// Errors: 415 wrong Content-Type, 413 offer too
 // large, 400 unusable offer (with the reason), 409 the path already has a
 // publisher, 503 session limit reached.
-func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) {
-	post, ok := s.beginOffer(w, r, "whip", auth.Publish, path, true)
+func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string, g auth.Grant) {
+	post, ok := s.beginOffer(w, r, "whip", g, path, true)
 	if !ok {
 		return
 	}
@@ -80,7 +81,7 @@ func (s *Server) ServeWHIP(w http.ResponseWriter, r *http.Request, path string) 
 		return
 	}
 	id := newID()
-	sess := newWHIPSession(s, id, path, pub, pc, post.areq, post.log.With("session", id))
+	sess := newWHIPSession(s, id, path, pub, pc, post.grant, post.log.With("session", id))
 	sess.ip = post.ip
 	if !s.registerWHIP(sess) {
 		_ = pc.Close()
@@ -148,6 +149,9 @@ func planIngest(off *offer) (mediaPlan, error) {
 			PayloadType: pion.PayloadType(c.pt),
 			RTPCodecCapability: pion.RTPCodecCapability{
 				MimeType: mime, ClockRate: 90000, SDPFmtpLine: c.fmtp,
+				// Keyframe requests: PLI ("nack pli", added with NACK)
+				// and FIR (RFC 5104 §7.1) for publishers that offer it.
+				RTCPFeedback: []pion.RTCPFeedback{{Type: "ccm", Parameter: "fir"}},
 			},
 		}
 	}
@@ -216,7 +220,7 @@ type whipSession struct {
 	start time.Time
 	pc    *pion.PeerConnection
 	pub   *hub.Publisher
-	areq  *auth.Request
+	grant *auth.Grant
 
 	lifecycle
 
@@ -229,10 +233,22 @@ type whipSession struct {
 	writeMu sync.Mutex
 	epoch   time.Time // arrival of the session's first RTP packet
 
+	// syncMu guards the tracks' RTP clocks and sender reports (av_sync.go);
+	// taken before writeMu.
+	syncMu    sync.Mutex
+	clocks    [2]*rtpClock   // syncVideo, syncAudio
+	srs       [2]senderClock // the tracks' latest sender reports
+	srDirty   bool           // a report came since the last align
+	syncMoves atomic.Uint64  // audio corrections made
+
 	videoSSRC atomic.Uint32
 	sawKey    atomic.Bool
-	pliMu     sync.Mutex
-	lastPLI   time.Time
+	// fir is set when the publisher's video negotiated "ccm fir"
+	// (RFC 5104 §7.1): keyframe requests then carry a FIR too.
+	fir     atomic.Bool
+	pliMu   sync.Mutex
+	lastPLI time.Time
+	firSeq  uint8 // FIR command sequence number (RFC 5104 §4.3.1.1); guarded by pliMu
 
 	ip string // client IP, for release
 
@@ -241,8 +257,8 @@ type whipSession struct {
 }
 
 func newWHIPSession(srv *Server, id, path string, pub *hub.Publisher, pc *pion.PeerConnection,
-	areq *auth.Request, log *slog.Logger) *whipSession {
-	s := &whipSession{srv: srv, id: id, path: path, log: log, start: time.Now(), pc: pc, pub: pub, areq: areq}
+	grant *auth.Grant, log *slog.Logger) *whipSession {
+	s := &whipSession{srv: srv, id: id, path: path, log: log, start: time.Now(), pc: pc, pub: pub, grant: grant}
 	s.init()
 	return s
 }
@@ -282,6 +298,9 @@ func (s *whipSession) run() {
 			if !s.sawKey.Load() {
 				s.requestKeyframe("waiting for the first keyframe")
 			}
+		case why := <-s.pub.KeyframeRequests():
+			// A reader waits for a keyframe, or the segment grid is due.
+			s.requestKeyframe(why)
 		}
 	}
 }
@@ -294,12 +313,12 @@ func (s *whipSession) teardown() {
 	_ = s.pc.Close() // ends the track readers
 	s.tracks.Wait()
 	s.pub.Close("whip: " + s.closeReason())
-	s.srv.ended(s.areq)
+	ended(s.grant)
 	left := s.srv.unregisterWHIP(s)
 	s.log.Info("whip session closed", "reason", s.closeReason(),
 		"duration", time.Since(s.start).Round(time.Millisecond), "frames", s.frames.Load(),
 		"dropped_frames", s.dropped.Load(), "audio_packets", s.audioPkts.Load(),
-		"lost_packets", s.lost.Load(), "plis", s.plis.Load(), "sessions", left)
+		"lost_packets", s.lost.Load(), "plis", s.plis.Load(), "audio_alignments", s.syncMoves.Load(), "sessions", left)
 	close(s.finished)
 }
 
@@ -312,14 +331,21 @@ func (s *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 	}
 	s.tracks.Add(2)
 	s.tracksMu.Unlock()
+	track, ssrc := syncAudio, uint32(tr.SSRC())
+	if tr.Kind() == pion.RTPCodecTypeVideo {
+		track = syncVideo
+	}
 	go func() {
 		defer s.tracks.Done()
-		// RTCP from the sender (sender reports) goes through the
-		// interceptors; it must be read so it does not pile up.
+		// RTCP from the sender goes through the interceptors; it must be
+		// read so it does not pile up. Its sender reports align the
+		// tracks (av_sync.go).
 		for {
-			if _, _, err := rcv.ReadRTCP(); err != nil {
+			pkts, _, err := rcv.ReadRTCP()
+			if err != nil {
 				return
 			}
+			s.onSenderReports(track, ssrc, pkts)
 		}
 	}()
 	go func() {
@@ -328,6 +354,7 @@ func (s *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 		switch {
 		case tr.Kind() == pion.RTPCodecTypeVideo && videoIngestFor(mime) != nil:
 			s.videoSSRC.Store(uint32(tr.SSRC()))
+			s.fir.Store(hasFeedback(tr.Codec().RTCPFeedback, "ccm", "fir"))
 			s.requestKeyframe("video track started")
 			s.readVideo(tr, videoIngestFor(mime))
 		case tr.Kind() == pion.RTPCodecTypeAudio && mime == strings.ToLower(pion.MimeTypeOpus):
@@ -337,6 +364,17 @@ func (s *whipSession) onTrack(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
 			drainTrack(tr)
 		}
 	}()
+}
+
+// hasFeedback reports whether fb holds the RTCP feedback typ param
+// (RFC 4585 §4.2 a=rtcp-fb).
+func hasFeedback(fb []pion.RTCPFeedback, typ, param string) bool {
+	for _, f := range fb {
+		if strings.EqualFold(f.Type, typ) && strings.EqualFold(f.Parameter, param) {
+			return true
+		}
+	}
+	return false
 }
 
 func drainTrack(tr *pion.TrackRemote) {
@@ -427,10 +465,12 @@ func (s *whipSession) readVideo(tr *pion.TrackRemote, ingest videoIngest) {
 		if key {
 			s.sawKey.Store(true)
 		}
-		pts := clock.pts(au.ts, func() time.Duration { return s.startOffset(au.arrival) })
+		pts := s.trackPTS(syncVideo, &clock, au.ts, au.arrival)
 		dts := pts
-		if started && dts < lastDTS {
-			dts = lastDTS // never backwards within the track
+		if started && dts <= lastDTS {
+			// Never backwards within the track, nor a repeated DTS (a
+			// zero-length sample).
+			dts = lastDTS + time.Millisecond
 		}
 		lastDTS, started = dts, true
 		s.frames.Add(1)
@@ -476,18 +516,27 @@ func (s *whipSession) readAudio(tr *pion.TrackRemote) {
 		return
 	}
 	clock := rtpClock{rate: av.OpusSampleRate}
+	var last time.Duration
+	started := false
 	s.readInOrder(tr, func(p *rtp.Packet, _ bool, now time.Time) bool {
 		if len(p.Payload) == 0 {
 			return true
 		}
-		pts := clock.pts(p.Timestamp, func() time.Duration { return s.startOffset(now) })
+		pts := s.trackPTS(syncAudio, &clock, p.Timestamp, now)
+		if started && pts <= last {
+			// Audio moved back by sender reports: what it sent again for
+			// that span is dropped rather than overlapping.
+			return true
+		}
+		last, started = pts, true
 		s.audioPkts.Add(1)
 		return s.write(&av.Packet{Track: track, DTS: pts, PTS: pts, Key: true, Data: p.Payload, Arrival: now})
 	})
 }
 
 // requestKeyframe sends a Picture Loss Indication (RFC 4585 §6.3.1) for
-// the video track, at most once per pliInterval.
+// the video track, with a Full Intra Request (RFC 5104 §4.3.1) when the
+// publisher negotiated it, at most once per pliInterval.
 func (s *whipSession) requestKeyframe(why string) {
 	ssrc := s.videoSSRC.Load()
 	if ssrc == 0 {
@@ -499,8 +548,15 @@ func (s *whipSession) requestKeyframe(why string) {
 		return
 	}
 	s.lastPLI = time.Now()
+	pkts := []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}
+	if s.fir.Load() {
+		// §4.3.1.1: a new request increments the sequence number.
+		s.firSeq++
+		pkts = append(pkts, &rtcp.FullIntraRequest{MediaSSRC: ssrc,
+			FIR: []rtcp.FIREntry{{SSRC: ssrc, SequenceNumber: s.firSeq}}})
+	}
 	s.pliMu.Unlock()
-	if err := s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err == nil {
+	if err := s.pc.WriteRTCP(pkts); err == nil {
 		s.plis.Add(1)
 		s.log.Debug("whip keyframe requested", "why", why)
 	}

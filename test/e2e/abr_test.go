@@ -324,10 +324,12 @@ type abrBrowserResult struct {
 		Height  int    `json:"height"`
 		URL     string `json:"url"`
 	} `json:"levels"`
-	Before   *abrSwitch  `json:"before"`
-	After    *abrSwitch  `json:"after"`
-	Switches []abrSwitch `json:"switches"`
-	Errors   []struct {
+	Before *abrSwitch `json:"before"`
+	// AutoAfterThrottle: hls.js's ABR was in charge after the throttle.
+	AutoAfterThrottle bool        `json:"autoAfterThrottle"`
+	After             *abrSwitch  `json:"after"`
+	Switches          []abrSwitch `json:"switches"`
+	Errors            []struct {
 		Details string `json:"details"`
 		Fatal   bool   `json:"fatal"`
 	} `json:"errors"`
@@ -389,6 +391,15 @@ func TestABRBrowser(t *testing.T) {
 	t.Logf("abr.mjs: %s", line)
 	require.True(t, res.OK, "hls.js did not switch down: %s (stderr: %s)", res.Error, stderr.String())
 	require.Len(t, res.Levels, 4, "hls.js sees every variant")
+	require.True(t, res.AutoAfterThrottle, "ABR enabled for the throttled part")
+	// The script holds the top level until the throttle, so there is
+	// always a lower level to switch to (a loaded machine used to leave
+	// hls.js on the lowest level before the throttle).
+	top := 0
+	for _, l := range res.Levels {
+		top = max(top, l.Bitrate)
+	}
+	require.Equal(t, top, res.Before.Bitrate, "playing the top level before the throttle")
 	require.Less(t, res.After.Bitrate, res.Before.Bitrate)
 	for _, e := range res.Errors {
 		require.False(t, e.Fatal, "fatal hls.js error %s", e.Details)

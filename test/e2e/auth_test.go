@@ -117,7 +117,11 @@ paths:
 	require.Equal(t, http.StatusOK, code)
 	code, _ = httpStatus(t, flvURL, "Authorization", "Bearer view-s3cret")
 	require.Equal(t, http.StatusOK, code)
-	waitLog(t, s, "flv play denied")
+	waitLog(t, s, "http request refused")
+	for _, l := range s.Logs("http request refused") {
+		require.Equal(t, "live/cam1", l["path"])
+		require.Equal(t, "http-flv", l["proto"])
+	}
 
 	// RTMP play: refused without the key, plays with it.
 	requireRTMPRefused(t, rtmpStatus(t, base, false), "NetStream.Play.Failed", "needs a key")

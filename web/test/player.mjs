@@ -7,7 +7,12 @@
 //
 // --proto flv|wsflv|hls|dash|whep opens /PATH?proto=P and waits until the
 // video's currentTime has advanced by --seconds; --proto dashboard opens /
-// and waits until the stream is listed. A screenshot goes to
+// and waits until the stream is listed.
+// --expect missing: PATH is not published; waits for the page's fatal
+// error (the reason it shows). --expect end: waits until the stream plays,
+// prints {"event":"playing"} on a line of its own (the caller then stops
+// the publisher) and waits until the page leaves "playing" for good,
+// recording every status it shows. A screenshot goes to
 // OUT/web-PROTO.png. Exit code 0 when the check passed, 1 when it did not,
 // 2 on a usage or launch error.
 import { chromium } from 'playwright-core';
@@ -25,6 +30,7 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '5' },
     timeout: { type: 'string', default: '30' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
+    expect: { type: 'string', default: 'play' },
     // A fresh, empty --user-data-dir; default: a new temporary directory
     // (removed at exit). The caller may pass its own to find and kill
     // leftover browser processes by it.
@@ -39,7 +45,7 @@ const need = Number(opt.seconds);
 const deadline = Date.now() + Number(opt.timeout) * 1000;
 const outDir = resolve(opt.out);
 mkdirSync(outDir, { recursive: true });
-const screenshot = join(outDir, `web-${opt.proto}.png`);
+const screenshot = join(outDir, `web-${opt.proto}${opt.expect === 'play' ? '' : '-' + opt.expect}.png`);
 const ownProfile = !opt.profile;
 const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
 
@@ -105,6 +111,66 @@ async function checkPlayer(page) {
   result.ok = result.advanced >= need && result.advanced <= 1.5 * result.wallSeconds && result.fatalErrors.length === 0;
 }
 
+// The page's visible state: status, LIVE badge, overlay, errors.
+const readState = (page) => page.evaluate(() => {
+  const s = window.sluicePlayer;
+  const o = document.getElementById('overlay');
+  return {
+    status: s.status, errors: s.errors, currentTime: document.getElementById('video').currentTime,
+    liveBadge: !document.getElementById('live-badge').hidden,
+    overlay: o.hidden ? '' : o.innerText,
+    shownLatency: document.getElementById('st-latency').textContent,
+    shownBitrate: document.getElementById('st-bitrate').textContent,
+  };
+});
+
+// --expect missing: the stream is not published; the page must say why.
+async function checkMissing(page) {
+  await page.goto(`${opt.base}/${opt.path}?proto=${opt.proto}`, { waitUntil: 'domcontentloaded', timeout: left() });
+  await page.waitForFunction(() => window.sluicePlayer, null, { timeout: left() });
+  let r = await readState(page);
+  while (left() > 0 && !r.errors.some((e) => e.fatal)) {
+    await sleep(200);
+    r = await readState(page);
+  }
+  await sleep(300); // let the overlay render
+  r = await readState(page);
+  Object.assign(result, r);
+  result.fatalErrors = r.errors.filter((e) => e.fatal).map((e) => e.message);
+  result.ok = result.fatalErrors.length > 0;
+}
+
+// --expect end: the stream plays, the caller stops its publisher, the page
+// must stop claiming to be live.
+async function checkEnd(page) {
+  await page.goto(`${opt.base}/${opt.path}?proto=${opt.proto}`, { waitUntil: 'domcontentloaded', timeout: left() });
+  await page.waitForFunction(() => window.sluicePlayer, null, { timeout: left() });
+  let r = await readState(page);
+  while (left() > 0 && !(r.status === 'playing' && r.currentTime > 1 && r.liveBadge)) {
+    await sleep(200);
+    r = await readState(page);
+  }
+  result.playedLive = r.status === 'playing' && r.liveBadge;
+  if (!result.playedLive) { Object.assign(result, r); return; }
+  process.stdout.write(JSON.stringify({ event: 'playing' }) + '\n');
+  const t0 = Date.now();
+  result.statuses = [];
+  const final = new Set(['ended', 'offline', 'error']);
+  while (left() > 0 && !final.has(r.status)) {
+    await sleep(200);
+    r = await readState(page);
+    const last = result.statuses[result.statuses.length - 1];
+    if (!last || last.status !== r.status || last.liveBadge !== r.liveBadge) {
+      result.statuses.push({ after: (Date.now() - t0) / 1000, status: r.status, liveBadge: r.liveBadge, overlay: r.overlay });
+    }
+  }
+  await sleep(300);
+  r = await readState(page);
+  Object.assign(result, r);
+  result.fatalErrors = r.errors.filter((e) => e.fatal).map((e) => e.message);
+  result.ok = final.has(r.status) && !r.liveBadge;
+}
+
 async function checkDashboard(page) {
   await page.goto(`${opt.base}/`, { waitUntil: 'domcontentloaded', timeout: left() });
   const sel = `.stream-card[data-path="${opt.path}"]`;
@@ -155,6 +221,8 @@ try {
   page.on('pageerror', (e) => result.pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
   if (opt.proto === 'dashboard') await checkDashboard(page);
+  else if (opt.expect === 'missing') await checkMissing(page);
+  else if (opt.expect === 'end') await checkEnd(page);
   else await checkPlayer(page);
   await page.screenshot({ path: screenshot });
   code = result.ok ? 0 : 1;

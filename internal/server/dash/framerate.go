@@ -3,27 +3,18 @@ package dashserver
 import (
 	"math"
 	"strconv"
-
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"time"
 
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/packager"
 )
 
-// maxFPSCache bounds the frame-rate cache (one entry per init section).
-const maxFPSCache = 256
-
 // frameRate returns the video frame rate of init in as an MPD frameRate
 // (ISO/IEC 23009-1 §5.3.12.2, FrameRateType: "25" or "30000/1001"),
-// measured from the first complete segment of snap that uses it; "" when
-// unknown. Results are cached per init section.
-func (s *Server) frameRate(snap *packager.Snapshot, in *packager.Init) string {
-	s.fpsMu.Lock()
-	if v, ok := s.fps[in]; ok {
-		s.fpsMu.Unlock()
-		return v
-	}
-	s.fpsMu.Unlock()
+// measured from the oldest complete segment of snap that uses it; ""
+// when unknown. The packager counts each part's samples, so this costs
+// no parse and needs no cache.
+func frameRate(snap *packager.Snapshot, in *packager.Init) string {
 	hasVideo := false
 	for _, t := range in.Tracks {
 		hasVideo = hasVideo || t.Kind() == av.KindVideo
@@ -33,48 +24,26 @@ func (s *Server) frameRate(snap *packager.Snapshot, in *packager.Init) string {
 	}
 	for i := range snap.Segments {
 		seg := &snap.Segments[i]
-		if seg.Init != in || !seg.Complete {
-			continue
+		if seg.Init == in && seg.Complete {
+			return measureFrameRate(seg)
 		}
-		v := measureFrameRate(seg)
-		if v == "" {
-			return ""
-		}
-		s.fpsMu.Lock()
-		if s.fps == nil || len(s.fps) >= maxFPSCache {
-			s.fps = make(map[*packager.Init]string)
-		}
-		s.fps[in] = v
-		s.fpsMu.Unlock()
-		return v
 	}
 	return ""
 }
 
-// measureFrameRate counts the video samples (track 1, 90 kHz) of seg.
+// measureFrameRate counts the video samples of seg over its parts'
+// durations (those of the video track, which leads when present).
 func measureFrameRate(seg *packager.Segment) string {
-	var frames, ticks uint64
+	var frames int
+	var d time.Duration
 	for _, pt := range seg.Parts {
-		var parts fmp4.Parts
-		if err := parts.Unmarshal(pt.Data); err != nil {
-			return ""
-		}
-		for _, p := range parts {
-			for _, tr := range p.Tracks {
-				if tr.ID != 1 {
-					continue
-				}
-				for _, smp := range tr.Samples {
-					frames++
-					ticks += uint64(smp.Duration)
-				}
-			}
-		}
+		frames += pt.Samples(trackVideo)
+		d += pt.Duration
 	}
-	if frames < 2 || ticks == 0 {
+	if frames < 2 || d <= 0 {
 		return ""
 	}
-	return formatFrameRate(float64(frames) * 90000 / float64(ticks))
+	return formatFrameRate(float64(frames) / d.Seconds())
 }
 
 // formatFrameRate rounds fps to an integer or an NTSC rate (N×1000/1001).

@@ -106,7 +106,7 @@ func (s *Server) acquireRenditions(ctx context.Context, source string, l *Ladder
 			}
 			snap := p.Snapshot()
 			out[i] = &rendition{name: rung, prefix: name + "_" + rung + "/dash/", snap: snap,
-				frameRate: func(in *packager.Init) string { return s.frameRate(snap, in) }}
+				frameRate: func(in *packager.Init) string { return frameRate(snap, in) }}
 		}()
 	}
 	wg.Wait()

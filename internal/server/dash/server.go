@@ -10,9 +10,10 @@
 // video into one fMP4; DASH clients need one component per
 // AdaptationSet (ffmpeg's DASH demuxer gives every packet of a muxed
 // Representation to one stream; dash.js refuses muxed Representations),
-// so the MPD references per-track views of the packager's parts, derived
-// once per part (same samples, same timing; see splitter). The muxed
-// files are served too, byte-identical to HLS's.
+// so the MPD references the per-track fragments the packager writes with
+// each part (same samples, same timing, the same sample bytes; see
+// packager.Part.Fragment). The muxed files are served too, byte-identical
+// to HLS's.
 package dashserver
 
 import (
@@ -26,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/packager"
@@ -62,10 +64,6 @@ type Server struct {
 	// Transcoder, if set, starts on-demand ladders on an MPD request and
 	// is told of every request for a ladder's streams.
 	Transcoder Transcoder
-
-	fpsMu sync.Mutex
-	fps   map[*packager.Init]string
-	split splitter
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -93,10 +91,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, path string, statu
 	http.Error(w, msg, status)
 }
 
-// allow checks the method and sets the CORS header; false means answered.
+// allow checks the method; false means answered. (The caller, the stream
+// router of internal/app, has set the CORS headers and authorized MPD and
+// time requests; media files need no credential, their names hold the
+// packager session's random 128-bit ID, learned only from an MPD.)
 func allow(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD, OPTIONS")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -180,8 +180,8 @@ func (s *Server) ServeMPD(w http.ResponseWriter, r *http.Request, path string) {
 		utcURL:              timeURL(r, path),
 		now:                 s.now(),
 		minimumUpdatePeriod: mup,
-		frameRate:           func(in *packager.Init) string { return s.frameRate(snap, in) },
-		trackBytes:          s.split.trackBytes,
+		frameRate:           func(in *packager.Init) string { return frameRate(snap, in) },
+		trackBytes:          trackBytes,
 	}
 	m := buildMPD(snap, o)
 	if l != nil {
@@ -210,13 +210,13 @@ func mediaPrefix(path string) string {
 
 // timeURL is the absolute URL of path's time endpoint as the client
 // reached us (UTCTiming values are not resolved against the MPD URL by
-// every client).
+// every client), with the MPD request's credential (auth.PassOnQuery).
 func timeURL(r *http.Request, path string) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/" + path + "/dash/" + timeFile
+	return scheme + "://" + r.Host + "/" + path + "/dash/" + timeFile + auth.PassOnQuery(r)
 }
 
 // ServeFile serves a file under /APP/NAME/dash/ of the stream at path
@@ -244,7 +244,6 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		s.fail(w, r, path, http.StatusNotFound, "no such DASH file")
 		return
 	}
-	s.touch(path)
 	p, release := s.Packagers.Lookup(path, packager.FormatFMP4)
 	if p == nil {
 		s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not being packaged (request the MPD first)")
@@ -255,6 +254,8 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		s.fail(w, r, path, http.StatusNotFound, "unknown DASH session")
 		return
 	}
+	// Only a client of the session keeps an on-demand ladder running.
+	s.touch(path)
 	switch f.kind {
 	case fileInit:
 		in := p.Init(int(f.num))
@@ -264,12 +265,7 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		}
 		data := in.Data
 		if f.track != 0 {
-			var err error
-			if data, err = s.split.init(in, f.track); err != nil {
-				s.fail(w, r, path, http.StatusInternalServerError, err.Error())
-				return
-			}
-			if data == nil {
+			if data = in.TrackData(f.track); data == nil {
 				s.fail(w, r, path, http.StatusNotFound, "no such track")
 				return
 			}
@@ -314,12 +310,7 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, path strin
 		if f.track == 0 {
 			return partData(parts)
 		}
-		bufs, err := s.split.segment(parts, f.track)
-		if err != nil {
-			s.logger().Warn("dash split failed", "proto", "dash", "path", path, "msn", msn, "reason", err.Error())
-			panic(http.ErrAbortHandler)
-		}
-		return bufs
+		return trackSegment(parts, f.track)
 	}
 	snap := p.Snapshot()
 	timeout := blockTimeout(snap.TargetDuration)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/replay"
@@ -33,13 +34,13 @@ func publishRealTime(ctx context.Context, h *hub.Hub, path string, clip *replay.
 	write := func(typ uint8, ts uint32, body []byte) error {
 		switch typ {
 		case flv.TagVideo:
-			p, err := d.Video(ts, body)
+			p, err := d.Video(int64(ts), body)
 			if err != nil || p == nil {
 				return err
 			}
 			return pub.WritePacket(p)
 		case flv.TagAudio:
-			p, err := d.Audio(ts, body)
+			p, err := d.Audio(int64(ts), body)
 			if err != nil || p == nil {
 				return err
 			}
@@ -97,7 +98,7 @@ func TestStalledViewerLeavesGroupOthersUnaffected(t *testing.T) {
 	h := hub.New(hub.Options{Logger: quiet})
 	srv := &Server{Hub: h, Logger: quiet, WriteTimeout: time.Second}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		srv.ServeStream(w, r, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".flv"))
+		srv.ServeStream(w, r, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".flv"), auth.Grant{})
 	}))
 	defer ts.Close()
 	addr := strings.TrimPrefix(ts.URL, "http://")

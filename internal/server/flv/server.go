@@ -22,21 +22,10 @@ import (
 	"github.com/sluicemedia/sluice/internal/hub"
 )
 
-// Authorizer decides whether a client may play a path, and is told when an
-// allowed viewer leaves. *auth.Authorizer implements it.
-type Authorizer interface {
-	// Authorize returns nil to allow req, or an error wrapping
-	// auth.ErrUnauthorized or auth.ErrForbidden with the reason.
-	Authorize(ctx context.Context, req auth.Request) error
-	// Ended reports that the client of an allowed req has left; it must
-	// not block.
-	Ended(req auth.Request)
-}
-
-var _ Authorizer = (*auth.Authorizer)(nil)
-
 // Server answers GET requests for /APP/NAME.flv. Fill the exported fields
-// and route requests to ServeStream.
+// and route requests to ServeStream once they are authorized (the HTTP
+// stream router of internal/app decides access and, for WebSocket, the
+// origin; it also sets the CORS headers).
 type Server struct {
 	// Hub is where streams are read from.
 	Hub *hub.Hub
@@ -45,10 +34,6 @@ type Server struct {
 	WriteTimeout time.Duration
 	// Logger receives viewer logs. Default slog.Default().
 	Logger *slog.Logger
-	// Auth is asked before every play (the credential is an
-	// "Authorization: Bearer" header or ?token= / ?key=; see
-	// auth.TokenFromHTTP). Default nil: everyone is allowed.
-	Auth Authorizer
 
 	// groups are the fan-out groups writing for HTTP/1.1 viewers.
 	groups fanout.Groups
@@ -68,28 +53,28 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// ServeStream plays the stream at path (already validated) to the client,
-// over WebSocket when the request is an upgrade, else as HTTP-FLV.
-func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string) {
+// IsWebSocket reports whether r asks for a WebSocket upgrade (WS-FLV;
+// RFC 6455 §4.1 "Upgrade: websocket", among other protocols perhaps).
+// The router uses it too, to check the origin of exactly these requests.
+func IsWebSocket(r *http.Request) bool {
+	for _, v := range strings.Split(r.Header.Get("Upgrade"), ",") {
+		if strings.EqualFold(strings.TrimSpace(v), "websocket") {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeStream plays the stream at path (already validated) to the client
+// allowed by g, over WebSocket when the request is an upgrade, else as
+// HTTP-FLV; g is ended when the viewer leaves.
+func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string, g auth.Grant) {
 	proto := "http-flv"
-	isWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	isWS := IsWebSocket(r)
 	if isWS {
 		proto = "ws-flv"
 	}
 	log := s.logger().With("proto", proto, "remote", r.RemoteAddr, "path", path)
-	areq := auth.Request{Action: auth.Play, Path: path, Protocol: proto, Remote: r.RemoteAddr,
-		Token: auth.TokenFromHTTP(r), Query: r.URL.Query()}
-	if s.Auth != nil {
-		if err := s.Auth.Authorize(r.Context(), areq); err != nil {
-			log.Warn("flv play denied", "reason", err.Error())
-			status := auth.HTTPStatus(err)
-			if status == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-			}
-			http.Error(w, err.Error(), status)
-			return
-		}
-	}
 	reader, err := s.Hub.Subscribe(r.Context(), path, hub.ClientInfo{Protocol: proto, Remote: r.RemoteAddr})
 	if err != nil {
 		status := http.StatusServiceUnavailable
@@ -102,17 +87,15 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string
 	}
 	defer reader.Close()
 	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
-	// stream has no AAC, original or derived.
-	reader.PreferAudio(av.CodecAAC, av.CodecOpus)
-	if s.Auth != nil {
-		defer s.Auth.Ended(areq)
-	}
+	// stream has no AAC, original or derived; MP3 as the publisher sent it.
+	reader.PreferAudio(av.CodecAAC, av.CodecOpus, av.CodecMP3)
+	defer g.Ended()
 
 	var sink sink
 	if isWS {
 		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-			// Players are embedded in pages of any origin, as with HTTP-FLV's
-			// Access-Control-Allow-Origin: *.
+			// The router has checked the Origin against
+			// http.allowed_origins (RFC 6455 §10.2) already.
 			InsecureSkipVerify: true,
 			CompressionMode:    websocket.CompressionDisabled,
 		})
@@ -217,7 +200,9 @@ func (t *tagState) appendTags(bufs [][]byte, batch []*av.Packet) [][]byte {
 		}
 		if t.audio != nil {
 			t.lastAudio = t.audio
-			bufs = append(bufs, flv.AppendTag(nil, flv.TagAudio, ts, flv.AppendSequenceHeaderBody(nil, t.audio)))
+			if flv.HasSequenceHeader(t.audio) {
+				bufs = append(bufs, flv.AppendTag(nil, flv.TagAudio, ts, flv.AppendSequenceHeaderBody(nil, t.audio)))
+			}
 		}
 	}
 	for _, p := range batch {
@@ -227,7 +212,9 @@ func (t *tagState) appendTags(bufs [][]byte, batch []*av.Packet) [][]byte {
 		}
 		if p.Track != *last {
 			*last = p.Track
-			bufs = append(bufs, sequenceHeaderTag(p))
+			if flv.HasSequenceHeader(p.Track) {
+				bufs = append(bufs, sequenceHeaderTag(p))
+			}
 		}
 		bufs = append(bufs, flv.SharedTag(p))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/replay"
@@ -35,13 +36,13 @@ func setup(t *testing.T) (*httptest.Server, *hub.Hub) {
 		var err error
 		switch tag.Type {
 		case flv.TagVideo:
-			p, e := d.Video(tag.Timestamp, tag.Body)
+			p, e := d.Video(int64(tag.Timestamp), tag.Body)
 			err = e
 			if p != nil {
 				require.NoError(t, pub.WritePacket(p))
 			}
 		case flv.TagAudio:
-			p, e := d.Audio(tag.Timestamp, tag.Body)
+			p, e := d.Audio(int64(tag.Timestamp), tag.Body)
 			err = e
 			if p != nil {
 				require.NoError(t, pub.WritePacket(p))
@@ -52,7 +53,9 @@ func setup(t *testing.T) (*httptest.Server, *hub.Hub) {
 	pub.Announce(true, true)
 	srv := &Server{Hub: h, Logger: quiet}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		srv.ServeStream(w, r, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".flv"))
+		// The router's CORS header must reach the response, hijacked or not.
+		w.Header().Set("Access-Control-Allow-Origin", "https://page.example")
+		srv.ServeStream(w, r, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".flv"), auth.Grant{})
 	}))
 	t.Cleanup(func() {
 		h.Close()
@@ -106,7 +109,7 @@ func TestHTTPFLV(t *testing.T) {
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "video/x-flv", resp.Header.Get("Content-Type"))
-	require.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
+	require.Equal(t, "https://page.example", resp.Header.Get("Access-Control-Allow-Origin"), "the caller's header")
 	require.Equal(t, []string{"chunked"}, resp.TransferEncoding)
 	requireFLVStart(t, resp.Body)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -15,19 +16,23 @@ import (
 	"github.com/sluicemedia/sluice/internal/netutil"
 )
 
-// responseHeaders are sent with every HTTP-FLV response.
+// responseHeaders are sent with every HTTP-FLV response, after those the
+// router set (CORS).
 var responseHeaders = map[string]string{
-	"Content-Type":                "video/x-flv",
-	"Cache-Control":               "no-cache, no-store",
-	"Access-Control-Allow-Origin": "*",
+	"Content-Type":  "video/x-flv",
+	"Cache-Control": "no-cache, no-store",
 }
 
 // newHTTPSink takes over the connection for HTTP/1.x, so that each batch is
 // one writev of [chunk-size line, shared tags..., CRLF] with no copy; for
 // HTTP/2 it falls back to the ResponseWriter.
 func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
+	for k, v := range responseHeaders {
+		w.Header().Set(k, v)
+	}
 	if r.ProtoMajor == 1 {
 		if hj, ok := w.(http.Hijacker); ok {
+			hdr := w.Header().Clone() // a hijacked writer's header is not ours to read
 			// The hijacked buffers are dropped: the client sends nothing
 			// after its request, and writes bypass the bufio.Writer.
 			nc, _, err := hj.Hijack()
@@ -36,16 +41,15 @@ func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
 			}
 			// Deadlines the server set for the request no longer apply.
 			_ = nc.SetReadDeadline(time.Time{})
-			hs := &hijackedSink{nc: nc}
-			if err := hs.writeHead(r); err != nil {
+			// Writes go to the socket itself (writev), Close to the
+			// connection the listener's limits count.
+			hs := &hijackedSink{nc: netutil.Unwrap(nc), owner: nc}
+			if err := hs.writeHead(hdr); err != nil {
 				nc.Close()
 				return nil, err
 			}
 			return hs, nil
 		}
-	}
-	for k, v := range responseHeaders {
-		w.Header().Set(k, v)
 	}
 	w.WriteHeader(http.StatusOK)
 	return &responseSink{w: w, rc: http.NewResponseController(w)}, nil
@@ -54,17 +58,21 @@ func newHTTPSink(w http.ResponseWriter, r *http.Request) (sink, error) {
 // hijackedSink writes chunked transfer encoding itself.
 type hijackedSink struct {
 	nc       net.Conn
+	owner    net.Conn // what Hijack returned: closed at the end
 	sizeBuf  [16]byte
 	bufs     net.Buffers
 	deadline netutil.WriteDeadline
 }
 
-func (h *hijackedSink) writeHead(r *http.Request) error {
-	head := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
-	for k, v := range responseHeaders {
-		head += k + ": " + v + "\r\n"
-	}
-	head += "\r\n"
+// writeHead writes the response head with hdr: responseHeaders and the
+// router's (CORS). Values come from this server or are origins the router
+// matched (request header values never hold CR or LF).
+func (h *hijackedSink) writeHead(hdr http.Header) error {
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n")
+	_ = hdr.Write(&b)
+	b.WriteString("\r\n")
+	head := b.String()
 	_ = h.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, err := io.WriteString(h.nc, head)
 	return err
@@ -114,7 +122,7 @@ func (h *hijackedSink) write(bufs [][]byte, deadline time.Time) error {
 func (h *hijackedSink) close() {
 	_ = h.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = h.nc.Write([]byte("0\r\n\r\n"))
-	h.nc.Close()
+	h.owner.Close()
 }
 
 // responseSink is the HTTP/2 path.

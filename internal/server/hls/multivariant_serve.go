@@ -10,8 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/av"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/packager"
@@ -147,6 +146,11 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, sourc
 		s.fail(w, r, source, http.StatusServiceUnavailable, "no media from stream "+source+" yet")
 		return
 	}
+	// The media playlists get the credential of this request: players
+	// resolve their URIs without this playlist's query.
+	for i := range out {
+		out[i].uri += auth.PassOnQuery(r)
+	}
 	body := renderMultivariant(out)
 	h := w.Header()
 	h.Set("Content-Type", contentTypePlaylist)
@@ -242,8 +246,9 @@ func segmentBitrates(snap *packager.Snapshot, skipFirst bool) (peak, average int
 }
 
 // frameRate counts the video frames of the newest complete fMP4 segment
-// over its duration; 0 when unknown (MPEG-TS, no video). A rung's
-// configured max_fps caps it (its first segment may hold more).
+// over its duration (the packager counts each part's samples); 0 when
+// unknown (MPEG-TS, no video). A rung's configured max_fps caps it (its
+// first segment may hold more).
 func frameRate(snap *packager.Snapshot) float64 {
 	for i := len(snap.Segments) - 1; i >= 0; i-- {
 		seg := &snap.Segments[i]
@@ -252,17 +257,7 @@ func frameRate(snap *packager.Snapshot) float64 {
 		}
 		frames := 0
 		for _, part := range seg.Parts {
-			var ps fmp4.Parts
-			if err := ps.Unmarshal(part.Data); err != nil {
-				return 0
-			}
-			for _, pp := range ps {
-				for _, tr := range pp.Tracks {
-					if tr.ID == videoTrackID {
-						frames += len(tr.Samples)
-					}
-				}
-			}
+			frames += part.Samples(packager.TrackVideo)
 		}
 		if frames == 0 {
 			return 0
@@ -271,9 +266,6 @@ func frameRate(snap *packager.Snapshot) float64 {
 	}
 	return 0
 }
-
-// videoTrackID is the packager's fMP4 track ID of video.
-const videoTrackID = 1
 
 // defaultAudioBitrate stands for copied audio of unknown bit rate.
 const defaultAudioBitrate = 128_000

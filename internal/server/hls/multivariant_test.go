@@ -279,5 +279,26 @@ func TestServeMultivariant(t *testing.T) {
 	tc.mu.Lock()
 	require.Positive(t, tc.touched["live/cam1_360p"])
 	require.Positive(t, tc.touched["live/cam1"])
+	before := tc.touched["live/cam1"]
 	tc.mu.Unlock()
+
+	// A media request of a session that is not the packager's keeps no
+	// ladder running: such URLs take no credential.
+	status, _ = get("/live/cam1/hls/" + strings.Repeat("0", 32) + "_seg1.m4s")
+	require.Equal(t, http.StatusNotFound, status)
+	tc.mu.Lock()
+	require.Equal(t, before, tc.touched["live/cam1"], "touched by a guessed session")
+	tc.mu.Unlock()
+
+	// The credential of the request goes on to the media playlists and
+	// rendition reports (players resolve them without this query); HLS
+	// delivery directives do not.
+	status, body = get("/live/cam1.m3u8?key=k%201&x=y")
+	require.Equal(t, http.StatusOK, status, body)
+	for _, uri := range []string{"\ncam1/hls/media.m3u8?key=k+1&x=y\n", "\ncam1_360p.m3u8?key=k+1&x=y\n", "\ncam1_240p.m3u8?key=k+1&x=y\n"} {
+		require.Contains(t, body, uri)
+	}
+	status, body = get("/live/cam1_360p.m3u8?_HLS_msn=0&key=k")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `#EXT-X-RENDITION-REPORT:URI="cam1_240p.m3u8?key=k",LAST-MSN=`)
 }

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/packager"
@@ -88,24 +89,28 @@ func (s *Server) format() packager.Format {
 // ServeStream serves the stream at path (already validated, e.g.
 // "live/cam1"): for file "" (/APP/NAME.m3u8) its multivariant playlist if
 // it has a ladder, else its media playlist; for file "media.m3u8" its
-// media playlist; else the media file named file (see names.go).
+// media playlist; else the media file named file (see names.go). The
+// caller has authorized playlist requests and set the CORS headers (the
+// stream router of internal/app); media files need no credential, their
+// names hold the packager session's random 128-bit ID, learned only from
+// a playlist.
 func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path, file string) {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD, OPTIONS")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	s.touch(path)
 	switch file {
 	case "":
+		s.touch(path)
 		if l := s.ladderOf(path); l != nil {
 			s.serveMultivariant(w, r, path, l)
 			return
 		}
 		s.servePlaylist(w, r, path, false)
 	case mediaPlaylistFile:
+		s.touch(path)
 		s.servePlaylist(w, r, path, true)
 	default:
 		s.serveMedia(w, r, path, file)
@@ -219,6 +224,9 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 	}
 	if ll && !snap.Ended {
 		o.reports = s.reports(path, dir)
+		for i := range o.reports {
+			o.reports[i].uri += auth.PassOnQuery(r)
+		}
 	}
 	var body []byte
 	if len(o.reports) == 0 {
@@ -282,6 +290,8 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 		s.fail(w, r, path, http.StatusNotFound, "unknown HLS session")
 		return
 	}
+	// Only a client of the session keeps an on-demand ladder running.
+	s.touch(path)
 	snap := p.Snapshot()
 	next, nextIdx := nextPart(snap)
 	switch f.kind {
@@ -315,7 +325,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 			cancel()
 			seg, ok = p.Segment(f.msn)
 		}
-		if !ok || !seg.Complete {
+		if !ok || !seg.Complete || seg.Gap {
 			s.fail(w, r, path, http.StatusNotFound, "no such segment")
 			return
 		}

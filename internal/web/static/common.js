@@ -91,5 +91,32 @@
     }
   }
 
-  window.Sluice = { loadScript, vendor, fmtBitrate, fmtSeconds, fmtDuration, h, ByteRate };
+  /**
+   * Asks url once more (GET, no cache, at most 4 s) for the server's own
+   * reason when a player library reports a failure in its own terms
+   * ("NetworkError HttpStatusCodeInvalid", "DASH error 25"). Resolves with
+   * {status, text} when the server refuses (text: the first line of its
+   * plain-text answer, e.g. "stream live/cam1 is not published"), null when
+   * it answers 2xx or cannot be reached. A 2xx body (a live FLV stream) is
+   * cancelled at once.
+   */
+  async function serverReason(url) {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 4000);
+    try {
+      const r = await fetch(url, { cache: 'no-store', signal: ac.signal });
+      if (r.ok) {
+        if (r.body) r.body.cancel().catch(() => {});
+        return null;
+      }
+      const text = (await r.text()).trim().split('\n')[0].slice(0, 200);
+      return { status: r.status, text: text || r.statusText || 'refused' };
+    } catch (e) {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  window.Sluice = { loadScript, vendor, fmtBitrate, fmtSeconds, fmtDuration, h, ByteRate, serverReason };
 })();

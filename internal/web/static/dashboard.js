@@ -97,8 +97,8 @@
       p.publisher,
       h('div', { class: 'links' },
         h('a', { class: 'btn small primary', href }, 'Play'),
-        ...['flv', 'hls', 'dash', 'whep'].map((proto) =>
-          h('a', { class: 'chip', href: `${href}?proto=${proto}` }, { flv: 'FLV', hls: 'LL-HLS', dash: 'DASH', whep: 'WHEP' }[proto]))));
+        ...['flv', 'wsflv', 'hls', 'dash', 'whep'].map((proto) =>
+          h('a', { class: 'chip', href: `${href}?proto=${proto}` }, { flv: 'FLV', wsflv: 'WS-FLV', hls: 'LL-HLS', dash: 'DASH', whep: 'WHEP' }[proto]))));
     const el = h('article', { class: 'stream-card', dataset: { path: s.path } }, p.thumb, body);
     const card = { el, p, stream: s, snappedAt: 0, visible: false, live: null };
     p.thumb.addEventListener('mouseenter', () => startLive(card));

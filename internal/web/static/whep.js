@@ -33,8 +33,13 @@
       });
       const body = await res.text();
       if (res.status !== 201 && res.status !== 200) {
+        // The server's plain-text reason first ("stream live/cam1 is not
+        // published (HTTP 404)"); serverStatus tells the page it is the
+        // server's answer, not a transport failure.
         const why = body.trim().split('\n')[0].slice(0, 200);
-        throw new Error(`WHEP endpoint answered ${res.status} ${res.statusText}${why ? ': ' + why : ''}`);
+        const err = new Error(why ? `${why} (HTTP ${res.status})` : `WHEP endpoint answered HTTP ${res.status} ${res.statusText}`);
+        err.serverStatus = res.status;
+        throw err;
       }
       const loc = res.headers.get('Location');
       if (loc) this.resource = new URL(loc, new URL(this.endpoint, location.href)).href;

@@ -1,10 +1,11 @@
+//go:build linux
+
 package netutil
 
 import (
 	"bytes"
 	"io"
 	"net"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,7 +27,7 @@ func TestTryWriterShortWritesAndRest(t *testing.T) {
 
 	w := NewTryWriter(server)
 	require.NotNil(t, w)
-	var iov []syscall.Iovec
+	var iov Iovecs
 	a, b := bytes.Repeat([]byte{'a'}, 40_000), bytes.Repeat([]byte{'b'}, 25_000)
 	var sent bytes.Buffer
 	short := false

@@ -46,6 +46,11 @@ var qoePlayers = []qoePlayer{
 // time and the 250 ms sampling), while the goals are the players' own.
 const qoeHeadroom = 0.35
 
+// qoeStartup is how long after a player's first 'playing' event its
+// start-up lasts: mpegts.js and hls.js seek to the live edge and refill
+// once in their first second. Events in it are logged, not judged.
+const qoeStartup = 2 * time.Second
+
 // qoeReport is what web/test/qoe.mjs prints.
 type qoeReport struct {
 	Marks map[string]int64 `json:"marks"`
@@ -87,8 +92,13 @@ type qoeWindow struct {
 	// dry (a rebuffer). Jumps counts those that follow a 'seeking' within
 	// 100 ms: the player (or the page's latency chasing) moved the
 	// playhead, the picture jumps rather than stalls.
-	Waiting      int
-	Jumps        int
+	Waiting int
+	Jumps   int
+	// Starved counts 'waiting' events while the page itself was not run:
+	// its 250 ms sampler fired over 500 ms late around them (a CPU-starved
+	// renderer on a loaded box — every MSE page at once, WebRTC not),
+	// so the stall says nothing about the stream. Logged, bounded.
+	Starved      int
 	StallSeconds float64 // 'waiting' until the next 'playing'
 	FrozenSecs   float64 // the burnt-in clock on screen did not move
 	LatP50       float64 // burnt-in clock, seconds
@@ -100,7 +110,7 @@ type qoeWindow struct {
 }
 
 // TestPlayerQoE plays one stream on the player page in five protocols at
-// once (one Chromium, one page each) for 60 s after start-up, then
+// once (one Chromium, one page each) for 60 s after start-up (qoeStartup), then
 // restarts the publisher within hub.republish_grace and watches 35 s more.
 // The publisher burns its wall clock into the picture (see
 // web/test/qoe.mjs), so live latency is measured glass-to-glass, the same
@@ -182,7 +192,7 @@ func TestPlayerQoE(t *testing.T) {
 		for _, e := range q.Events {
 			evs = append(evs, qoeEvent{e.T, e.Type})
 		}
-		w1 := measureWindow(evs, q.Samples, *q.FirstPlaying, stop)
+		w1 := measureWindow(evs, q.Samples, *q.FirstPlaying+qoeStartup.Milliseconds(), stop)
 		// After the restart: from the first frame of the new publisher on
 		// screen (its burnt-in capture time is after the restart).
 		resume := int64(0)
@@ -211,7 +221,7 @@ func TestPlayerQoE(t *testing.T) {
 	}
 
 	var tb strings.Builder
-	fmt.Fprintf(&tb, "\n%-22s %-8s %7s %5s %7s %7s %8s %8s %8s %6s %7s\n", "player", "window", "waiting", "jumps", "stall", "frozen", "lat p50", "lat max", "own p50", "rate", "misread")
+	fmt.Fprintf(&tb, "\n%-22s %-8s %7s %5s %7s %7s %7s %8s %8s %8s %6s %7s\n", "player", "window", "waiting", "jumps", "starved", "stall", "frozen", "lat p50", "lat max", "own p50", "rate", "misread")
 	for _, r := range rows {
 		for _, w := range []struct {
 			name string
@@ -221,12 +231,12 @@ func TestPlayerQoE(t *testing.T) {
 			if w.w.APIP50 >= 0 {
 				own = fmt.Sprintf("%.2fs", w.w.APIP50)
 			}
-			fmt.Fprintf(&tb, "%-22s %-8s %7d %5d %6.1fs %6.1fs %7.2fs %7.2fs %8s %6.3f %3d/%-3d\n", r.p.Name, w.name, w.w.Waiting, w.w.Jumps,
+			fmt.Fprintf(&tb, "%-22s %-8s %7d %5d %7d %6.1fs %6.1fs %7.2fs %7.2fs %8s %6.3f %3d/%-3d\n", r.p.Name, w.name, w.w.Waiting, w.w.Jumps, w.w.Starved,
 				w.w.StallSeconds, w.w.FrozenSecs, w.w.LatP50, w.w.LatMax, own, w.w.Rate, w.w.Misread, w.w.Samples)
 		}
 		fmt.Fprintf(&tb, "%-22s resumed %.1f s after the publisher stopped\n", "", r.resumed)
 	}
-	t.Logf("player QoE (waiting: rebuffers; jumps: 'waiting' right after a seek; stall: waiting→playing; frozen: the burnt-in clock on screen did not move; latency: that clock vs the page's clock; own: the player's estimate):%s", tb.String())
+	t.Logf("player QoE (waiting: rebuffers; jumps: 'waiting' right after a seek; starved: 'waiting' while the page's own timer stalled >500 ms; stall: waiting→playing; frozen: the burnt-in clock on screen did not move; latency: that clock vs the page's clock; own: the player's estimate):%s", tb.String())
 
 	// Every player's verdict, not only the first failure's.
 	for _, r := range rows {
@@ -235,10 +245,22 @@ func TestPlayerQoE(t *testing.T) {
 			w    qoeWindow
 		}{{"steady", r.steady}, {"after republish", r.post}} {
 			assert.Greater(t, w.w.Samples, 40, "%s %s: clock samples", r.p.Name, w.name)
+			// The page samples 4 times a second: far fewer samples mean
+			// the browser was starved of CPU (a loaded machine), and the
+			// verdicts below are then about the machine, not the server.
+			want := float64(w.w.To-w.w.From) / 250
+			assert.GreaterOrEqual(t, float64(w.w.Samples), 0.85*want,
+				"%s %s: the page ran its 250 ms sampler %d times in %.0f s (want ≥ 85%%): the browser was starved of CPU (load average %s)",
+				r.p.Name, w.name, w.w.Samples, float64(w.w.To-w.w.From)/1000, loadAverage())
 			assert.LessOrEqual(t, w.w.Misread, w.w.Samples/10, "%s %s: burnt-in clock misread", r.p.Name, w.name)
 			assert.Zero(t, w.w.Waiting, "%s %s: 'waiting' events (%.1f s stalled)", r.p.Name, w.name, w.w.StallSeconds)
+			assert.LessOrEqual(t, w.w.Starved, 2, "%s %s: 'waiting' events while the page was starved of CPU", r.p.Name, w.name)
 			assert.Less(t, w.w.FrozenSecs, 1.0, "%s %s: seconds the picture was frozen", r.p.Name, w.name)
-			assert.InDelta(t, 1.0, w.w.Rate, 0.05, "%s %s: media time per wall time", r.p.Name, w.name)
+			if w.name == "steady" {
+				// After a republish a player that ran dry in the outage
+				// catches up (faster than 1×): there its latency tells.
+				assert.InDelta(t, 1.0, w.w.Rate, 0.05, "%s %s: media time per wall time", r.p.Name, w.name)
+			}
 			assert.LessOrEqual(t, w.w.LatP50, r.p.Goal+qoeHeadroom, "%s %s: live latency p50 (goal %.1f s)", r.p.Name, w.name, r.p.Goal)
 		}
 		assert.Less(t, r.resumed, 10.0, "%s: seconds from publisher stop to the new publisher's picture", r.p.Name)
@@ -253,6 +275,22 @@ type qoeEvent struct {
 // measureWindow summarises events and samples with from <= t < to.
 func measureWindow(evs []qoeEvent, samples []qoeSample, from, to int64) qoeWindow {
 	w := qoeWindow{From: from, To: to, APIP50: -1}
+	// The page's own hiccups: gaps between consecutive samples.
+	type gap struct{ from, to int64 }
+	var gaps []gap
+	for i := 1; i < len(samples); i++ {
+		if samples[i].T-samples[i-1].T > 500 {
+			gaps = append(gaps, gap{samples[i-1].T, samples[i].T})
+		}
+	}
+	starved := func(t int64) bool {
+		for _, g := range gaps {
+			if t > g.from && t <= g.to+300 {
+				return true
+			}
+		}
+		return false
+	}
 	var waitAt, seekAt int64
 	for _, e := range evs {
 		if e.T < from || e.T >= to {
@@ -267,6 +305,8 @@ func measureWindow(evs []qoeEvent, samples []qoeSample, from, to int64) qoeWindo
 		case "waiting":
 			if seekAt != 0 && e.T-seekAt <= 100 {
 				w.Jumps++
+			} else if starved(e.T) {
+				w.Starved++
 			} else {
 				w.Waiting++
 			}
@@ -415,4 +455,17 @@ func (b *qoeBrowser) waitLine(t *testing.T, d time.Duration) string {
 		t.Fatalf("qoe.mjs: no output within %s", d)
 		return ""
 	}
+}
+
+// loadAverage is /proc/loadavg's first three fields, for failure messages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

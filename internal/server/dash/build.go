@@ -183,7 +183,37 @@ func buildMPD(snap *packager.Snapshot, o mpdOptions) *MPD {
 		}
 		i = j
 	}
+	if !snap.Ended && len(m.Periods) > 0 {
+		openTimeline(&m.Periods[len(m.Periods)-1])
+	}
 	return m
+}
+
+// openTimeline ends a live Period's timeline with an open run
+// (<S d="…" r="-1"/>, ISO/IEC 23009-1 §5.3.9.6.2 Table 20: repeated until
+// the next MPD update) after the segment being written, so the segment
+// after it is addressable before an MPD lists it. Without it a client
+// learns of segment N+1 only from an MPD fetched after N+1 began — up to
+// minimumUpdatePeriod late — while at a sub-second latency target its
+// buffer lasts a few hundred milliseconds: dash.js requested each segment
+// 0.5–0.75 s after it began and ran dry at segment boundaries (4–5
+// 'waiting' events a minute). With the open run it asks for N+1 at N+1's
+// availability start (its first part) and the server holds the request
+// until the segment exists (nextSegmentAt). The listed segments keep
+// their own S elements: dash.js sizes an r="-1" run from its DVR window,
+// which it derives from the timeline, so an open run that also covered
+// the listed segments collapsed to one segment at start-up.
+func openTimeline(p *Period) {
+	seen := map[*SegmentTimeline]bool{}
+	for _, as := range p.AdaptationSets {
+		st := as.SegmentTemplate
+		if st == nil || st.SegmentTimeline == nil || seen[st.SegmentTimeline] || len(st.SegmentTimeline.S) == 0 {
+			continue
+		}
+		seen[st.SegmentTimeline] = true
+		tl := st.SegmentTimeline
+		tl.S = append(tl.S, S{D: tl.S[len(tl.S)-1].D, R: -1})
+	}
 }
 
 // buildPeriod describes the segments run (all[first:] starts with it)

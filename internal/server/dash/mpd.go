@@ -187,7 +187,8 @@ type SegmentTimeline struct {
 
 // S is a run of segments of equal duration (ISO/IEC 23009-1 §5.3.9.6.2,
 // Table 20): T is given where the timeline does not continue the previous
-// run, R counts the repeats after the first.
+// run, R counts the repeats after the first (-1: repeated until the next
+// MPD update, the live edge of a dynamic MPD).
 type S struct {
 	T *uint64 `xml:"t,attr,omitempty"`
 	D uint64  `xml:"d,attr"`

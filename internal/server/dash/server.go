@@ -272,9 +272,25 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		}
 		netutil.WriteMedia(w, r, contentTypeMP4, data)
 	case fileSegmentAt:
-		msn, ok := segmentAt(p.Snapshot(), f.num)
+		snap := p.Snapshot()
+		msn, ok := segmentAt(snap, f.num)
 		if !ok {
-			s.fail(w, r, path, http.StatusNotFound, "no segment at that time")
+			var near func(*packager.Segment) bool
+			if msn, near, ok = nextSegmentAt(snap, f.num); ok {
+				// The segment after the newest, addressed from the
+				// timeline's open end: wait for it, then check it starts
+				// where the client expects it.
+				ctx, cancel := context.WithTimeout(r.Context(), blockTimeout(snap.TargetDuration))
+				p.WaitGrowth(ctx, msn, 0)
+				cancel()
+				seg, found := p.Segment(msn)
+				ok = found && near(&seg)
+			}
+		}
+		if !ok {
+			if r.Context().Err() == nil {
+				s.fail(w, r, path, http.StatusNotFound, "no segment at that time")
+			}
 			return
 		}
 		f.kind, f.num = fileSegment, msn
@@ -372,6 +388,50 @@ func segmentAt(snap *packager.Snapshot, t uint64) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// nextSegmentAt maps MPD time t onto the segment after the newest one,
+// which the timeline's open end (@r="-1", see openTimeline) addresses at
+// the newest segment's start plus its announced duration. Segments follow
+// the publisher's GOPs, so the real start may differ from that prediction
+// by frame-timestamp jitter or a longer GOP: near reports whether the
+// segment, once it exists, starts less than half a segment from t and in the
+// same Period; otherwise the client is answered 404 and finds the real
+// time in its next MPD.
+func nextSegmentAt(snap *packager.Snapshot, t uint64) (uint64, func(*packager.Segment) bool, bool) {
+	n := len(snap.Segments)
+	if snap.Ended || n == 0 {
+		return 0, nil, false
+	}
+	last := &snap.Segments[n-1]
+	if last.Init == nil {
+		return 0, nil, false
+	}
+	target := snap.TargetDuration
+	if target <= 0 {
+		target = 2 * time.Second
+	}
+	ts := timescaleOf(last.Init)
+	exp := expectedDuration(snap.Segments, n-1, target)
+	tol := ticks(exp/2, ts)
+	within := func(start time.Duration) bool {
+		a := ticks(start, ts)
+		return max(a, t)-min(a, t) < tol
+	}
+	// A client whose MPD is older than the newest segment predicted it
+	// from an older open end.
+	for i := n - 1; i >= 0 && i >= n-2; i-- {
+		if seg := &snap.Segments[i]; seg.Init == last.Init && within(seg.Start) {
+			return seg.MSN, func(*packager.Segment) bool { return true }, true
+		}
+	}
+	if t <= ticks(last.Start, ts) || !within(last.Start+exp) {
+		return 0, nil, false
+	}
+	in := last.Init
+	return last.MSN + 1, func(seg *packager.Segment) bool {
+		return seg.Init == in && within(seg.Start)
+	}, true
 }
 
 func partData(parts []*packager.Part) [][]byte {

@@ -129,13 +129,16 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		IdleTimeout:      cfg.RTMP.IdleTimeout.Duration,
 		WriteTimeout:     cfg.Hub.MaxLag.Duration,
 		Limits: rtmp.Limits{
-			MaxMessageSize:  uint32(cfg.RTMP.MaxMessageSize),
-			MaxChunkSize:    uint32(cfg.RTMP.MaxChunkSize),
-			MaxChunkStreams: cfg.RTMP.MaxChunkStreams,
+			MaxMessageSize:     uint32(cfg.RTMP.MaxMessageSize),
+			MaxChunkSize:       uint32(cfg.RTMP.MaxChunkSize),
+			MaxChunkStreams:    cfg.RTMP.MaxChunkStreams,
+			MaxUnfinishedBytes: uint32(cfg.RTMP.MaxUnfinishedBytes),
+			MessageTimeout:     cfg.RTMP.MessageTimeout.Duration,
 		},
-		MaxConnections: cfg.RTMP.MaxConnections,
-		Logger:         log.With("component", "rtmp"),
-		Auth:           a.auth,
+		UnfinishedBudget: int64(cfg.RTMP.UnfinishedBudget),
+		MaxConnections:   cfg.RTMP.MaxConnections,
+		Logger:           log.With("component", "rtmp"),
+		Auth:             a.auth,
 	}
 	if a.rtmpLn, err = a.listen("rtmp.listen", cfg.RTMP.Listen, nil, nil); err != nil {
 		return nil, err

@@ -35,9 +35,11 @@ const (
 	CodecAV1
 	CodecAAC
 	CodecOpus
+	// CodecMP3 is MPEG-1/2 Audio Layer III (FLV SoundFormat 2 and 14).
+	CodecMP3
 )
 
-var codecNames = [...]string{"unknown", "h264", "h265", "av1", "aac", "opus"}
+var codecNames = [...]string{"unknown", "h264", "h265", "av1", "aac", "opus", "mp3"}
 
 func (c Codec) String() string {
 	if int(c) < len(codecNames) {
@@ -49,7 +51,7 @@ func (c Codec) String() string {
 // Kind returns whether the codec carries video or audio.
 func (c Codec) Kind() Kind {
 	switch c {
-	case CodecAAC, CodecOpus:
+	case CodecAAC, CodecOpus, CodecMP3:
 		return KindAudio
 	default:
 		return KindVideo
@@ -65,7 +67,9 @@ type Track struct {
 	// Config is the codec's decoder configuration in the form MP4 and FLV
 	// carry it: H.264 AVCDecoderConfigurationRecord, H.265
 	// HEVCDecoderConfigurationRecord, AV1 AV1CodecConfigurationRecord, AAC
-	// AudioSpecificConfig, Opus "OpusHead" identification header (may be nil).
+	// AudioSpecificConfig, Opus "OpusHead" identification header (may be nil),
+	// MP3: the 4-byte frame header of the stream's frames normalized by
+	// MP3Config (may be nil).
 	Config []byte
 
 	// Video properties parsed from Config (0 when unknown).
@@ -102,7 +106,8 @@ type Packet struct {
 	// Data is the codec payload. H.264/H.265: NAL units, each with a 4-byte
 	// big-endian length prefix (AVCC). AV1: a temporal unit in low-overhead
 	// OBU format (every OBU with obu_has_size_field). AAC: one raw frame
-	// without ADTS. Opus: one packet.
+	// without ADTS. Opus: one packet. MP3: one or more whole frames, each
+	// with its header.
 	Data []byte
 
 	// Arrival is the wall-clock time the packet entered the server, for

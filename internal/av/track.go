@@ -58,6 +58,8 @@ func NewTrack(codec Codec, config []byte) (t *Track, err error) {
 		err = t.parseAAC()
 	case CodecOpus:
 		err = t.parseOpus()
+	case CodecMP3:
+		err = t.parseMP3()
 	default:
 		return nil, fmt.Errorf("av: new track: unsupported codec %s (%d)", codec, uint8(codec))
 	}

@@ -452,6 +452,10 @@ func FuzzNewTrackOpus(f *testing.F) {
 	fuzzTrack(f, CodecOpus, OpusHead(2), nil)
 }
 
+func FuzzNewTrackMP3(f *testing.F) {
+	fuzzTrack(f, CodecMP3, []byte{0xFF, 0xFB, 0x90, 0x64}, []byte{0xFF, 0xE3, 0x88, 0x04}, nil)
+}
+
 func FuzzAVCC(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 2, 0x65, 0xaa, 0, 0, 0, 1, 0x06})
 	f.Add([]byte{0, 0, 1, 0x65, 0, 0, 0, 1, 0x41})

@@ -91,6 +91,19 @@ type RTMPConfig struct {
 	// MaxConnections caps concurrent RTMP and RTMPS connections.
 	// Default 4096.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxUnfinishedBytes bounds the partially received messages of one
+	// connection (all chunk streams together), in bytes; at least
+	// MaxMessageSize. Before a publish is authorized a connection may hold
+	// only 64 KiB and send messages of at most 16 KiB. Default 16777216
+	// (16 MiB).
+	MaxUnfinishedBytes int `yaml:"max_unfinished_bytes"`
+	// UnfinishedBudget bounds the partially received messages of all RTMP
+	// and RTMPS connections together, in bytes; at least
+	// MaxUnfinishedBytes. Default 268435456 (256 MiB).
+	UnfinishedBudget int `yaml:"unfinished_budget"`
+	// MessageTimeout closes a connection whose message stays partially
+	// received for this long. Default 30s.
+	MessageTimeout Duration `yaml:"message_timeout"`
 }
 
 // RTMPSConfig is the "rtmps" section. RTMPS is enabled when both Cert and

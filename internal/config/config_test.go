@@ -35,6 +35,10 @@ func TestDefaultsLoadAndValidate(t *testing.T) {
 		MaxChunkSize:     16 << 20,
 		MaxChunkStreams:  64,
 		MaxConnections:   4096,
+
+		MaxUnfinishedBytes: 16 << 20,
+		UnfinishedBudget:   256 << 20,
+		MessageTimeout:     D(30 * time.Second),
 	}, c.RTMP)
 	require.Equal(t, RTMPSConfig{Listen: ":1936"}, c.RTMPS)
 	require.False(t, c.RTMPS.Enabled())
@@ -314,6 +318,9 @@ func TestValidateErrors(t *testing.T) {
 		{"message size", func(c *Config) { c.RTMP.MaxMessageSize = 0 }, "rtmp.max_message_size:"},
 		{"max chunk size", func(c *Config) { c.RTMP.MaxChunkSize = -1 }, "rtmp.max_chunk_size:"},
 		{"chunk streams", func(c *Config) { c.RTMP.MaxChunkStreams = 0 }, "rtmp.max_chunk_streams:"},
+		{"unfinished below message size", func(c *Config) { c.RTMP.MaxUnfinishedBytes = c.RTMP.MaxMessageSize - 1 }, "rtmp.max_unfinished_bytes:"},
+		{"budget below unfinished", func(c *Config) { c.RTMP.UnfinishedBudget = c.RTMP.MaxUnfinishedBytes - 1 }, "rtmp.unfinished_budget:"},
+		{"message timeout", func(c *Config) { c.RTMP.MessageTimeout = D(0) }, "rtmp.message_timeout:"},
 		{"connections", func(c *Config) { c.RTMP.MaxConnections = 0 }, "rtmp.max_connections:"},
 		{"buffer", func(c *Config) { c.Hub.MaxBufferBytes = 0 }, "hub.max_buffer_bytes:"},
 		{"skips", func(c *Config) { c.Hub.MaxSkips = 0 }, "hub.max_skips:"},

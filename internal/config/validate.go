@@ -47,6 +47,9 @@ func (c *Config) Validate() error {
 	v.between("rtmp.max_chunk_size", c.RTMP.MaxChunkSize, MinChunkSize, maxSetChunkSize)
 	v.between("rtmp.max_chunk_streams", c.RTMP.MaxChunkStreams, 1, 65599)
 	v.between("rtmp.max_connections", c.RTMP.MaxConnections, 1, math.MaxInt32)
+	v.between("rtmp.max_unfinished_bytes", c.RTMP.MaxUnfinishedBytes, c.RTMP.MaxMessageSize, math.MaxInt32)
+	v.between("rtmp.unfinished_budget", c.RTMP.UnfinishedBudget, c.RTMP.MaxUnfinishedBytes, math.MaxInt)
+	v.positiveDuration("rtmp.message_timeout", c.RTMP.MessageTimeout)
 
 	v.listen("rtmps.listen", c.RTMPS.Listen)
 	v.certPair("rtmps", c.RTMPS.Cert, c.RTMPS.Key)

@@ -52,7 +52,7 @@ func TestParseAudioErrors(t *testing.T) {
 		{"empty", nil, ErrTruncated},
 		{"aac no packet type", []byte{0xaf}, ErrTruncated},
 		{"aac bad packet type", []byte{0xaf, 2}, ErrUnsupportedPacketType},
-		{"mp3", []byte{0x2f, 0}, ErrUnsupportedCodec},
+		{"speex", []byte{0xb2, 0}, ErrUnsupportedCodec},
 		{"enhanced flac", []byte{0x91, 'f', 'L', 'a', 'C'}, ErrUnsupportedCodec},
 		{"enhanced video fourcc", []byte{0x91, 'a', 'v', '0', '1'}, ErrUnsupportedCodec},
 		{"enhanced reserved packet type", []byte{0x93, 'O', 'p', 'u', 's'}, ErrUnsupportedPacketType},
@@ -93,4 +93,53 @@ func TestAudioRoundTrip(t *testing.T) {
 			require.Equal(t, want, got)
 		}
 	}
+}
+
+// MP3 (SoundFormat 2 and 14) is parsed, demuxed into a track made from the
+// frame header and written back as legacy MP3 with flags from the frames.
+func TestMP3RoundTrip(t *testing.T) {
+	// MPEG-1 Layer III, 128 kb/s, 44.1 kHz, joint stereo; then 48 kHz mono.
+	stereo44 := []byte{0xFF, 0xFB, 0x90, 0x64, 1, 2, 3}
+	mono48 := []byte{0xFF, 0xFB, 0x94, 0xC4, 4, 5}
+	a, err := ParseAudio(append([]byte{0x2F}, stereo44...))
+	require.NoError(t, err)
+	require.Equal(t, AudioTag{Codec: av.CodecMP3, PacketType: Coded, Data: stereo44}, a)
+
+	var d Demuxer
+	p, err := d.Audio(0, append([]byte{0x2F}, stereo44...))
+	require.NoError(t, err)
+	require.Equal(t, av.CodecMP3, p.Track.Codec)
+	require.Equal(t, 44100, p.Track.SampleRate)
+	require.Equal(t, 2, p.Track.Channels)
+	require.Equal(t, "mp4a.6B", p.Track.CodecString)
+	require.Equal(t, stereo44, p.Data)
+	first := p.Track
+
+	// Another frame of the same stream (other bitrate, padding): same track.
+	p, err = d.Audio(26, append([]byte{0x2F}, 0xFF, 0xFB, 0xA2, 0x64, 9))
+	require.NoError(t, err)
+	require.Same(t, first, p.Track)
+	// A frame without a header continues the track.
+	p, err = d.Audio(52, []byte{0x2F, 0, 1, 2, 3})
+	require.NoError(t, err)
+	require.Same(t, first, p.Track)
+	// New parameters: a new track.
+	p, err = d.Audio(78, append([]byte{0x2E}, mono48...))
+	require.NoError(t, err)
+	require.NotSame(t, first, p.Track)
+	require.Equal(t, 48000, p.Track.SampleRate)
+	require.Equal(t, 1, p.Track.Channels)
+
+	// Written back: SoundFormat 2, 44 kHz flag, 16-bit, stereo / mono.
+	require.Equal(t, append([]byte{0x2F}, stereo44...), AppendAudio(nil, AudioTag{Codec: av.CodecMP3, PacketType: Coded, Data: stereo44}))
+	require.Equal(t, append([]byte{0x2E}, mono48...), AppendAudio(nil, AudioTag{Codec: av.CodecMP3, PacketType: Coded, Data: mono48}))
+	require.Empty(t, AppendSequenceHeaderBody(nil, first), "MP3 has no sequence header")
+	// MPEG-2 22.05 kHz: SoundRate 2; MPEG 2.5 8 kHz: SoundFormat 14.
+	require.Equal(t, byte(0x2B), AppendAudio(nil, AudioTag{Codec: av.CodecMP3, PacketType: Coded, Data: []byte{0xFF, 0xF3, 0x80, 0x04}})[0])
+	require.Equal(t, byte(0xE3), AppendAudio(nil, AudioTag{Codec: av.CodecMP3, PacketType: Coded, Data: []byte{0xFF, 0xE3, 0x88, 0x04}})[0])
+
+	// Frames before any header are dropped like frames before a sequence header.
+	var fresh Demuxer
+	_, err = fresh.Audio(0, []byte{0x2F, 0, 1, 2, 3})
+	require.ErrorIs(t, err, ErrNoSequenceHeader)
 }

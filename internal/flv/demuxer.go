@@ -33,7 +33,9 @@ func (d *Demuxer) VideoTrack() *av.Track { return d.video }
 // sequence header (or the first Opus frame, for which one is implied).
 func (d *Demuxer) AudioTrack() *av.Track { return d.audio }
 
-// Video handles one video tag body with timestamp ts (milliseconds). A
+// Video handles one video tag body with timestamp ts (milliseconds on a
+// continuous 64-bit timeline: callers extend the wrapping 32-bit FLV/RTMP
+// value first, see rtmp.Timeline). A
 // sequence header replaces the video track when its configuration differs
 // from the current one and returns (nil, nil). A coded frame returns a packet
 // with DTS ts, PTS ts+CTS, Key from the frame type and a copy of the payload
@@ -41,7 +43,7 @@ func (d *Demuxer) AudioTrack() *av.Track { return d.audio }
 // rewritten to 4 bytes when the publisher uses 1 or 2. A coded frame before
 // any sequence header yields an error wrapping ErrNoSequenceHeader, which
 // callers usually treat as "drop".
-func (d *Demuxer) Video(ts uint32, body []byte) (*av.Packet, error) {
+func (d *Demuxer) Video(ts int64, body []byte) (*av.Packet, error) {
 	v, err := ParseVideo(body)
 	if err != nil {
 		return nil, err
@@ -136,8 +138,9 @@ func widenNALULengths(b []byte, size int) ([]byte, error) {
 // and returns (nil, nil). A coded frame returns a key packet with PTS = DTS =
 // ts and a copy of the payload. Opus frames before any sequence header get a
 // default stereo Opus track (Enhanced RTMP makes the Opus header optional);
+// MP3 frames make their track from their own header (see av.MP3Config);
 // AAC frames yield an error wrapping ErrNoSequenceHeader.
-func (d *Demuxer) Audio(ts uint32, body []byte) (*av.Packet, error) {
+func (d *Demuxer) Audio(ts int64, body []byte) (*av.Packet, error) {
 	a, err := ParseAudio(body)
 	if err != nil {
 		return nil, err
@@ -151,6 +154,21 @@ func (d *Demuxer) Audio(ts uint32, body []byte) (*av.Packet, error) {
 	case Coded:
 	default:
 		return nil, nil
+	}
+	if a.Codec == av.CodecMP3 && len(a.Data) > 0 {
+		// No sequence header: each frame carries its parameters, and a
+		// change of them (sampling frequency, channels) is a new track. A
+		// frame that does not start with a header keeps the current track;
+		// before any, it is dropped like a frame before its sequence header.
+		cfg, err := av.MP3Config(a.Data)
+		switch {
+		case err == nil:
+			if err := d.audioConfig(av.CodecMP3, cfg); err != nil {
+				return nil, err
+			}
+		case d.audio == nil || d.audio.Codec != av.CodecMP3:
+			return nil, fmt.Errorf("flv: mp3 audio frame at %d ms: %v: %w", ts, err, ErrNoSequenceHeader)
+		}
 	}
 	if d.audio == nil || d.audio.Codec != a.Codec {
 		if a.Codec != av.CodecOpus {

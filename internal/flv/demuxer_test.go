@@ -156,3 +156,22 @@ func TestMuxHelpers(t *testing.T) {
 	require.Nil(t, AppendPacketBody(nil, nil))
 	require.Nil(t, AppendSequenceHeaderBody(nil, nil))
 }
+
+// A packet just past 2^32 ms, its PTS past the wrap and its DTS before it:
+// the tag carries the DTS modulo 2^32 (upper byte in TimestampExtended) and
+// a CTS that is the true 40 ms, so a player adding them gets the PTS
+// modulo 2^32 — the wrap is continuous, never a jump.
+func TestSharedTagAcrossTheWrap(t *testing.T) {
+	h264, err := av.NewTrack(av.CodecH264, avcConfig)
+	require.NoError(t, err)
+	const wrap = (1 << 32) * time.Millisecond
+	p := &av.Packet{Track: h264, DTS: wrap - 20*time.Millisecond, PTS: wrap + 20*time.Millisecond, Data: []byte{1}}
+	tag := SharedTag(p)
+	require.Equal(t, []byte{0xFF, 0xFF, 0xEC, 0xFF}, tag[4:8], "timestamp bytes (24 bits, then TimestampExtended)")
+	v, err := ParseVideo(TagBody(tag))
+	require.NoError(t, err)
+	require.Equal(t, int32(40), v.CTS)
+
+	p = &av.Packet{Track: h264, DTS: 2*wrap + 1000*time.Millisecond, PTS: 2*wrap + 1000*time.Millisecond, Data: []byte{1}}
+	require.Equal(t, []byte{0x00, 0x03, 0xE8, 0x00}, SharedTag(p)[4:8], "second wrap")
+}

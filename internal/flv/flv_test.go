@@ -148,9 +148,9 @@ func TestRealFLV(t *testing.T) {
 		var p *av.Packet
 		switch tag.Type {
 		case TagVideo:
-			p, err = d.Video(tag.Timestamp, tag.Body)
+			p, err = d.Video(int64(tag.Timestamp), tag.Body)
 		case TagAudio:
-			p, err = d.Audio(tag.Timestamp, tag.Body)
+			p, err = d.Audio(int64(tag.Timestamp), tag.Body)
 		default:
 			continue
 		}

@@ -54,6 +54,7 @@ func FuzzParseAudio(f *testing.F) {
 		{0x91, 'O', 'p', 'u', 's', 0xfc}, {0x91, 'm', 'p', '4', 'a', 0x21},
 		{0x97, 2, 0, 0, 1, 0x01, 'O', 'p', 'u', 's', 0xfc},
 		{0x95, 0x21, 'O', 'p', 'u', 's', 1, 0, 0, 1, 0xfc, 'm', 'p', '4', 'a', 0, 0, 0, 1, 0x21},
+		{0x2f, 0xff, 0xfb, 0x90, 0x64, 0xaa}, {0xe2, 0xff, 0xe3, 0x88, 0x04}, {0x2f, 0, 1},
 	} {
 		f.Add(s)
 	}
@@ -100,9 +101,9 @@ func FuzzReader(f *testing.F) {
 			require.LessOrEqual(t, len(tag.Body), len(b))
 			switch tag.Type {
 			case TagVideo:
-				_, _ = d.Video(tag.Timestamp, tag.Body)
+				_, _ = d.Video(int64(tag.Timestamp), tag.Body)
 			case TagAudio:
-				_, _ = d.Audio(tag.Timestamp, tag.Body)
+				_, _ = d.Audio(int64(tag.Timestamp), tag.Body)
 			}
 		}
 	})

@@ -40,7 +40,8 @@ func AppendPacketBody(dst []byte, p *av.Packet) []byte {
 // AppendSequenceHeaderBody appends the sequence header tag body for t (its
 // Config as AVC/HEVC/AV1 configuration record, AudioSpecificConfig or
 // OpusHead). An Opus track without Config gets a default OpusHead for its
-// channel count. A nil track appends nothing.
+// channel count. A nil track, and an MP3 track (MP3 has no sequence
+// header), append nothing.
 func AppendSequenceHeaderBody(dst []byte, t *av.Track) []byte {
 	if t == nil {
 		return dst
@@ -54,3 +55,7 @@ func AppendSequenceHeaderBody(dst []byte, t *av.Track) []byte {
 	}
 	return AppendVideo(dst, VideoTag{Codec: t.Codec, Key: true, PacketType: SequenceHeader, Data: t.Config})
 }
+
+// HasSequenceHeader reports whether t is sent with a sequence header before
+// its frames: every codec but MP3, whose frames carry their parameters.
+func HasSequenceHeader(t *av.Track) bool { return t != nil && t.Codec != av.CodecMP3 }

@@ -36,8 +36,11 @@ func videoCodecID(c av.Codec) float64 {
 }
 
 func audioCodecID(c av.Codec) float64 {
-	if c == av.CodecAAC {
+	switch c {
+	case av.CodecAAC:
 		return 10
+	case av.CodecMP3:
+		return 2
 	}
 	return fourCCNumber(codecFourCC(c))
 }

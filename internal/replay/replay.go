@@ -85,6 +85,10 @@ type Publisher struct {
 	// OnSend, if set, is called after each media tag is written with the
 	// timestamp it was sent with and the wall-clock send time.
 	OnSend func(typ uint8, ts uint32, sent time.Time)
+	// StartTimestamp is added to every media timestamp, wrapping at 2^32
+	// ms as RTMP's do (e.g. 2^32 − 5000 for an encoder whose clock wraps
+	// five seconds in). Default 0.
+	StartTimestamp uint32
 
 	bytes atomic.Uint64
 }
@@ -126,7 +130,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 					return nil
 				}
 			}
-			ts := uint32(at / time.Millisecond)
+			ts := p.StartTimestamp + uint32(at/time.Millisecond) // wraps like the wire field
 			if err := c.WriteMessage(&rtmp.Message{Type: tag.Type, Timestamp: ts, Payload: tag.Body}); err != nil {
 				if ctx.Err() != nil {
 					return nil

@@ -109,6 +109,18 @@ func (c *Conn) handleControl(m *Message) error {
 	return nil
 }
 
+// SetRestricted switches the reader between the Restricted* limits and the
+// full ones (see Limits). Call it from the reader goroutine only.
+func (c *Conn) SetRestricted(on bool) { c.cr.SetRestricted(on) }
+
+// Unfinished returns the bytes held for partially received messages. Call
+// it from the reader goroutine only.
+func (c *Conn) Unfinished() int64 { return c.cr.Unfinished() }
+
+// Release drops partially received messages and returns their bytes to
+// the shared Budget. Call it once, when the reader goroutine is done.
+func (c *Conn) Release() { c.cr.Release() }
+
 // WriteMessage writes m chunked with the current output chunk size. It
 // holds the write mutex only for the write itself.
 func (c *Conn) WriteMessage(m *Message) error {

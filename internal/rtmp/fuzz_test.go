@@ -30,25 +30,46 @@ func FuzzChunkReader(f *testing.F) {
 	))
 	f.Add(AppendChunks(nil, WindowAckSizeMessage(10), 128))
 	f.Add([]byte{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF})
-	l := Limits{MaxMessageSize: 1024, MaxChunkSize: 256, MaxChunkStreams: 4}
+	f.Add(cat(
+		AppendChunks(nil, SetChunkSizeMessage(8<<20), 128),
+		[]byte{0x04, 0, 0, 0, 0x7F, 0xFF, 0xFF, 9, 1, 0, 0, 0}, seq(10, 0),
+		[]byte{0x05, 0, 0, 0, 0x7F, 0xFF, 0xFF, 9, 1, 0, 0, 0}, seq(10, 0),
+	))
+	budget := NewBudget(3000)
+	l := Limits{MaxMessageSize: 1024, MaxChunkSize: 256, MaxChunkStreams: 4, MaxUnfinishedBytes: 2048,
+		RestrictedMaxMessageSize: 200, RestrictedMaxChunkSize: 64, RestrictedMaxUnfinishedBytes: 300, Budget: budget}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c := NewConn(&rwPair{r: bytes.NewReader(in), w: io.Discard}, l)
-		for {
-			m, err := c.ReadMessage()
-			if err != nil {
-				if c.BytesRead() > uint64(len(in)) {
-					t.Fatalf("read %d bytes of %d", c.BytesRead(), len(in))
-				}
-				if errors.Is(err, io.EOF) && c.BytesRead() != uint64(len(in)) {
-					t.Fatalf("clean EOF after %d of %d bytes", c.BytesRead(), len(in))
-				}
-				return
+		for _, restricted := range []bool{false, true} {
+			c := NewConn(&rwPair{r: bytes.NewReader(in), w: io.Discard}, l)
+			c.SetRestricted(restricted)
+			maxMsg, maxUnfinished := l.MaxMessageSize, int64(l.MaxUnfinishedBytes)
+			if restricted {
+				maxMsg, maxUnfinished = l.RestrictedMaxMessageSize, int64(l.RestrictedMaxUnfinishedBytes)
 			}
-			if uint32(len(m.Payload)) > l.MaxMessageSize {
-				t.Fatalf("message of %d bytes over the limit", len(m.Payload))
+			for {
+				m, err := c.ReadMessage()
+				if u := c.Unfinished(); u > maxUnfinished || u > 2*int64(c.BytesRead())+minMessageAlloc {
+					t.Fatalf("holding %d unfinished bytes after reading %d (limit %d)", u, c.BytesRead(), maxUnfinished)
+				}
+				if err != nil {
+					if c.BytesRead() > uint64(len(in)) {
+						t.Fatalf("read %d bytes of %d", c.BytesRead(), len(in))
+					}
+					if errors.Is(err, io.EOF) && c.BytesRead() != uint64(len(in)) {
+						t.Fatalf("clean EOF after %d of %d bytes", c.BytesRead(), len(in))
+					}
+					break
+				}
+				if uint32(len(m.Payload)) > maxMsg {
+					t.Fatalf("message of %d bytes over the limit %d", len(m.Payload), maxMsg)
+				}
+				if len(m.Payload) > len(in) {
+					t.Fatalf("message of %d bytes from %d input bytes", len(m.Payload), len(in))
+				}
 			}
-			if len(m.Payload) > len(in) {
-				t.Fatalf("message of %d bytes from %d input bytes", len(m.Payload), len(in))
+			c.Release()
+			if u := budget.Used(); u != 0 {
+				t.Fatalf("%d budget bytes still reserved after Release", u)
 			}
 		}
 	})

@@ -102,7 +102,10 @@ func segmentChar(c byte) bool {
 // and query token=x&key=s3cret.
 //
 // Leading and trailing "/" of app are ignored (some encoders send
-// "live/"). The query is never nil on success; values from app come
+// "live/"). An app that is a whole path APP/NAME with an empty stream key
+// names that path: clients that put the full URL path in the app, such as
+// MediaMTX's gortmplib, connect with app "live/cam1" and play or publish
+// "" (or just "?key=..."). The query is never nil on success; values from app come
 // before values from the stream key. An invalid path or a malformed query
 // is an error wrapping ErrInvalid that quotes the input (truncated).
 func FromRTMP(app, streamKey string) (path string, query url.Values, err error) {
@@ -125,10 +128,13 @@ func FromRTMP(app, streamKey string) (path string, query url.Values, err error) 
 	switch {
 	case appName == "":
 		return "", nil, fmt.Errorf("streampath: %s: %w: the app names no application", where, ErrInvalid)
+	case keyName == "" && strings.Contains(appName, "/"):
+		path = appName // app APP/NAME, empty key
 	case keyName == "":
 		return "", nil, fmt.Errorf("streampath: %s: %w: the stream key names no stream", where, ErrInvalid)
+	default:
+		path = appName + "/" + keyName
 	}
-	path = appName + "/" + keyName
 	if err := validate(path); err != nil {
 		return "", nil, fmt.Errorf("streampath: %s: %w", where, err)
 	}

@@ -99,6 +99,11 @@ func TestFromRTMP(t *testing.T) {
 		{"live", "cam1?", "live/cam1", url.Values{}},
 		{"live", "cam1?key=a%2Bb", "live/cam1", url.Values{"key": {"a+b"}}},
 		{"live", "cam1?key=a?b", "live/cam1", url.Values{"key": {"a?b"}}},
+		// The whole path in the app, an empty stream key (MediaMTX).
+		{"live/mtxsrc", "", "live/mtxsrc", url.Values{}},
+		{"/live/mtxsrc/", "", "live/mtxsrc", url.Values{}},
+		{"live/mtxsrc?key=s3cret", "", "live/mtxsrc", url.Values{"key": {"s3cret"}}},
+		{"live/mtxsrc", "?key=s3cret", "live/mtxsrc", url.Values{"key": {"s3cret"}}},
 	} {
 		path, q, err := FromRTMP(tc.app, tc.key)
 		require.NoError(t, err, "%q %q", tc.app, tc.key)
@@ -114,6 +119,9 @@ func TestFromRTMPErrors(t *testing.T) {
 		{"live", "", "the stream key names no stream"},
 		{"live", "?key=s3cret", `stream key "?...": invalid stream path: the stream key names no stream`},
 		{"live/sub", "cam1", `invalid stream path "live/sub/cam1": want APP/NAME`},
+		{"live/a/b", "", `invalid stream path "live/a/b": want APP/NAME`},
+		{"live/", "", "the stream key names no stream"},
+		{"api/x", "", `app "api" is reserved`},
 		{"live", "a/b", `want APP/NAME`},
 		{"api", "cam1", `app "api" is reserved`},
 		{"live", "cam 1?key=s3cret", `name "cam 1" has the character ' '`},
@@ -165,6 +173,8 @@ func FuzzFromRTMP(f *testing.F) {
 	f.Add("live", "cam1")
 	f.Add("live?token=x", "cam1?key=s3cret")
 	f.Add("live/", "cam1?a=1&a=2")
+	f.Add("live/mtxsrc", "")
+	f.Add("live/mtxsrc?key=x", "?token=y")
 	f.Add("", "")
 	f.Add("api", "x")
 	f.Add("live", "cam1?key=%zz")

@@ -304,9 +304,9 @@ func (j *job) pump(r io.Reader, pub *hub.Publisher, st *rungState, hasAudio bool
 		var pkt *av.Packet
 		switch tag.Type {
 		case flv.TagVideo:
-			pkt, err = d.Video(tag.Timestamp, tag.Body)
+			pkt, err = d.Video(int64(tag.Timestamp), tag.Body)
 		case flv.TagAudio:
-			pkt, err = d.Audio(tag.Timestamp, tag.Body)
+			pkt, err = d.Audio(int64(tag.Timestamp), tag.Body)
 		default:
 			continue
 		}

@@ -71,9 +71,9 @@ func publishLoadedClip(ctx context.Context, t *testing.T, h *hub.Hub, path strin
 	var d flv.Demuxer
 	for _, tag := range clip.Config {
 		if tag.Type == flv.TagVideo {
-			_, err = d.Video(tag.Timestamp, tag.Body)
+			_, err = d.Video(int64(tag.Timestamp), tag.Body)
 		} else if tag.Type == flv.TagAudio {
-			_, err = d.Audio(tag.Timestamp, tag.Body)
+			_, err = d.Audio(int64(tag.Timestamp), tag.Body)
 		}
 		require.NoError(t, err)
 	}
@@ -91,9 +91,9 @@ func publishLoadedClip(ctx context.Context, t *testing.T, h *hub.Hub, path strin
 			}
 			var p *av.Packet
 			if tag.Type == flv.TagVideo {
-				p, _ = d.Video(tag.Timestamp, tag.Body)
+				p, _ = d.Video(int64(tag.Timestamp), tag.Body)
 			} else {
-				p, _ = d.Audio(tag.Timestamp, tag.Body)
+				p, _ = d.Audio(int64(tag.Timestamp), tag.Body)
 			}
 			if p != nil && pub.WritePacket(p) != nil {
 				return

@@ -34,13 +34,13 @@ func publishRealTime(ctx context.Context, h *hub.Hub, path string, clip *replay.
 	write := func(typ uint8, ts uint32, body []byte) error {
 		switch typ {
 		case flv.TagVideo:
-			p, err := d.Video(ts, body)
+			p, err := d.Video(int64(ts), body)
 			if err != nil || p == nil {
 				return err
 			}
 			return pub.WritePacket(p)
 		case flv.TagAudio:
-			p, err := d.Audio(ts, body)
+			p, err := d.Audio(int64(ts), body)
 			if err != nil || p == nil {
 				return err
 			}

@@ -87,8 +87,8 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string
 	}
 	defer reader.Close()
 	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
-	// stream has no AAC, original or derived.
-	reader.PreferAudio(av.CodecAAC, av.CodecOpus)
+	// stream has no AAC, original or derived; MP3 as the publisher sent it.
+	reader.PreferAudio(av.CodecAAC, av.CodecOpus, av.CodecMP3)
 	defer g.Ended()
 
 	var sink sink
@@ -200,7 +200,9 @@ func (t *tagState) appendTags(bufs [][]byte, batch []*av.Packet) [][]byte {
 		}
 		if t.audio != nil {
 			t.lastAudio = t.audio
-			bufs = append(bufs, flv.AppendTag(nil, flv.TagAudio, ts, flv.AppendSequenceHeaderBody(nil, t.audio)))
+			if flv.HasSequenceHeader(t.audio) {
+				bufs = append(bufs, flv.AppendTag(nil, flv.TagAudio, ts, flv.AppendSequenceHeaderBody(nil, t.audio)))
+			}
 		}
 	}
 	for _, p := range batch {
@@ -210,7 +212,9 @@ func (t *tagState) appendTags(bufs [][]byte, batch []*av.Packet) [][]byte {
 		}
 		if p.Track != *last {
 			*last = p.Track
-			bufs = append(bufs, sequenceHeaderTag(p))
+			if flv.HasSequenceHeader(p.Track) {
+				bufs = append(bufs, sequenceHeaderTag(p))
+			}
 		}
 		bufs = append(bufs, flv.SharedTag(p))
 	}

@@ -36,13 +36,13 @@ func setup(t *testing.T) (*httptest.Server, *hub.Hub) {
 		var err error
 		switch tag.Type {
 		case flv.TagVideo:
-			p, e := d.Video(tag.Timestamp, tag.Body)
+			p, e := d.Video(int64(tag.Timestamp), tag.Body)
 			err = e
 			if p != nil {
 				require.NoError(t, pub.WritePacket(p))
 			}
 		case flv.TagAudio:
-			p, e := d.Audio(tag.Timestamp, tag.Body)
+			p, e := d.Audio(int64(tag.Timestamp), tag.Body)
 			err = e
 			if p != nil {
 				require.NoError(t, pub.WritePacket(p))

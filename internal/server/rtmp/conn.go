@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/amf0"
@@ -45,6 +47,12 @@ type conn struct {
 
 	pub  *publishSession
 	play *playSession
+
+	// closeReason is why another goroutine closed nc (an error), so the
+	// reader's "use of closed connection" is logged as what happened.
+	closeReason atomic.Pointer[error]
+	// endLogged is set by whoever already wrote the connection's last line.
+	endLogged atomic.Bool
 }
 
 // errClientQuit ends a session normally (deleteStream, closeStream, EOF).
@@ -62,35 +70,73 @@ func (c *conn) serve(ctx context.Context) {
 
 	err := c.run(ctx)
 	c.nc.Close() // unblocks a play writer stuck on a dead socket
+	if c.wire != nil {
+		c.wire.Release() // this connection's share of the unfinished budget
+	}
 	if c.pub != nil {
 		c.pub.close(err)
 	}
 	if c.play != nil {
 		c.play.stop()
 	}
+	if errors.Is(err, net.ErrClosed) {
+		// Our own Close: the reason, if any, was recorded by who closed.
+		if r := c.closeReason.Load(); r != nil {
+			err = *r
+		}
+	}
+	c.logEnd(ctx, err)
+}
+
+// logEnd writes the one line that ends a connection: INFO when a viewer
+// left (or the server stopped), DEBUG when a publisher (the hub logs the
+// stream's end) or a client that never started a session did, WARN when
+// the connection was dropped for a fault.
+func (c *conn) logEnd(ctx context.Context, err error) {
+	what := "rtmp connection closed"
 	switch {
-	case errors.Is(err, errLogged):
-	case err == nil, errors.Is(err, errClientQuit), errors.Is(err, io.EOF), ctx.Err() != nil:
-		c.log.Debug("rtmp connection closed", "path", c.path())
-	case errors.Is(err, net.ErrClosed):
-		c.log.Debug("rtmp connection closed", "path", c.path())
+	case c.pub != nil:
+		what = "rtmp publish ended"
+	case c.play != nil:
+		what = "rtmp play ended"
+	}
+	switch {
+	case errors.Is(err, errLogged) || c.endLogged.Load():
+	case ctx.Err() != nil:
+		c.log.Info(what, "reason", "server stopping")
+	case err == nil || peerGone(err):
+		reason := "client left"
+		switch {
+		case err == nil, errors.Is(err, errClientQuit), errors.Is(err, io.EOF):
+		case errors.Is(err, syscall.ECONNRESET):
+			reason += " (connection reset)"
+		case errors.Is(err, syscall.EPIPE):
+			reason += " (broken pipe)"
+		default:
+			reason += ": " + err.Error()
+		}
+		if c.play != nil {
+			c.log.Info(what, "reason", reason)
+		} else {
+			// A publisher's end is the hub's "publish stopped" line.
+			c.log.Debug(what, "reason", reason)
+		}
 	default:
-		c.log.Warn("rtmp connection dropped", "path", c.path(), "reason", err.Error())
+		c.log.Warn("rtmp connection dropped", "reason", err.Error())
 	}
 }
 
-func (c *conn) path() string {
-	switch {
-	case c.pub != nil:
-		return c.pub.path
-	case c.play != nil:
-		return c.play.path
-	}
-	return ""
+// peerGone reports whether err is how a client leaving shows: a command
+// that ends the session, EOF, or the kernel's reset / broken pipe of a
+// socket the client closed.
+func peerGone(err error) bool {
+	return errors.Is(err, errClientQuit) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 func (c *conn) run(ctx context.Context) error {
-	if err := c.nc.SetDeadline(time.Now().Add(c.srv.HandshakeTimeout)); err != nil {
+	start := time.Now()
+	if err := c.nc.SetDeadline(start.Add(c.srv.HandshakeTimeout)); err != nil {
 		return err
 	}
 	if err := rtmp.ServerHandshake(c.nc); err != nil {
@@ -100,25 +146,34 @@ func (c *conn) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("handshake: %w", err)
 	}
-	c.wire = rtmp.NewConn(c.nc, c.srv.Limits)
+	l := c.srv.Limits
+	l.Budget = c.srv.budget
+	c.wire = rtmp.NewConn(c.nc, l)
+	// Until a publish is authorized anybody may be on the other end: only
+	// the small messages of the command phase are accepted.
+	c.wire.SetRestricted(true)
 	for {
-		if c.play == nil {
-			// Publishers and clients that have not started must keep talking.
-			// Players only send acknowledgements; their liveness shows in
-			// the write path.
-			timeout := c.srv.IdleTimeout
-			if c.app == "" {
-				timeout = c.srv.HandshakeTimeout
-			}
-			if err := c.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		// Deadlines that are not renewed by traffic: a peer that trickles
+		// control messages cannot stay in the command phase.
+		timeout := "" // why the read deadline fires
+		switch {
+		case c.app == "":
+			timeout = fmt.Sprintf("handshake: no connect within %s", c.srv.HandshakeTimeout)
+		case c.pub == nil && c.play == nil:
+			timeout = fmt.Sprintf("no publish or play within %s of connect", c.srv.IdleTimeout)
+		case c.pub != nil:
+			// Publishers must keep talking. Players only send
+			// acknowledgements; their liveness shows in the write path.
+			if err := c.nc.SetReadDeadline(time.Now().Add(c.srv.IdleTimeout)); err != nil {
 				return err
 			}
+			timeout = fmt.Sprintf("idle: no data for %s", c.srv.IdleTimeout)
 		}
 		msg, err := c.wire.ReadMessage()
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return fmt.Errorf("idle: no data for %s", c.srv.IdleTimeout)
+			if errors.As(err, &ne) && ne.Timeout() && timeout != "" {
+				return errors.New(timeout)
 			}
 			return err
 		}
@@ -198,8 +253,14 @@ func (c *conn) connect(cmd *rtmp.Command) error {
 	if app == "" {
 		return errors.New("connect: empty app")
 	}
+	if c.app != "" {
+		// It would restart the command phase's deadline.
+		return errors.New("connect: a second connect on one connection")
+	}
 	c.app = app
-	if err := c.nc.SetDeadline(time.Time{}); err != nil {
+	// The deadline of the command phase, for reads and writes: publish or
+	// play within IdleTimeout of connect. Starting either replaces it.
+	if err := c.nc.SetDeadline(time.Now().Add(c.srv.IdleTimeout)); err != nil {
 		return err
 	}
 	for _, m := range []*rtmp.Message{
@@ -243,12 +304,19 @@ func (c *conn) status(level, code, desc string) error {
 	return c.wire.WriteMessage(m)
 }
 
-// refuse tells the client why and ends the connection.
-func (c *conn) refuse(code, desc string) error {
-	if err := c.status("error", code, desc); err != nil {
-		return err
+// refuse logs one line (at level, with the path when the name was valid:
+// the reason quotes an invalid one), tells the client why and ends the
+// connection.
+func (c *conn) refuse(level slog.Level, what, path, code, desc string) error {
+	if path != "" {
+		c.log.Log(context.Background(), level, "rtmp "+what+" refused", "path", path, "reason", desc)
+	} else {
+		c.log.Log(context.Background(), level, "rtmp "+what+" refused", "reason", desc)
 	}
-	return fmt.Errorf("refused: %s: %s", code, desc)
+	if err := c.status("error", code, desc); err != nil {
+		return fmt.Errorf("%w: %s refused: %s (and sending the refusal: %v)", errLogged, what, desc, err)
+	}
+	return fmt.Errorf("%w: %s refused: %s", errLogged, what, desc)
 }
 
 // authorize asks the server's Authorizer about req. On a denial it logs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -37,7 +38,7 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 	}
 	path, query, err := streampath.FromRTMP(c.app, streamName(cmd))
 	if err != nil {
-		return c.refuse("NetStream.Play.StreamNotFound", err.Error())
+		return c.refuse(slog.LevelWarn, "play", "", "NetStream.Play.StreamNotFound", err.Error())
 	}
 	for k, v := range c.appQuery {
 		query[k] = append(query[k], v...)
@@ -49,13 +50,14 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 	reader, err := c.srv.Hub.Subscribe(ctx, path, hub.ClientInfo{Protocol: c.proto, Remote: c.nc.RemoteAddr().String()})
 	if err != nil {
 		if errors.Is(err, hub.ErrNotFound) || errors.Is(err, hub.ErrNotReady) || errors.Is(err, hub.ErrEnded) {
-			return c.refuse("NetStream.Play.StreamNotFound", fmt.Sprintf("stream %s is not published", path))
+			// Pullers retry until the stream is up: not a fault.
+			return c.refuse(slog.LevelInfo, "play", path, "NetStream.Play.StreamNotFound", fmt.Sprintf("stream %s is not published", path))
 		}
 		return err
 	}
 	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
-	// stream has no AAC, original or derived.
-	reader.PreferAudio(av.CodecAAC, av.CodecOpus)
+	// stream has no AAC, original or derived; MP3 as the publisher sent it.
+	reader.PreferAudio(av.CodecAAC, av.CodecOpus, av.CodecMP3)
 	ps := &playSession{c: c, path: path, reader: reader, auth: areq}
 	ps.v = fanout.NewViewer(ctx, &c.srv.groups, c.nc, reader, c.srv.WriteTimeout, ps)
 	c.play = ps
@@ -85,6 +87,7 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 		}
 	}
 	ps.v.Start()
+	c.log.Debug("rtmp play started")
 	return nil
 }
 
@@ -109,9 +112,15 @@ func (ps *playSession) Finish(err error) {
 		_ = ps.c.nc.SetWriteDeadline(time.Now().Add(ps.c.srv.WriteTimeout))
 		_ = ps.c.status("status", "NetStream.Play.UnpublishNotify", ps.path+" is now unpublished.")
 		_ = ps.c.wire.WriteMessage(rtmp.UserControl{Event: rtmp.UCStreamEOF, StreamID: mediaStreamID}.Message())
-		ps.c.log.Info("rtmp play ended: stream ended")
+		ps.c.log.Info("rtmp play ended", "reason", "stream ended")
+		ps.c.endLogged.Store(true)
+	case peerGone(err):
+		// The viewer left: the reader goroutine logs it once, with this
+		// reason if it only sees our Close.
+		ps.c.closeReason.Store(&err)
 	default:
 		ps.c.log.Warn("rtmp viewer dropped", "reason", err.Error())
+		ps.c.endLogged.Store(true)
 	}
 	ps.c.nc.Close()
 }
@@ -146,7 +155,9 @@ func (ps *playSession) AppendBatch(bufs net.Buffers, batch []*av.Packet) net.Buf
 			} else {
 				ps.lastAudio = t
 			}
-			bufs = append(bufs, srv.sequenceHeaderChunks(t, batch[0].DTS))
+			if flv.HasSequenceHeader(t) {
+				bufs = append(bufs, srv.sequenceHeaderChunks(t, batch[0].DTS))
+			}
 		}
 	}
 	for _, p := range batch {
@@ -158,7 +169,9 @@ func (ps *playSession) AppendBatch(bufs net.Buffers, batch []*av.Packet) net.Buf
 			// New or changed codec configuration: its sequence header
 			// goes first. Rare, so built per viewer.
 			*last = p.Track
-			bufs = append(bufs, srv.sequenceHeaderChunks(p.Track, p.DTS))
+			if flv.HasSequenceHeader(p.Track) {
+				bufs = append(bufs, srv.sequenceHeaderChunks(p.Track, p.DTS))
+			}
 		}
 		bufs = append(bufs, srv.packetChunks(p))
 	}

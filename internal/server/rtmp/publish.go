@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -29,12 +30,15 @@ type publishSession struct {
 	demux flv.Demuxer
 	auth  auth.Request // what was authorized, for the on_unpublish notification
 
-	metadata     amf0.ECMAArray
-	metaKnown    bool
-	expectVideo  bool
-	expectAudio  bool
-	announced    bool
-	firstTS      uint32
+	metadata    amf0.ECMAArray
+	metaKnown   bool
+	expectVideo bool
+	expectAudio bool
+	announced   bool
+	// timeline extends the publisher's wrapping 32-bit timestamps: the
+	// hub gets a continuous 64-bit DTS even across 2^32 ms.
+	timeline     rtmp.Timeline
+	firstTS      int64
 	haveFirstTS  bool
 	droppedNoHdr int
 	unsupported  map[string]bool
@@ -46,7 +50,7 @@ func (c *conn) startPublish(ctx context.Context, cmd *rtmp.Command) error {
 	}
 	path, query, err := streampath.FromRTMP(c.app, streamName(cmd))
 	if err != nil {
-		return c.refuse("NetStream.Publish.BadName", err.Error())
+		return c.refuse(slog.LevelWarn, "publish", "", "NetStream.Publish.BadName", err.Error())
 	}
 	for k, v := range c.appQuery {
 		query[k] = append(query[k], v...)
@@ -57,11 +61,17 @@ func (c *conn) startPublish(ctx context.Context, cmd *rtmp.Command) error {
 	}
 	p, err := c.srv.Hub.Publish(path, hub.ClientInfo{Protocol: c.proto, Remote: c.nc.RemoteAddr().String()})
 	if err != nil {
-		c.log.Warn("rtmp publish refused", "path", path, "reason", err.Error())
 		if errors.Is(err, hub.ErrBusy) {
-			return c.refuse("NetStream.Publish.BadName", fmt.Sprintf("stream %s is already being published", path))
+			return c.refuse(slog.LevelWarn, "publish", path, "NetStream.Publish.BadName", fmt.Sprintf("stream %s is already being published", path))
 		}
-		return c.refuse("NetStream.Publish.Failed", err.Error())
+		return c.refuse(slog.LevelWarn, "publish", path, "NetStream.Publish.Failed", err.Error())
+	}
+	// Authorized: a publisher's media may use the full limits, and writes
+	// (acknowledgements) are no longer bound to the command phase.
+	c.wire.SetRestricted(false)
+	if err := c.nc.SetDeadline(time.Time{}); err != nil {
+		p.Close(err.Error())
+		return err
 	}
 	c.pub = &publishSession{c: c, path: path, query: query, pub: p, unsupported: map[string]bool{}, auth: areq}
 	c.log = c.log.With("path", path)
@@ -136,10 +146,11 @@ func (ps *publishSession) media(msg *rtmp.Message) error {
 	return ps.tag(msg.Type, msg.Timestamp, msg.Payload)
 }
 
-func (ps *publishSession) tag(typ uint8, ts uint32, body []byte) error {
+func (ps *publishSession) tag(typ uint8, wireTS uint32, body []byte) error {
 	if len(body) == 0 {
 		return nil // some encoders send empty audio/video messages
 	}
+	ts := ps.timeline.Extend(wireTS)
 	var (
 		pkt *av.Packet
 		err error
@@ -157,11 +168,7 @@ func (ps *publishSession) tag(typ uint8, ts uint32, body []byte) error {
 		}
 		return nil
 	case errors.Is(err, flv.ErrUnsupportedCodec):
-		if key := err.Error(); !ps.unsupported[key] {
-			ps.unsupported[key] = true
-			ps.c.log.Warn("rtmp unsupported codec, its frames are dropped", "reason", key)
-		}
-		return nil
+		return ps.dropTrack(typ, body, err)
 	case err != nil:
 		return fmt.Errorf("malformed media: %w", err)
 	}
@@ -178,7 +185,7 @@ func (ps *publishSession) tag(typ uint8, ts uint32, body []byte) error {
 // maybeAnnounce declares the track set once it is known: every codec the
 // metadata names has its configuration, or (no metadata) both kinds are
 // present, or a second of media has passed.
-func (ps *publishSession) maybeAnnounce(ts uint32) {
+func (ps *publishSession) maybeAnnounce(ts int64) {
 	if ps.announced {
 		return
 	}

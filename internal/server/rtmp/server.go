@@ -31,6 +31,9 @@ type Authorizer interface {
 
 var _ Authorizer = (*auth.Authorizer)(nil)
 
+// DefaultUnfinishedBudget is Server.UnfinishedBudget's default: 256 MiB.
+const DefaultUnfinishedBudget = 256 << 20
+
 // Server accepts RTMP connections on one or more listeners. Fill the exported
 // fields, then call Serve for each listener; Close stops everything.
 type Server struct {
@@ -48,8 +51,13 @@ type Server struct {
 	// WriteTimeout drops a viewer whose socket accepts nothing for this
 	// long. Default 5 s.
 	WriteTimeout time.Duration
-	// Limits bound what a peer may make us allocate.
+	// Limits bound what a peer may make us allocate (per connection; its
+	// Budget is replaced by the server's own, see UnfinishedBudget).
 	Limits rtmp.Limits
+	// UnfinishedBudget bounds the partially received messages of all
+	// connections together, in bytes; a connection that would exceed it is
+	// closed with a log line. Default 256 MiB.
+	UnfinishedBudget int64
 	// MaxConnections caps concurrent connections (default 4096); further
 	// connections are closed at once with a log line.
 	MaxConnections int
@@ -67,6 +75,8 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup
+
+	budget *rtmp.Budget // shared by every connection's ChunkReader
 
 	// groups are the fan-out groups writing for this server's viewers
 	// (their shared chunks are cut at ChunkSize).
@@ -90,6 +100,10 @@ func (s *Server) init() {
 		if s.Limits == (rtmp.Limits{}) {
 			s.Limits = rtmp.DefaultLimits()
 		}
+		if s.UnfinishedBudget <= 0 {
+			s.UnfinishedBudget = DefaultUnfinishedBudget
+		}
+		s.budget = rtmp.NewBudget(s.UnfinishedBudget)
 		if s.MaxConnections <= 0 {
 			s.MaxConnections = 4096
 		}
@@ -160,6 +174,13 @@ func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+// UnfinishedBytes returns the bytes all connections hold for partially
+// received messages (at most UnfinishedBudget).
+func (s *Server) UnfinishedBytes() int64 {
+	s.init()
+	return s.budget.Used()
 }
 
 // Close stops the listeners, ends every connection and waits for their

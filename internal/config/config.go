@@ -234,8 +234,10 @@ type HLSConfig struct {
 	// long or one GOP, whichever is larger). ABR ladders force keyframes
 	// on this grid. Default 2s; 500ms..30s.
 	SegmentDuration Duration `yaml:"segment_duration"`
-	// PartDuration is the LL-HLS part target (PART-TARGET) and the LL-DASH
-	// chunk duration. Default 200ms; 50ms..segment_duration/2.
+	// PartDuration is the LL-HLS part duration and the LL-DASH chunk
+	// duration: parts hold the whole frames that fit (PART-TARGET is this
+	// plus 1 ms, the timestamp resolution). Default 200ms;
+	// 50ms..segment_duration/2.
 	PartDuration Duration `yaml:"part_duration"`
 	// Window is how many complete segments playlists and MPDs list.
 	// Default 7; 3..100.

@@ -11,7 +11,7 @@ func (p *Packager) Snapshot() *Snapshot {
 	p.win.mu.Lock()
 	defer p.win.mu.Unlock()
 	if p.win.snap == nil {
-		s := &Snapshot{Format: p.opts.Format, SessionID: p.id, PartTarget: p.opts.PartDuration}
+		s := &Snapshot{Format: p.opts.Format, SessionID: p.id, PartTarget: p.PartTarget()}
 		p.win.snapshotLocked(s)
 		p.win.snap = s
 	}

@@ -121,20 +121,20 @@ func (m *fmp4Muxer) makeInit(tracks []*trackState) ([]byte, [3][]byte, error) {
 		}
 		it := &fmp4.InitTrack{ID: ts.id, TimeScale: ts.timescale, Codec: c}
 		init.Tracks = append(init.Tracks, it)
-		if one[ts.id], err = marshalInit(fmp4.Init{Tracks: []*fmp4.InitTrack{it}}); err != nil {
+		if one[ts.id], err = marshalInit(fmp4.Init{Tracks: []*fmp4.InitTrack{it}}, trackBrands); err != nil {
 			return nil, one, err
 		}
 	}
-	muxed, err := marshalInit(init)
+	muxed, err := marshalInit(init, muxedBrands)
 	return muxed, one, err
 }
 
-func marshalInit(init fmp4.Init) ([]byte, error) {
+func marshalInit(init fmp4.Init, brands []string) ([]byte, error) {
 	var buf seekablebuffer.Buffer
 	if err := init.Marshal(&buf); err != nil {
 		return nil, fmt.Errorf("packager: marshal init: %w", err)
 	}
-	return buf.Bytes(), nil
+	return withBrands(buf.Bytes(), brands)
 }
 
 // makePart serializes one part holding the given samples of each track

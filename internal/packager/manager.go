@@ -239,7 +239,6 @@ func (m *Manager) start(e *entry) {
 			finish(nil, nil, fmt.Errorf("packager: subscribe %s: %w", e.key.path, err))
 			return
 		}
-		defer r.Close()
 		if e.key.format == FormatMPEGTS {
 			r.PreferAudio(av.CodecAAC) // AAC derived from an Opus publisher
 		}
@@ -249,16 +248,85 @@ func (m *Manager) start(e *entry) {
 		p := New(opts)
 		video, audio := r.Tracks()
 		if err := p.SetTracks(video, audio); err != nil {
+			r.Close()
 			finish(nil, nil, err)
 			return
 		}
 		finish(p, r.Stream(), nil)
 		log.Debug("packager started", "session", p.SessionID())
-		if err := p.Run(ctx, r); err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("packager stopped", "reason", err.Error())
-		}
+		m.run(ctx, e, p, r, log)
 		m.ended(e)
 	}()
+}
+
+// Restart budget: a packager whose reader or muxer fails while its stream
+// is live is restarted (resubscribed, continuing its window with a
+// discontinuity) at most maxRestarts times per restartWindow, each after
+// restartDelay; beyond that it ends, and playlists say EXT-X-ENDLIST.
+const (
+	maxRestarts   = 5
+	restartWindow = time.Minute
+	restartDelay  = 200 * time.Millisecond
+)
+
+// run feeds p from r, restarting it on failures while e's stream is live,
+// until the stream ends or ctx is done; it ends p and closes r.
+func (m *Manager) run(ctx context.Context, e *entry, p *Packager, r *hub.Reader, log *slog.Logger) {
+	var restarts []time.Time
+	for {
+		err := p.feed(ctx, r)
+		r.Close()
+		switch {
+		case errors.Is(err, hub.ErrEnded):
+			p.End(nil)
+			return
+		case ctx.Err() != nil:
+			p.End(ctx.Err())
+			return
+		case errors.Is(err, hub.ErrKicked), errors.Is(err, hub.ErrClosed):
+			// Stopped on purpose (an operator's kick, shutdown).
+			p.End(err)
+			log.Warn("packager stopped", "reason", err.Error())
+			return
+		}
+		now := time.Now()
+		for len(restarts) > 0 && now.Sub(restarts[0]) > restartWindow {
+			restarts = restarts[1:]
+		}
+		if len(restarts) >= maxRestarts {
+			p.End(err)
+			log.Warn("packager stopped", "reason", err.Error(), "restarts", len(restarts))
+			return
+		}
+		restarts = append(restarts, now)
+		log.Warn("packager restarting", "reason", err.Error(), "session", p.SessionID())
+		select {
+		case <-time.After(restartDelay):
+		case <-ctx.Done():
+			p.End(ctx.Err())
+			return
+		}
+		r, err = m.Hub.Subscribe(ctx, e.key.path, hub.ClientInfo{Protocol: "hls", Remote: "packager"})
+		if err != nil {
+			p.End(nil) // the stream is gone: its playlist ends
+			return
+		}
+		if r.Stream() != e.stream {
+			// A new stream at the path: Acquire starts a new packager.
+			r.Close()
+			p.End(nil)
+			return
+		}
+		if e.key.format == FormatMPEGTS {
+			r.PreferAudio(av.CodecAAC)
+		}
+		if err := p.restart(r.Tracks()); err != nil {
+			r.Close()
+			p.End(err)
+			log.Warn("packager stopped", "reason", err.Error())
+			return
+		}
+	}
 }
 
 // Close stops every packager and waits for them.

@@ -1,7 +1,11 @@
 package packager
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +60,84 @@ func TestManagerStartsOnDemandAndStopsWhenIdle(t *testing.T) {
 	}, 5*time.Second, 20*time.Millisecond, "idle packager stopped")
 	require.Eventually(t, p.Ended, time.Second, 10*time.Millisecond)
 	pub.Close("done")
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestManagerRestartsFailedPackager: a packager that fails while its
+// stream is live (here a sequence header it cannot serialize) is
+// restarted and continues its session with a discontinuity; old main
+// ended it, and every polling player got EXT-X-ENDLIST from a live stream.
+func TestManagerRestartsFailedPackager(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	h := hub.New(hub.Options{})
+	defer h.Close()
+	var logs syncBuffer
+	m := &Manager{Hub: h, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	defer m.Close()
+	ctx := context.Background()
+
+	video, _ := testTracks(t)
+	// An avcC without SPS/PPS: the packager cannot write its init section.
+	broken := &av.Track{Codec: av.CodecH264, Config: []byte{1, 0x64, 0, 0x1f, 0xff, 0xe0, 0}}
+	pub, err := h.Publish("live/r", hub.ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	defer pub.Close("done")
+	pub.Announce(true, false)
+	n := 0
+	write := func(tr *av.Track, until time.Duration) {
+		for ; time.Duration(n)*40*time.Millisecond < until; n++ {
+			ts := time.Duration(n) * 40 * time.Millisecond
+			key := n%50 == 0 || tr != video && n%50 == 1
+			require.NoError(t, pub.WritePacket(&av.Packet{Track: tr, DTS: ts, PTS: ts, Key: key, Data: frame(key)}))
+		}
+	}
+	write(video, 2500*time.Millisecond)
+	p, release, err := m.Acquire(ctx, "live/r", FormatFMP4)
+	require.NoError(t, err)
+	defer release()
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	require.True(t, p.WaitPart(waitCtx, 0, 0))
+	cancel()
+
+	write(broken, 4100*time.Millisecond) // from frame 63, a keyframe at 64
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "packager restarting") || p.Ended() },
+		5*time.Second, 10*time.Millisecond)
+	require.False(t, p.Ended(), "a failure while the stream is live must not end the playlist: %v", p.Err())
+	write(video, 12*time.Second)
+
+	require.Eventually(t, func() bool {
+		segs := p.Snapshot().Segments
+		last := segs[len(segs)-1]
+		return p.Ended() || last.Start >= 6*time.Second && len(last.Parts) > 0
+	}, 10*time.Second, 10*time.Millisecond, "media after the restart")
+	require.False(t, p.Ended(), "a failure while the stream is live must not end the playlist: %v", p.Err())
+	snap := p.Snapshot()
+	require.Equal(t, uint64(0), snap.Segments[0].MSN, "the same session and window go on")
+	var disc bool
+	for _, s := range snap.Segments {
+		disc = disc || s.Discontinuity
+	}
+	require.True(t, disc, "the restart is a discontinuity")
+	p2, release2 := m.Lookup("live/r", FormatFMP4)
+	require.Same(t, p, p2)
+	release2()
 }
 
 // An ended stream's packager is dropped EndLinger after the end, with its

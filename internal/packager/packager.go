@@ -72,11 +72,17 @@ type Options struct {
 	Format Format
 	// SegmentDuration is the shortest segment: a segment is cut at the
 	// first keyframe at least this long after its start, so segments last
-	// this long or one GOP, whichever is larger. Default 2 s.
+	// this long or one GOP, whichever is larger. The target duration is
+	// fixed when the first segment completes (this rounded up, or that
+	// segment's GOP if longer); later segments are cut without a keyframe
+	// rather than outgrow it. Default 2 s.
 	SegmentDuration time.Duration
-	// PartDuration is the part target (RFC 8216bis §4.4.3.7 PART-TARGET):
-	// parts last at most this long (unless one frame is longer). Default
-	// 200 ms.
+	// PartDuration is the nominal part duration: parts hold as many whole
+	// frames as fit in it (plus partSlack, the timestamp resolution), so
+	// parts of a constant-rate stream are equal and tile a segment of
+	// whole GOPs exactly. PART-TARGET (RFC 8216bis §4.4.3.7) is
+	// PartDuration+partSlack, the longest part made (unless one frame is
+	// longer). Default 200 ms.
 	PartDuration time.Duration
 	// MaxSegmentDuration cuts a segment without a keyframe when the stream
 	// gives none for this long. Default 5×SegmentDuration.
@@ -127,6 +133,13 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// partSlack is added to PartDuration to make the part limit: RTMP/FLV
+// timestamps are whole milliseconds, so n frames of a constant-rate
+// stream span up to 1 ms more than n exact frame durations (29.97 fps:
+// six frames are 200 or 201 ms). Without it jitter alone splits a frame
+// off some parts, and a segment ends in a one-frame runt part.
+const partSlack = time.Millisecond
+
 // maxQueued bounds the samples of one track waiting for a part (a stalled
 // video track must not let audio pile up).
 const maxQueued = 4096
@@ -166,9 +179,19 @@ type Packager struct {
 	unsupported  map[av.Codec]bool
 	segTicks     int64
 	segTarget    int64
-	partTarget   int64
+	partLimit    int64 // longest part, lead ticks (PART-TARGET)
+	segFrames    int64 // lead samples queued since the segment began
 	maxSegTicks  int64
+	// target is EXT-X-TARGETDURATION once fixed (0 before the first
+	// segment completes, see fixTarget); fitTicks (lead ticks) is the
+	// longest segment that rounds to at most target.
+	target       time.Duration
+	fitTicks     int64
 	defaultTicks [2]int64
+	// segStartTime is the open segment's start and prevEnd the last
+	// closed one's end, in media time (fillGap).
+	segStartTime time.Duration
+	prevEnd      time.Duration
 }
 
 // trackState is one track's timing state.
@@ -180,6 +203,12 @@ type trackState struct {
 	hasPend   bool
 	queue     []sample
 	lastDur   int64
+	// Audio only (audiotime.go): AAC samples per frame, where the last
+	// frame ends and its codec duration (0: not known).
+	aacFrame int64
+	nextDTS  int64
+	haveNext bool
+	frameDur int64
 }
 
 // sample is a packet with its timing in its track's timescale.
@@ -222,8 +251,9 @@ func (p *Packager) SessionID() string { return p.id }
 // Format returns the packager's container format.
 func (p *Packager) Format() Format { return p.opts.Format }
 
-// PartTarget returns the part target duration.
-func (p *Packager) PartTarget() time.Duration { return p.opts.PartDuration }
+// PartTarget returns the part target duration (RFC 8216bis §4.4.3.7): no
+// part is longer, unless a single frame is.
+func (p *Packager) PartTarget() time.Duration { return p.opts.PartDuration + partSlack }
 
 // ticks converts a duration to a timescale without overflow.
 func ticks(d time.Duration, timescale uint32) int64 {
@@ -293,6 +323,9 @@ func (p *Packager) warnUnsupported(c av.Codec, err error) {
 // setTrack installs t as its kind's track; a new init section follows.
 func (p *Packager) setTrack(t *av.Track) {
 	ts := &trackState{track: t, timescale: timescaleOf(t)}
+	if t.Codec == av.CodecAAC {
+		ts.aacFrame = aacFrameSamples(t.Config)
+	}
 	if t.Kind() == av.KindVideo {
 		ts.id = TrackVideo
 		p.video = ts
@@ -306,8 +339,11 @@ func (p *Packager) setTrack(t *av.Track) {
 		p.lead = p.audio
 	}
 	p.segTarget = ticks(p.opts.SegmentDuration, p.lead.timescale)
-	p.partTarget = ticks(p.opts.PartDuration, p.lead.timescale)
+	p.partLimit = ticks(p.PartTarget(), p.lead.timescale)
 	p.maxSegTicks = ticks(p.opts.MaxSegmentDuration, p.lead.timescale)
+	if p.target > 0 {
+		p.fitTicks = ticks(p.target+time.Second/2, p.lead.timescale) - 1
+	}
 	p.init = nil
 	p.tsReset = true
 }
@@ -350,6 +386,9 @@ func (p *Packager) WritePacket(pkt *av.Packet) error {
 	}
 	dts := ticks(pkt.DTS, ts.timescale)
 	cts := ticks(pkt.PTS, ts.timescale) - dts
+	if kind == av.KindAudio {
+		dts = ts.audioDTS(pkt, dts) // a running sample count, not rounded ms
+	}
 	if ts.hasPend && dts <= ts.pending.dts {
 		dts = ts.pending.dts + 1 // keep decode time strictly increasing
 	}
@@ -369,9 +408,22 @@ func (p *Packager) WritePacket(pkt *av.Packet) error {
 
 // leadSample handles a sample of the leading track: it drives part and
 // segment boundaries.
+//
+// Parts hold whole frames and never exceed partLimit. A part is closed as
+// soon as the next frame, of the segment's mean frame duration, would not
+// fit (not the last frame's duration: millisecond timestamps make that
+// jitter by a tick, which split a frame off every few parts and left a
+// one-frame runt at each segment's end, hls.js issue #5028); a frame
+// that turns out longer than predicted closes the part before it.
 func (p *Packager) leadSample(ts *trackState, s sample) error {
 	if ts.hasPend {
+		if p.open && len(ts.queue) > 0 && s.dts-p.partStart > p.partLimit {
+			if err := p.flushPart(ts.pending.dts, ts.pending.pkt.DTS); err != nil {
+				return err
+			}
+		}
 		p.finalize(ts, s.dts)
+		p.segFrames++
 	}
 	isVideo := ts == p.video
 	if !p.open {
@@ -389,14 +441,17 @@ func (p *Packager) leadSample(ts *trackState, s sample) error {
 	var err error
 	switch {
 	case randomAccess && segDur >= p.segTarget,
-		segDur >= p.maxSegTicks, p.segBytes >= p.opts.MaxSegmentBytes:
+		segDur >= p.maxSegTicks, p.segBytes >= p.opts.MaxSegmentBytes,
+		// The next frame would make the segment longer than the fixed
+		// target duration allows: cut it, at a keyframe or not.
+		p.fitTicks > 0 && segDur+segDur/max(p.segFrames, 1) > p.fitTicks:
 		err = p.cutSegment(s)
 	case isVideo && s.pkt.Key:
 		// A part boundary at every keyframe, so it is INDEPENDENT.
 		err = p.flushPart(s.dts, s.pkt.DTS)
-	case s.dts-p.partStart+ts.lastDur > p.partTarget:
-		// Another sample would overrun the part target: close the part now
-		// rather than a frame late.
+	case s.dts-p.partStart+segDur/max(p.segFrames, 1) > p.partLimit:
+		// The next frame (s) would overrun the part limit: close the part
+		// now rather than a frame late.
 		err = p.flushPart(s.dts, s.pkt.DTS)
 	}
 	if err != nil {
@@ -426,6 +481,9 @@ func (p *Packager) finalize(ts *trackState, nextDTS int64) {
 // defaultDur is a sample duration for a track whose next sample will not
 // come (end of stream, discontinuity).
 func defaultDur(ts *trackState) int64 {
+	if ts.frameDur > 0 {
+		return ts.frameDur // the codec says
+	}
 	if ts.lastDur > 0 {
 		return ts.lastDur
 	}
@@ -466,6 +524,16 @@ func (p *Packager) openSegment(s sample) error {
 			return err
 		}
 	}
+	// mfhd sequence numbers (ISO 14496-12 §8.8.5) follow media time
+	// (about one per part duration) as well as counting up: a later
+	// packager of the same stream (after an idle stop or a restart)
+	// continues above the earlier one's instead of at 1 (VLC: "Fragment
+	// sequence discontinuity"), and renditions of one ladder number
+	// alike.
+	p.fm.seq = max(p.fm.seq, uint32(s.pkt.DTS/p.opts.PartDuration))
+	if p.produced && p.opts.AlignMSN {
+		p.fillGap(s.pkt.DTS)
+	}
 	if !p.produced && p.opts.AlignMSN && s.pkt.DTS > 0 {
 		seg := p.opts.SegmentDuration
 		p.msn = uint64((s.pkt.DTS + seg/2) / seg)
@@ -485,7 +553,8 @@ func (p *Packager) openSegment(s sample) error {
 		Init:            p.init,
 	}
 	p.pendingDisc, p.open, p.produced = false, true, true
-	p.segStart, p.partStart, p.partIndex, p.segBytes = s.dts, s.dts, 0, 0
+	p.segStartTime = s.pkt.DTS
+	p.segStart, p.partStart, p.partIndex, p.segBytes, p.segFrames = s.dts, s.dts, 0, 0, 0
 	p.win.beginSegment(seg)
 	return nil
 }
@@ -576,10 +645,64 @@ func (p *Packager) closeSegment(end int64) {
 	if p.opts.Format == FormatMPEGTS {
 		ts = p.ts.end()
 	}
-	p.win.endSegment(duration(end-p.segStart, p.lead.timescale), ts, p.lastPart)
+	dur := duration(end-p.segStart, p.lead.timescale)
+	p.prevEnd = p.segStartTime + dur
+	if p.target == 0 {
+		p.fixTarget(dur)
+	}
+	p.win.endSegment(dur, ts, p.lastPart)
 	p.lastPart, p.closing = nil, false
 	p.open = false
 	p.msn++
+}
+
+// fillGap keeps segment numbers on media time (AlignMSN) when the stream
+// skipped media before start (a transcoder restarted with its source's
+// timestamps, a reader jumped ahead): the next segment is numbered
+// round(start/SegmentDuration), as the other renditions number the same
+// media, and the numbers skipped become gap segments (EXT-X-GAP) tiling
+// the missing time, since playlists number segments consecutively. Only
+// a real gap of at least half a segment counts: a GOP longer than
+// SegmentDuration advances numbers by one per segment as ever.
+func (p *Packager) fillGap(start time.Duration) {
+	seg := p.opts.SegmentDuration
+	if start-p.prevEnd < seg/2 || start < 0 {
+		return
+	}
+	grid := uint64((start + seg/2) / seg)
+	if grid <= p.msn {
+		return
+	}
+	// Only the newest retained numbers can still be listed or fetched.
+	n := min(grid-p.msn, uint64(p.opts.Window+p.opts.Retain))
+	from := max(p.prevEnd, start-time.Duration(n)*seg)
+	gaps := make([]*Segment, n)
+	for i := range gaps {
+		a := from + (start-from)*time.Duration(i)/time.Duration(n)
+		b := from + (start-from)*time.Duration(i+1)/time.Duration(n)
+		gaps[i] = &Segment{
+			MSN: grid - n + uint64(i), Start: a, Duration: b - a,
+			ProgramDateTime: p.anchor.Add(a).UTC(),
+			Discontinuity:   i == 0 && p.pendingDisc,
+			Complete:        true, Gap: true,
+		}
+	}
+	p.pendingDisc = false
+	p.win.addGaps(gaps)
+	p.log.Info("packager skipped media time", "from", p.prevEnd, "to", start, "msn", grid, "skipped", grid-p.msn)
+	p.msn = grid
+}
+
+// fixTarget picks EXT-X-TARGETDURATION once, when the first segment
+// completes: RFC 8216 §6.2.1 forbids changing it in a playlist's life, and
+// no playlist is served before a segment is complete (servers wait for
+// one), so it can still follow a GOP longer than SegmentDuration. Later
+// segments are cut, without a keyframe if need be (leadSample), so that
+// none rounds to more (§4.3.3.1).
+func (p *Packager) fixTarget(first time.Duration) {
+	p.target = max(time.Duration(math.Ceil(p.opts.SegmentDuration.Seconds()))*time.Second, first.Round(time.Second))
+	p.fitTicks = ticks(p.target+time.Second/2, p.lead.timescale) - 1
+	p.win.fixTarget(p.target)
 }
 
 // closeAll publishes everything pending and closes the open segment (at a
@@ -623,24 +746,60 @@ func (p *Packager) End(err error) {
 // Run feeds the packager from a hub reader until the stream ends, the
 // reader fails or ctx ends; it then calls End and returns the reason.
 func (p *Packager) Run(ctx context.Context, r *hub.Reader) error {
+	err := p.feed(ctx, r)
+	if errors.Is(err, hub.ErrEnded) {
+		p.End(nil)
+		return nil
+	}
+	p.End(err)
+	return err
+}
+
+// feed writes r's packets until reading or packaging fails and returns
+// why (hub.ErrEnded once the stream ended and was drained).
+func (p *Packager) feed(ctx context.Context, r *hub.Reader) error {
 	batch := make([]*av.Packet, 0, 64)
 	for {
 		var err error
 		batch, err = r.Read(ctx, batch[:0])
 		for _, pkt := range batch {
 			if werr := p.WritePacket(pkt); werr != nil {
-				p.End(werr)
+				clear(batch)
 				return werr
 			}
 		}
 		clear(batch)
 		if err != nil {
-			if errors.Is(err, hub.ErrEnded) {
-				p.End(nil)
-				return nil
-			}
-			p.End(err)
 			return err
 		}
 	}
+}
+
+// restart makes the packager continue after feed failed while its stream
+// is still live (Manager): it closes the open segment with what was
+// published, and what follows — from a new reader, whose tracks are
+// video and audio — starts a new segment flagged as a discontinuity. The
+// session, the window and the numbering go on, so polling players see an
+// EXT-X-DISCONTINUITY rather than an EXT-X-ENDLIST.
+func (p *Packager) restart(video, audio *av.Track) error {
+	if p.open {
+		if err := p.closeAll(); err != nil && p.open {
+			// The failing write left state closeAll cannot serialize:
+			// end the segment with the parts already published.
+			p.lastPart, p.closing = nil, false
+			p.closeSegment(p.partStart)
+		}
+	}
+	for _, ts := range []*trackState{p.video, p.audio} {
+		if ts != nil {
+			clear(ts.queue)
+			ts.queue, ts.hasPend = ts.queue[:0], false
+		}
+	}
+	p.lastPart, p.closing = nil, false
+	p.video, p.audio, p.lead, p.init = nil, nil, nil, nil
+	if p.produced {
+		p.pendingDisc = true
+	}
+	return p.SetTracks(video, audio)
 }

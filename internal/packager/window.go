@@ -114,6 +114,11 @@ type Segment struct {
 	TS []byte
 	// Complete reports that no more parts will be added.
 	Complete bool
+	// Gap marks a placeholder for media time the stream skipped (RFC
+	// 8216bis §4.4.4.7 EXT-X-GAP): it has no media and is never served,
+	// and exists so that segment numbers keep following media time
+	// (AlignMSN) while staying consecutive, as playlists number them.
+	Gap bool
 }
 
 // Size returns the segment's byte size (complete or not).
@@ -256,12 +261,12 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 	s.Duration = dur
 	s.TS = ts
 	s.Complete = true
-	// RFC 8216bis §4.4.3.1: each EXTINF rounded to the nearest integer
-	// must not exceed the target duration; grow it if a GOP is longer than
-	// configured (players re-read it).
-	if r := dur.Round(time.Second); r > w.target {
-		w.target = r
-	}
+	w.trimLocked()
+	w.wake()
+}
+
+// trimLocked drops the oldest segments beyond retained. Caller holds mu.
+func (w *window) trimLocked() {
 	for len(w.segs) > w.retained {
 		if w.segs[1].Discontinuity {
 			w.discSeq++
@@ -269,7 +274,24 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 		w.segs[0] = nil
 		w.segs = w.segs[1:]
 	}
-	w.wake()
+}
+
+// addGaps appends complete gap segments (Segment.Gap) after the last
+// segment, which is complete; the caller begins the next segment at once.
+func (w *window) addGaps(gaps []*Segment) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.segs = append(w.segs, gaps...)
+	w.totalSegs += uint64(len(gaps))
+	w.trimLocked()
+}
+
+// fixTarget sets the target duration (before the first segment
+// completes: Packager.fixTarget).
+func (w *window) fixTarget(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.target = d
 }
 
 // end marks the stream ended. Caller has closed any open segment.

@@ -67,6 +67,36 @@ func expectedDuration(segs []packager.Segment, i int, target time.Duration) time
 	return max(d, segs[i].Duration)
 }
 
+// withoutGaps returns segs without gap segments (media time the stream
+// skipped, packager.Segment.Gap): the SegmentTimeline just leaves that
+// time out (§5.3.9.6: an S element's explicit t starts after a gap). The
+// segment after a gap is marked discontinuous so the one before is not
+// stretched over it. segs is not modified.
+func withoutGaps(segs []packager.Segment) []packager.Segment {
+	n := 0
+	for i := range segs {
+		if segs[i].Gap {
+			n++
+		}
+	}
+	if n == 0 {
+		return segs
+	}
+	out := make([]packager.Segment, 0, len(segs)-n)
+	after := false
+	for _, s := range segs {
+		if s.Gap {
+			after = true
+			continue
+		}
+		if after {
+			s.Discontinuity, after = true, false
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // buildMPD describes snap as a dynamic MPD (ISO/IEC 23009-1 §5.3.1,
 // §5.4): one Period per init section, one AdaptationSet per component
 // (video, audio) with one Representation, a SegmentTemplate addressing
@@ -88,7 +118,7 @@ func expectedDuration(segs []packager.Segment, i int, target time.Duration) time
 // availabilityTimeComplete="false" lets clients request it once its first
 // part exists; it is then delivered part by part (chunked transfer).
 func buildMPD(snap *packager.Snapshot, o mpdOptions) *MPD {
-	segs := snap.Segments
+	segs := withoutGaps(snap.Segments)
 	target := snap.TargetDuration
 	if target <= 0 {
 		target = 2 * time.Second

@@ -147,6 +147,9 @@ func renderPlaylist(snap *packager.Snapshot, o playlistOptions) []byte {
 				b.WriteByte('\n')
 			}
 		}
+		if s.Gap { // §4.4.4.7: media time the stream skipped, never loaded
+			b.WriteString("#EXT-X-GAP\n")
+		}
 		if s.Complete { // §4.4.4.1
 			b.WriteString("#EXTINF:")
 			b.WriteString(seconds(s.Duration, 5))

@@ -325,7 +325,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 			cancel()
 			seg, ok = p.Segment(f.msn)
 		}
-		if !ok || !seg.Complete {
+		if !ok || !seg.Complete || seg.Gap {
 			s.fail(w, r, path, http.StatusNotFound, "no such segment")
 			return
 		}

@@ -240,7 +240,10 @@ func (m *Manager) start(e *entry) {
 			return
 		}
 		if e.key.format == FormatMPEGTS {
-			r.PreferAudio(av.CodecAAC) // AAC derived from an Opus publisher
+			// AAC derived from an Opus publisher; MP3 as published (hls.js
+			// plays it from MPEG-TS through an audio/mpeg buffer, Safari,
+			// VLC and ffmpeg natively), never Opus derived for WebRTC.
+			r.PreferAudio(av.CodecAAC, av.CodecMP3)
 		}
 		opts := m.Options
 		opts.Format = e.key.format

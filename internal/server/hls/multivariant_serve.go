@@ -181,7 +181,7 @@ func (s *Server) measure(ctx context.Context, m member) (variant, bool) {
 		return variant{}, false
 	}
 	video, audio := st.Tracks()
-	if audio != nil && packager.Supports(s.format(), audio.Codec) != nil {
+	if audio != nil && packager.SupportsTrack(s.format(), audio) != nil {
 		// The packager carries the derived audio (AAC from Opus) instead.
 		audio = st.Stats().DerivedAudio
 	}
@@ -193,8 +193,8 @@ func (s *Server) measure(ctx context.Context, m member) (variant, bool) {
 func describe(m member, snap *packager.Snapshot, video, audio *av.Track, f packager.Format) variant {
 	v := variant{uri: m.uri}
 	for _, t := range []*av.Track{video, audio} {
-		if t != nil && t.CodecString != "" && packager.Supports(f, t.Codec) == nil {
-			v.codecs = append(v.codecs, t.CodecString)
+		if t != nil && t.CodecString != "" && packager.SupportsTrack(f, t) == nil {
+			v.codecs = append(v.codecs, packager.CodecsParam(f, t))
 		}
 	}
 	if video != nil {

@@ -13,16 +13,17 @@ import (
 )
 
 // AudioBridges turns a stream's audio into the other codec of the AAC/Opus
-// pair with one ffmpeg per stream, and writes the result back into the same
-// stream as its derived audio track (hub.Stream.WriteDerived), so that every
-// protocol finds audio it can carry: WebRTC viewers of an RTMP (AAC)
-// publish get Opus, and FLV, RTMP and MPEG-TS viewers of a WHIP (Opus)
-// publish get AAC.
+// pair (or MP3 into Opus) with one ffmpeg per stream, and writes the
+// result back into the same stream as its derived audio track
+// (hub.Stream.WriteDerived), so that every protocol finds audio it can
+// carry: WebRTC viewers of an RTMP (AAC or MP3) publish get Opus, and FLV,
+// RTMP and MPEG-TS viewers of a WHIP (Opus) publish get AAC.
 //
 // Opus→AAC runs for the whole life of a stream whose publisher sends Opus
 // (StreamStarted): FLV and MPEG-TS players cannot switch audio codecs in
 // the middle of a stream, so the AAC must exist before they join. AAC→Opus
-// runs on demand (Acquire), from the first WebRTC viewer to the last.
+// and MP3→Opus run on demand (Acquire), from the first WebRTC viewer to
+// the last: every other protocol carries AAC and MP3 as published.
 type AudioBridges struct {
 	// Hub holds the streams.
 	Hub *hub.Hub
@@ -174,6 +175,9 @@ func (b *AudioBridges) run(ctx context.Context, st *hub.Stream, to av.Codec) {
 			return
 		case errors.Is(err, hub.ErrEnded), errors.Is(err, errSameCodec):
 			log.Info("audio bridge stopped", "reason", err.Error())
+			return
+		case errors.Is(err, errCannotBridge):
+			log.Warn("audio bridge unavailable; viewers that need this codec get no audio", "reason", err.Error())
 			return
 		}
 		if time.Since(start) > time.Minute {

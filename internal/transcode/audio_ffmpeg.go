@@ -27,6 +27,10 @@ const maxBridgeBacklog = 100 * time.Millisecond
 
 var errSameCodec = errors.New("the publisher's audio already is in the bridged codec")
 
+// errCannotBridge ends a bridge whose input ffmpeg cannot be fed: trying
+// again would fail the same way.
+var errCannotBridge = errors.New("cannot bridge")
+
 // aacEncoderDelay is the priming of ffmpeg's AAC encoder: its first frame
 // decodes to 1024 samples that precede the input. ADTS cannot say so, and
 // FLV and MPEG-TS players play those samples, so the derived track starts
@@ -169,8 +173,14 @@ func newTSAudioWriter(t *av.Track) (*tsAudioWriter, error) {
 			ch = 2
 		}
 		tw.track = &mpegts.Track{Codec: &mpegtscodecs.Opus{Desc: &substructs.OpusAudioDescriptor{ChannelConfigCode: uint8(ch)}}}
+	case av.CodecMP3:
+		if av.MP3IsLSF(t) {
+			// mediacommon's MPEG-TS writer takes MPEG-1 audio only.
+			return nil, fmt.Errorf("%w: MP3 at %d Hz (MPEG-2/2.5)", errCannotBridge, t.SampleRate)
+		}
+		tw.track = &mpegts.Track{Codec: &mpegtscodecs.MPEG1Audio{}}
 	default:
-		return nil, fmt.Errorf("cannot bridge %s audio", t.Codec)
+		return nil, fmt.Errorf("%w: %s audio", errCannotBridge, t.Codec)
 	}
 	return tw, nil
 }
@@ -213,9 +223,12 @@ func (tw *tsAudioWriter) write(p *av.Packet) error {
 	}
 	pts := int64(p.PTS) * 90000 / int64(time.Second)
 	var err error
-	if tw.codec == av.CodecAAC {
+	switch tw.codec {
+	case av.CodecAAC:
 		err = tw.w.WriteMPEG4Audio(tw.track, pts, [][]byte{p.Data})
-	} else {
+	case av.CodecMP3:
+		err = tw.w.WriteMPEG1Audio(tw.track, pts, [][]byte{p.Data})
+	default:
 		err = tw.w.WriteOpus(tw.track, pts, [][]byte{p.Data})
 	}
 	if err == nil {

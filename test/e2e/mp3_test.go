@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	pion "github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluicemedia/sluice/internal/testutil"
+)
+
+// publishMP3 runs ffmpeg publishing H.264 + MP3 (libmp3lame, 44.1 kHz,
+// MPEG-1 Layer III) over RTMP to path until the test ends.
+func publishMP3(t *testing.T, s *testutil.Sluice, path string) {
+	t.Helper()
+	pub := testutil.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-keyint_min", "50",
+		"-sc_threshold", "0", "-pix_fmt", "yuv420p",
+		"-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100", "-ac", "2",
+		"-f", "flv", "rtmp://"+s.RTMPAddr+"/"+path)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("publisher stderr: %s", pub.Stderr())
+		}
+	})
+	waitForStream(t, s, path)
+}
+
+// requireMP3Audio probes url and requires an MP3 audio stream at 44.1 kHz
+// next to H.264 video, then decodes 3 s of the audio and requires no
+// decoder error.
+func requireMP3Audio(t *testing.T, url string) {
+	t.Helper()
+	streams, err := testutil.Probe(t, url, 30*time.Second)
+	require.NoError(t, err, url)
+	var audio, video *testutil.ProbeStream
+	for i := range streams {
+		switch streams[i].CodecType {
+		case "audio":
+			audio = &streams[i]
+		case "video":
+			video = &streams[i]
+		}
+	}
+	require.NotNil(t, video, "%s: no video stream in %+v", url, streams)
+	require.Equal(t, "h264", video.CodecName, url)
+	require.NotNil(t, audio, "%s: no audio stream in %+v", url, streams)
+	require.Equal(t, "mp3", audio.CodecName, "%s: audio codec", url)
+	require.Equal(t, "44100", audio.SampleRate, "%s: audio sampling rate", url)
+	require.Equal(t, 2, audio.Channels, "%s: audio channels", url)
+	res, err := testutil.Decode(t, url, 3*time.Second, "-vn")
+	require.NoError(t, err, url)
+	require.Empty(t, res.Errors, "%s: audio decode errors", url)
+}
+
+// TestMP3HLSDASHWHEP (issue 12): an RTMP publisher sending MP3 keeps its
+// audio in the default (LL-HLS, fMP4) playlist and the DASH MPD as MP3
+// (mp4a.6B), WHEP viewers get Opus bridged from it, and HTTP-FLV viewers
+// keep the publisher's MP3 while that Opus exists.
+func TestMP3HLSDASHWHEP(t *testing.T) {
+	s := testutil.StartSluice(t, nil)
+	publishMP3(t, s, "live/mp3")
+	base := "http://" + s.HTTPAddr + "/live/mp3"
+
+	waitForPlaylist(t, base+".m3u8")
+	requireMP3Audio(t, base+".m3u8")
+
+	waitForMPD(t, base+".mpd")
+	mpd := getText(t, base+".mpd")
+	require.Contains(t, mpd, `codecs="mp4a.6B"`, "MPD:\n%s", mpd)
+	requireMP3Audio(t, base+".mpd")
+
+	v := playWHEP(t, s.HTTPAddr, "live/mp3")
+	v.waitFrames(t, 25, 30*time.Second)
+	deadline := time.Now().Add(15 * time.Second)
+	var audioPkts int
+	var audioCodec string
+	for time.Now().Before(deadline) {
+		v.mu.Lock()
+		audioPkts, audioCodec = v.audioPkts, v.audioCodec
+		v.mu.Unlock()
+		if audioPkts >= 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.GreaterOrEqual(t, audioPkts, 50, "Opus RTP packets bridged from MP3 within 15 s")
+	require.True(t, strings.EqualFold(audioCodec, pion.MimeTypeOpus), "WHEP audio codec %q", audioCodec)
+	require.NotEmpty(t, s.Logs("audio bridge started"), "MP3→Opus bridge log line")
+
+	// The stream now carries a derived Opus track too; an HTTP-FLV viewer
+	// joining still gets MP3, not the derived Opus.
+	requireMP3Audio(t, base+".flv")
+	require.Empty(t, s.Logs("packager dropping track"), "a packager dropped the MP3 track")
+}
+
+// TestMP3MPEGTSVariant (issue 12): with hls.variant mpegts the segments
+// carry the publisher's MP3 (stream type 0x03).
+func TestMP3MPEGTSVariant(t *testing.T) {
+	s := testutil.StartSluice(t, []string{"SLUICE_HLS_VARIANT=mpegts"})
+	publishMP3(t, s, "live/mp3ts")
+	url := "http://" + s.HTTPAddr + "/live/mp3ts.m3u8"
+	waitForPlaylist(t, url)
+	requireMP3Audio(t, url)
+	require.Empty(t, s.Logs("packager dropping track"), "the MPEG-TS packager dropped the MP3 track")
+}

@@ -39,9 +39,12 @@ func clickPackets(t *testing.T, c av.Codec, dur time.Duration) []*av.Packet {
 		clickInterval.Seconds(), dur.Seconds())
 	file := filepath.Join(t.TempDir(), "clip")
 	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src}
-	if c == av.CodecOpus {
+	switch c {
+	case av.CodecOpus:
 		args = append(args, "-c:a", "libopus", "-b:a", "96k", "-frame_duration", "20", "-f", "ogg", file)
-	} else {
+	case av.CodecMP3: // bare frames: no ID3 tag, no Xing/LAME info frame
+		args = append(args, "-c:a", "libmp3lame", "-b:a", "128k", "-id3v2_version", "0", "-write_xing", "0", "-f", "mp3", file)
+	default:
 		args = append(args, "-c:a", "aac", "-b:a", "128k", "-f", "adts", file)
 	}
 	out, err := exec.Command(ffmpeg, args...).CombinedOutput()
@@ -50,7 +53,20 @@ func clickPackets(t *testing.T, c av.Codec, dur time.Duration) []*av.Packet {
 	require.NoError(t, err)
 	br := bufio.NewReader(bytes.NewReader(data))
 	var pkts []*av.Packet
-	if c == av.CodecOpus {
+	if c == av.CodecMP3 {
+		cfg, err := av.MP3Config(data)
+		require.NoError(t, err)
+		track, err := av.NewTrack(av.CodecMP3, cfg)
+		require.NoError(t, err)
+		for n := 0; len(data) > 0; n++ {
+			l := av.MP3FrameLen(data)
+			require.Positive(t, l, "MP3 frame %d header % x", n, data[:min(4, len(data))])
+			l = min(l, len(data))
+			pts := time.Duration(n) * 1152 * time.Second / time.Duration(track.SampleRate)
+			pkts = append(pkts, &av.Packet{Track: track, PTS: pts, DTS: pts, Key: true, Data: data[:l]})
+			data = data[l:]
+		}
+	} else if c == av.CodecOpus {
 		r := newOggReader(br)
 		head, err := r.next()
 		require.NoError(t, err)
@@ -266,6 +282,16 @@ func TestAudioBridgeAACToOpusKeepsTiming(t *testing.T) {
 	checkBridgeTiming(t, "AAC→Opus", src, src, derived)
 }
 
+// TestAudioBridgeMP3ToOpusKeepsTiming (issue 12): an RTMP publisher's MP3
+// reaches WebRTC viewers as Opus, on time (old main: "cannot bridge mp3").
+func TestAudioBridgeMP3ToOpusKeepsTiming(t *testing.T) {
+	src := clickPackets(t, av.CodecMP3, 3*time.Second)
+	derived := runBridge(t, src, av.CodecOpus, false)
+	require.NotEmpty(t, derived, "derived Opus packets")
+	require.Equal(t, av.CodecOpus, derived[0].Track.Codec)
+	checkBridgeTiming(t, "MP3→Opus", src, src, derived)
+}
+
 func TestAudioBridgeIdleForSameCodec(t *testing.T) {
 	src := clickPackets(t, av.CodecOpus, time.Second)
 	derived := runBridge(t, src[:20], av.CodecOpus, false)
@@ -273,3 +299,16 @@ func TestAudioBridgeIdleForSameCodec(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestBridgeRefusesLSFMP3: MP3 at an MPEG-2 rate cannot go into
+// mediacommon's MPEG-TS writer; the bridge says so once (a terminal
+// error) instead of restarting ffmpeg forever.
+func TestBridgeRefusesLSFMP3(t *testing.T) {
+	cfg, err := av.MP3Config([]byte{0xFF, 0xF3, 0x80, 0x04})
+	require.NoError(t, err)
+	lsf, err := av.NewTrack(av.CodecMP3, cfg)
+	require.NoError(t, err)
+	_, err = newTSAudioWriter(lsf)
+	require.ErrorIs(t, err, errCannotBridge)
+	require.Contains(t, err.Error(), "22050 Hz")
+}

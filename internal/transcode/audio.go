@@ -21,9 +21,12 @@ import (
 //
 // Opus→AAC runs for the whole life of a stream whose publisher sends Opus
 // (StreamStarted): FLV and MPEG-TS players cannot switch audio codecs in
-// the middle of a stream, so the AAC must exist before they join. AAC→Opus
-// and MP3→Opus run on demand (Acquire), from the first WebRTC viewer to
-// the last: every other protocol carries AAC and MP3 as published.
+// the middle of a stream, so the AAC must exist before they join. MP3→Opus
+// runs for an MP3 stream's whole life too: besides WebRTC, the fMP4
+// packager (LL-HLS, DASH) takes it, because browsers' Media Source
+// Extensions decode no MP3 in MP4 (Chromium 156: isTypeSupported false for
+// mp4a.6B, mp4a.69, mp4a.40.34 and mp3). AAC→Opus runs on demand
+// (Acquire), from the first WebRTC viewer to the last.
 type AudioBridges struct {
 	// Hub holds the streams.
 	Hub *hub.Hub
@@ -110,7 +113,8 @@ func (b *AudioBridges) Acquire(st *hub.Stream, to av.Codec) (release func()) {
 }
 
 // StreamStarted is wired to hub.Options.OnStreamStart: when the new
-// stream's publisher sends Opus, an AAC bridge runs until the stream ends.
+// stream's publisher sends Opus, an AAC bridge runs until the stream ends;
+// when it sends MP3, an Opus bridge does.
 func (b *AudioBridges) StreamStarted(path string) {
 	st := b.Hub.Stream(path)
 	if st == nil {
@@ -124,10 +128,16 @@ func (b *AudioBridges) StreamStarted(path string) {
 	}
 	defer r.Close()
 	codec, err := firstAudioCodec(ctx, r)
-	if err != nil || codec != av.CodecOpus {
+	if err != nil {
 		return
 	}
-	b.Acquire(st, av.CodecAAC) // held until the stream ends: run returns then
+	// Held until the stream ends: run returns then.
+	switch codec {
+	case av.CodecOpus:
+		b.Acquire(st, av.CodecAAC)
+	case av.CodecMP3:
+		b.Acquire(st, av.CodecOpus)
+	}
 }
 
 // firstAudioCodec reads r until its first audio packet.

@@ -29,10 +29,10 @@ func publishMP3(t *testing.T, s *testutil.Sluice, path string) {
 	waitForStream(t, s, path)
 }
 
-// requireMP3Audio probes url and requires an MP3 audio stream at 44.1 kHz
-// next to H.264 video, then decodes 3 s of the audio and requires no
-// decoder error.
-func requireMP3Audio(t *testing.T, url string) {
+// requireAudio probes url and requires H.264 video and an audio stream
+// in codec (ffprobe's name) at rate Hz in stereo, then decodes 3 s of the
+// audio and requires no decoder error.
+func requireAudio(t *testing.T, url, codec, rate string) {
 	t.Helper()
 	streams, err := testutil.Probe(t, url, 30*time.Second)
 	require.NoError(t, err, url)
@@ -48,30 +48,30 @@ func requireMP3Audio(t *testing.T, url string) {
 	require.NotNil(t, video, "%s: no video stream in %+v", url, streams)
 	require.Equal(t, "h264", video.CodecName, url)
 	require.NotNil(t, audio, "%s: no audio stream in %+v", url, streams)
-	require.Equal(t, "mp3", audio.CodecName, "%s: audio codec", url)
-	require.Equal(t, "44100", audio.SampleRate, "%s: audio sampling rate", url)
+	require.Equal(t, codec, audio.CodecName, "%s: audio codec", url)
+	require.Equal(t, rate, audio.SampleRate, "%s: audio sampling rate", url)
 	require.Equal(t, 2, audio.Channels, "%s: audio channels", url)
 	res, err := testutil.Decode(t, url, 3*time.Second, "-vn")
 	require.NoError(t, err, url)
 	require.Empty(t, res.Errors, "%s: audio decode errors", url)
 }
 
-// TestMP3HLSDASHWHEP (issue 12): an RTMP publisher sending MP3 keeps its
-// audio in the default (LL-HLS, fMP4) playlist and the DASH MPD as MP3
-// (mp4a.6B), WHEP viewers get Opus bridged from it, and HTTP-FLV viewers
-// keep the publisher's MP3 while that Opus exists.
-func TestMP3HLSDASHWHEP(t *testing.T) {
-	s := testutil.StartSluice(t, nil)
+// TestMP3EveryProtocol (issue 12): an RTMP publisher sending MP3 keeps its
+// audio everywhere. MPEG-TS HLS and HTTP-FLV carry the MP3 as published;
+// WHEP viewers, the default LL-HLS playlist and DASH get the Opus that one
+// ffmpeg bridges from it for the stream's life (browsers' MSE decodes no
+// MP3 in MP4); FLV viewers keep MP3 although that Opus exists.
+func TestMP3EveryProtocol(t *testing.T) {
+	s := testutil.StartSluice(t, []string{"SLUICE_HLS_VARIANT=lowlatency"})
 	publishMP3(t, s, "live/mp3")
 	base := "http://" + s.HTTPAddr + "/live/mp3"
 
 	waitForPlaylist(t, base+".m3u8")
-	requireMP3Audio(t, base+".m3u8")
-
+	requireAudio(t, base+".m3u8", "opus", "48000")
 	waitForMPD(t, base+".mpd")
 	mpd := getText(t, base+".mpd")
-	require.Contains(t, mpd, `codecs="mp4a.6B"`, "MPD:\n%s", mpd)
-	requireMP3Audio(t, base+".mpd")
+	require.Contains(t, mpd, `codecs="opus"`, "MPD:\n%s", mpd)
+	requireAudio(t, base+".mpd", "opus", "48000")
 
 	v := playWHEP(t, s.HTTPAddr, "live/mp3")
 	v.waitFrames(t, 25, 30*time.Second)
@@ -89,21 +89,34 @@ func TestMP3HLSDASHWHEP(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, audioPkts, 50, "Opus RTP packets bridged from MP3 within 15 s")
 	require.True(t, strings.EqualFold(audioCodec, pion.MimeTypeOpus), "WHEP audio codec %q", audioCodec)
-	require.NotEmpty(t, s.Logs("audio bridge started"), "MP3→Opus bridge log line")
+	require.Len(t, s.Logs("audio bridge started"), 1, "one MP3→Opus bridge for the stream, shared by WHEP and fMP4")
 
-	// The stream now carries a derived Opus track too; an HTTP-FLV viewer
-	// joining still gets MP3, not the derived Opus.
-	requireMP3Audio(t, base+".flv")
-	require.Empty(t, s.Logs("packager dropping track"), "a packager dropped the MP3 track")
+	requireAudio(t, base+".flv", "mp3", "44100")
+	require.Empty(t, s.Logs("packager dropping track"), "a packager dropped the audio")
 }
 
 // TestMP3MPEGTSVariant (issue 12): with hls.variant mpegts the segments
-// carry the publisher's MP3 (stream type 0x03).
+// carry the publisher's MP3 (stream type 0x03), not the derived Opus.
 func TestMP3MPEGTSVariant(t *testing.T) {
 	s := testutil.StartSluice(t, []string{"SLUICE_HLS_VARIANT=mpegts"})
 	publishMP3(t, s, "live/mp3ts")
 	url := "http://" + s.HTTPAddr + "/live/mp3ts.m3u8"
 	waitForPlaylist(t, url)
-	requireMP3Audio(t, url)
+	requireAudio(t, url, "mp3", "44100")
 	require.Empty(t, s.Logs("packager dropping track"), "the MPEG-TS packager dropped the MP3 track")
+}
+
+// TestMP3InFMP4WithoutFFmpeg (issue 12): where no ffmpeg can bridge, fMP4
+// (LL-HLS and DASH) carries the MP3 itself as mp4a.6B.
+func TestMP3InFMP4WithoutFFmpeg(t *testing.T) {
+	s := testutil.StartSluice(t, []string{"PATH=" + t.TempDir()})
+	publishMP3(t, s, "live/mp3")
+	base := "http://" + s.HTTPAddr + "/live/mp3"
+	waitForPlaylist(t, base+".m3u8")
+	requireAudio(t, base+".m3u8", "mp3", "44100")
+	waitForMPD(t, base+".mpd")
+	mpd := getText(t, base+".mpd")
+	require.Contains(t, mpd, `codecs="mp4a.6B"`, "MPD:\n%s", mpd)
+	requireAudio(t, base+".mpd", "mp3", "44100")
+	require.NotEmpty(t, s.Logs("audio bridge unavailable: ffmpeg not found"), "the missing bridge is logged")
 }

@@ -33,7 +33,7 @@ var (
 func MP3FrameCount(data []byte) int {
 	n := 0
 	for len(data) >= 4 {
-		l := MP3FrameLen(data)
+		l := mp3FrameLen(data)
 		if l <= 0 || l > len(data) {
 			break
 		}
@@ -43,9 +43,9 @@ func MP3FrameCount(data []byte) int {
 	return n
 }
 
-// MP3FrameLen returns the length in bytes of the Layer III frame whose
+// mp3FrameLen returns the length in bytes of the Layer III frame whose
 // header starts h, or 0 when h is not such a header (or is free format).
-func MP3FrameLen(h []byte) int {
+func mp3FrameLen(h []byte) int {
 	if _, err := MP3Config(h); err != nil {
 		return 0
 	}

@@ -10,7 +10,7 @@ import (
 // mp3Frame returns a Layer III frame of the header's length (zero payload).
 func mp3Frame(t testing.TB, h []byte) []byte {
 	t.Helper()
-	l := MP3FrameLen(h)
+	l := mp3FrameLen(h)
 	require.Positive(t, l, "header % x", h)
 	return append(append([]byte{}, h...), make([]byte, l-4)...)
 }
@@ -20,10 +20,10 @@ func TestMP3FrameCount(t *testing.T) {
 	v1pad := []byte{0xFF, 0xFB, 0x92, 0x64}   // the same with the padding bit
 	lsf := []byte{0xFF, 0xF3, 0x80, 0x04}     // MPEG-2, 64 kbit/s, 22.05 kHz
 	free := []byte{0xFF, 0xFB, 0x00, 0x64}    // free format: length unknown
-	require.Equal(t, 417, MP3FrameLen(v1))    // 144 × 128000 / 44100
-	require.Equal(t, 418, MP3FrameLen(v1pad)) // + 1 padding byte
-	require.Equal(t, 208, MP3FrameLen(lsf))   // 72 × 64000 / 22050
-	require.Equal(t, 0, MP3FrameLen(free))
+	require.Equal(t, 417, mp3FrameLen(v1))    // 144 × 128000 / 44100
+	require.Equal(t, 418, mp3FrameLen(v1pad)) // + 1 padding byte
+	require.Equal(t, 208, mp3FrameLen(lsf))   // 72 × 64000 / 22050
+	require.Equal(t, 0, mp3FrameLen(free))
 
 	one, padded, low := mp3Frame(t, v1), mp3Frame(t, v1pad), mp3Frame(t, lsf)
 	require.Equal(t, 1, MP3FrameCount(one))

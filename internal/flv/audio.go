@@ -48,8 +48,8 @@ type AudioTag struct {
 // ParseAudio parses an audio tag body (an FLV audio tag's data or an RTMP
 // audio message): legacy SoundFormat 10 (AAC, AACPacketType 0 config, 1 raw),
 // 2 and 14 (MP3, 8 kHz MP3) and Enhanced RTMP v2 ExHeader (SoundFormat 9)
-// with ModEx, Multitrack and FourCC Opus or mp4a. Other codecs yield an
-// error wrapping
+// with ModEx, Multitrack and FourCC Opus, mp4a or .mp3 (coded frames
+// only). Other codecs yield an error wrapping
 // ErrUnsupportedCodec. It never panics and does not copy.
 func ParseAudio(body []byte) (AudioTag, error) {
 	if len(body) == 0 {
@@ -96,6 +96,10 @@ func parseExAudio(b []byte) (AudioTag, error) {
 	a := AudioTag{Codec: fourCCCodec(x.fourCC), Data: x.payload, TrackID: x.trackID}
 	if a.Codec == av.CodecUnknown || a.Codec.Kind() != av.KindAudio {
 		return AudioTag{}, fmt.Errorf("%w: FourCC %q", ErrUnsupportedCodec, x.fourCC)
+	}
+	if a.Codec == av.CodecMP3 && x.pt != audioCodedFrames {
+		// MP3 frames carry their parameters: there is nothing else to send.
+		return AudioTag{}, fmt.Errorf("%w: AudioPacketType %d (%s)", ErrUnsupportedPacketType, x.pt, x.fourCC)
 	}
 	switch x.pt {
 	case audioSequenceStart:

@@ -138,6 +138,13 @@ func TestMP3RoundTrip(t *testing.T) {
 	require.Equal(t, byte(0x2B), AppendAudio(nil, AudioTag{Codec: av.CodecMP3, PacketType: Coded, Data: []byte{0xFF, 0xF3, 0x80, 0x04}})[0])
 	require.Equal(t, byte(0xE3), AppendAudio(nil, AudioTag{Codec: av.CodecMP3, PacketType: Coded, Data: []byte{0xFF, 0xE3, 0x88, 0x04}})[0])
 
+	// Enhanced RTMP FourCC ".mp3": coded frames only.
+	a, err = ParseAudio(append([]byte{0x91, '.', 'm', 'p', '3'}, stereo44...))
+	require.NoError(t, err)
+	require.Equal(t, AudioTag{Codec: av.CodecMP3, PacketType: Coded, Data: stereo44}, a)
+	_, err = ParseAudio([]byte{0x90, '.', 'm', 'p', '3'})
+	require.ErrorIs(t, err, ErrUnsupportedPacketType)
+
 	// Frames before any header are dropped like frames before a sequence header.
 	var fresh Demuxer
 	_, err = fresh.Audio(0, []byte{0x2F, 0, 1, 2, 3})

@@ -35,6 +35,8 @@ func fourCCCodec(f []byte) av.Codec {
 		return av.CodecOpus
 	case FourCCAAC:
 		return av.CodecAAC
+	case FourCCMP3:
+		return av.CodecMP3
 	}
 	return av.CodecUnknown
 }
@@ -52,6 +54,8 @@ func codecFourCC(c av.Codec) string {
 		return FourCCOpus
 	case av.CodecAAC:
 		return FourCCAAC
+	case av.CodecMP3:
+		return FourCCMP3
 	}
 	return "????"
 }

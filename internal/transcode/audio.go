@@ -187,7 +187,7 @@ func (b *AudioBridges) run(ctx context.Context, st *hub.Stream, to av.Codec) {
 			log.Info("audio bridge stopped", "reason", err.Error())
 			return
 		case errors.Is(err, errCannotBridge):
-			log.Warn("audio bridge unavailable; viewers that need this codec get no audio", "reason", err.Error())
+			log.Warn("audio bridge stopped; viewers that need this codec get no audio", "reason", err.Error())
 			return
 		}
 		if time.Since(start) > time.Minute {

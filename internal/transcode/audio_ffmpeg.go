@@ -27,9 +27,9 @@ const maxBridgeBacklog = 100 * time.Millisecond
 
 var errSameCodec = errors.New("the publisher's audio already is in the bridged codec")
 
-// errCannotBridge ends a bridge whose input ffmpeg cannot be fed: trying
-// again would fail the same way.
-var errCannotBridge = errors.New("cannot bridge")
+// errCannotBridge: the publisher's audio codec cannot be fed to ffmpeg;
+// retrying would not help.
+var errCannotBridge = errors.New("the publisher's audio cannot be bridged")
 
 // aacEncoderDelay is the priming of ffmpeg's AAC encoder: its first frame
 // decodes to 1024 samples that precede the input. ADTS cannot say so, and
@@ -174,9 +174,10 @@ func newTSAudioWriter(t *av.Track) (*tsAudioWriter, error) {
 		}
 		tw.track = &mpegts.Track{Codec: &mpegtscodecs.Opus{Desc: &substructs.OpusAudioDescriptor{ChannelConfigCode: uint8(ch)}}}
 	case av.CodecMP3:
-		if av.MP3IsLSF(t) {
-			// mediacommon's MPEG-TS writer takes MPEG-1 audio only.
-			return nil, fmt.Errorf("%w: MP3 at %d Hz (MPEG-2/2.5)", errCannotBridge, t.SampleRate)
+		// The MPEG-TS writer takes MPEG-1 audio only (32-48 kHz), not the
+		// MPEG-2/2.5 lower sampling frequencies.
+		if t.CodecString != "mp4a.6B" || t.SampleRate < 32000 {
+			return nil, fmt.Errorf("%w: MP3 at %d Hz (only MPEG-1, 32-48 kHz)", errCannotBridge, t.SampleRate)
 		}
 		tw.track = &mpegts.Track{Codec: &mpegtscodecs.MPEG1Audio{}}
 	default:

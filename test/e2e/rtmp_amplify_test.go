@@ -38,8 +38,8 @@ func rssBytes(t *testing.T, pid int) int64 {
 // TestRTMPUnauthenticatedAmplification is issue 11's attack against the
 // binary: 20 connections that never send connect raise the chunk size to
 // 8 MiB, start unfinished 8 MiB messages and keep the connection alive with
-// a 4-byte message every 200 ms, while 10 more send complete messages as
-// fast as they can. The server's RSS stays bounded and every connection is
+// a 4-byte message every 200 ms, while 10 more keep sending complete
+// messages. The server's RSS stays bounded and every connection is
 // closed within the handshake timeout with a log line naming the reason.
 func TestRTMPUnauthenticatedAmplification(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
@@ -90,13 +90,15 @@ func TestRTMPUnauthenticatedAmplification(t *testing.T) {
 					}
 				}
 			}
-			// Complete messages as fast as possible, as big as allowed
-			// before connect.
+			// Complete messages, as big as allowed before connect, at
+			// 8 MB/s each (bounded so the test does not monopolize a
+			// shared machine).
 			m := rtmp.AppendChunks(nil, &rtmp.Message{Type: rtmp.MsgSharedObjectAMF0, ChunkStreamID: 5, Payload: make([]byte, 16<<10)}, rtmp.DefaultChunkSize)
 			for {
 				if _, err := nc.Write(m); err != nil {
 					return
 				}
+				time.Sleep(2 * time.Millisecond)
 			}
 		}()
 	}

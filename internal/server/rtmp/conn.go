@@ -277,7 +277,7 @@ func (c *conn) connect(cmd *rtmp.Command) error {
 	props := amf0.Object{{Key: "fmsVer", Value: "FMS/3,0,1,123"}, {Key: "capabilities", Value: 31.0}}
 	// Enhanced RTMP: echo the codecs we understand when the client lists them.
 	if _, ok := obj.Get("fourCcList"); ok {
-		props = append(props, amf0.Property{Key: "fourCcList", Value: amf0.StrictArray{"avc1", "hvc1", "av01", "Opus", "mp4a"}})
+		props = append(props, amf0.Property{Key: "fourCcList", Value: amf0.StrictArray{"avc1", "hvc1", "av01", "Opus", "mp4a", ".mp3"}})
 	}
 	info := rtmp.StatusObject("status", "NetConnection.Connect.Success", "Connection succeeded.")
 	info = append(info, amf0.Property{Key: "objectEncoding", Value: 0.0})

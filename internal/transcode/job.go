@@ -145,9 +145,11 @@ func (j *job) run(ctx context.Context) {
 			reader.Close()
 			return
 		}
-		// Debian's ffmpeg reads FLV audio as AAC only (no Enhanced RTMP
-		// Opus): an Opus publisher's derived AAC (AudioBridges) feeds it.
-		reader.PreferAudio(av.CodecAAC)
+		// Debian's ffmpeg reads FLV audio as AAC or MP3 (legacy FLV), not
+		// Enhanced RTMP Opus: an Opus publisher's derived AAC
+		// (AudioBridges) feeds it, an MP3 publisher's own MP3 (never the
+		// Opus derived from it).
+		reader.PreferAudio(av.CodecAAC, av.CodecMP3)
 		start := time.Now()
 		for _, st := range states {
 			st.needKey = true

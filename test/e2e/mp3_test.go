@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +121,38 @@ func TestMP3InFMP4WithoutFFmpeg(t *testing.T) {
 	require.Contains(t, mpd, `codecs="mp4a.6B"`, "MPD:\n%s", mpd)
 	requireAudio(t, base+".mpd", "mp3", "44100")
 	require.NotEmpty(t, s.Logs("audio bridge unavailable: ffmpeg not found"), "the missing bridge is logged")
+}
+
+// TestMP3Ladder (issue 12): an ABR ladder of an MP3 stream has audio (the
+// transcoder reads the publisher's MP3, not nothing), and the multivariant
+// playlist names the audio each variant's segments hold: Opus for the
+// source's fMP4 (derived from the MP3), AAC for the rung.
+func TestMP3Ladder(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+paths:
+  "live/*":
+    transcode:
+      passthrough: true
+      ladder:
+        - { name: 240p, width: 320, height: 240, video_bitrate: 300k, audio_bitrate: 64k, preset: ultrafast }
+`), 0o644))
+	s := testutil.StartSluice(t, nil, "-config", cfg)
+	publishMP3(t, s, "live/mp3abr")
+	base := "http://" + s.HTTPAddr + "/live/"
+	var mv string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		mv = getText(t, base+"mp3abr.m3u8")
+		if strings.Count(mv, "#EXT-X-STREAM-INF:") == 2 && strings.Contains(mv, "mp4a.40.2") {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	infs := parseMultivariant(t, mv)
+	require.Len(t, infs, 2, "source and one rung:\n%s", mv)
+	require.Contains(t, infs[0].attrs["CODECS"], "opus", "the source's fMP4 carries the Opus derived from MP3:\n%s", mv)
+	require.Contains(t, infs[1].attrs["CODECS"], "mp4a.40.2", "the rung carries AAC made from the MP3:\n%s", mv)
+	waitForStream(t, s, "live/mp3abr_240p")
+	requireAudio(t, base+"mp3abr_240p.flv", "aac", "44100")
 }

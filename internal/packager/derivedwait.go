@@ -14,14 +14,28 @@ import (
 const derivedAudioWait = 2 * time.Second
 
 // readerTracks returns r's tracks, first waiting up to derivedAudioWait
-// while the stream has audio that r does not get yet — the derived track
-// r prefers has produced no packet (e.g. the Opus of an MP3 publisher
-// that the fMP4 packager takes). Starting without it would make the first
-// segments silent and add audio only after a discontinuity, which MSE
-// players cannot take up (their SourceBuffers are fixed at the start).
-func readerTracks(ctx context.Context, r *hub.Reader) (video, audio *av.Track) {
-	video, audio = r.Tracks()
-	if _, original := r.Stream().Tracks(); audio != nil || original == nil {
+// while the stream has, or announced, audio that r does not get yet: no
+// audio packet has come, or the derived track r prefers has produced no
+// packet (e.g. the Opus of an MP3 publisher, which fMP4 takes), or, for
+// fMP4, r gets MP3 while that Opus may still be announced (the bridge
+// starts on the stream's first audio packet). Starting without it would
+// make the first segments silent (or MP3, which MSE does not decode) and
+// change the audio only after a discontinuity, which MSE players cannot
+// take up: their SourceBuffers are fixed at the start.
+func readerTracks(ctx context.Context, r *hub.Reader, f Format) (video, audio *av.Track) {
+	pending := func() bool {
+		video, audio = r.Tracks()
+		_, hasAudio := r.Stream().Kinds()
+		_, original := r.Stream().Tracks()
+		switch {
+		case audio == nil:
+			return hasAudio || original != nil
+		case f == FormatFMP4 && audio.Codec == av.CodecMP3:
+			return true
+		}
+		return false
+	}
+	if !pending() {
 		return video, audio
 	}
 	deadline := time.NewTimer(derivedAudioWait)
@@ -35,7 +49,7 @@ func readerTracks(ctx context.Context, r *hub.Reader) (video, audio *av.Track) {
 		case <-deadline.C:
 			return r.Tracks()
 		case <-tick.C:
-			if video, audio = r.Tracks(); audio != nil {
+			if !pending() {
 				return video, audio
 			}
 		}

@@ -255,7 +255,7 @@ func (m *Manager) start(e *entry) {
 		opts.Format = e.key.format
 		opts.Logger = log
 		p := New(opts)
-		video, audio := readerTracks(ctx, r)
+		video, audio := readerTracks(ctx, r, e.key.format)
 		if err := p.SetTracks(video, audio); err != nil {
 			r.Close()
 			finish(nil, nil, err)

@@ -88,6 +88,12 @@ func (b *AudioBridges) Acquire(st *hub.Stream, to av.Codec) (release func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		br = &audioBridge{to: to, cancel: cancel}
 		b.bridges[st] = br
+		if _, err := exec.LookPath(b.FFmpeg); err == nil {
+			// Announced now, not once ffmpeg runs: a reader that starts
+			// meanwhile (a packager) waits for the derived track instead
+			// of taking the original and switching codec later.
+			st.AnnounceDerived(to)
+		}
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()

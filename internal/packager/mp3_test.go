@@ -129,6 +129,16 @@ func TestMP3InMPEGTS(t *testing.T) {
 	// off by the reader's end of input).
 	require.InDelta(t, 76, frames, 3, "MP3 frames in a 2 s segment")
 
+	// Packets that are no MP3 frames (a hostile or broken publisher) are
+	// left out of MPEG-TS, even first in a segment, and the packager goes on.
+	p = New(Options{Format: FormatMPEGTS})
+	require.NoError(t, p.SetTracks(video, audio))
+	require.NoError(t, p.WritePacket(&av.Packet{Track: video, DTS: 0, PTS: 0, Key: true, Data: frame(true)}))
+	require.NoError(t, p.WritePacket(&av.Packet{Track: audio, DTS: time.Millisecond, PTS: time.Millisecond, Key: true, Data: []byte{1, 2, 3, 4, 5}}))
+	feedMP3(t, p, video, audio, data, 1152)
+	require.NotEmpty(t, p.Snapshot().Segments)
+	require.True(t, p.Snapshot().Segments[0].Complete, "first segment completed")
+
 	lsf, _ := mp3Track(t, []byte{0xFF, 0xF3, 0x80, 0x04}, 208, 1)
 	err := New(Options{Format: FormatMPEGTS}).SetTracks(nil, lsf)
 	require.ErrorIs(t, err, ErrUnsupportedCodec)

@@ -106,7 +106,13 @@ func (m *tsMuxer) write(video, audio []sample) error {
 		var err error
 		if m.aState.track.Codec == av.CodecMP3 {
 			// The packet's frames carry their own headers: the PES
-			// payload is the frames as they are.
+			// payload is the frames as they are. A packet that does not
+			// start with a frame (the FLV demuxer passes those on once the
+			// track is known) is left out: mediacommon's writer fails on
+			// one that comes first.
+			if av.MP3FrameCount(s.pkt.Data) == 0 {
+				continue
+			}
 			err = m.w.WriteMPEG1Audio(m.audio, pts, [][]byte{s.pkt.Data})
 		} else {
 			err = m.w.WriteMPEG4Audio(m.audio, pts, [][]byte{s.pkt.Data})

@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,4 +161,67 @@ paths:
 	require.Contains(t, infs[1].attrs["CODECS"], "mp4a.40.2", "the rung carries AAC made from the MP3:\n%s", mv)
 	waitForStream(t, s, "live/mp3abr_240p")
 	requireAudio(t, base+"mp3abr_240p.flv", "aac", "44100")
+}
+
+// browserAudio is what web/test/audio.mjs reports.
+type browserAudio struct {
+	OK          bool     `json:"ok"`
+	Advanced    float64  `json:"advanced"`
+	AudioBytes  int64    `json:"audioBytes"`
+	FatalErrors []string `json:"fatalErrors"`
+	Errors      []string `json:"errors"`
+	Error       string   `json:"error"`
+}
+
+// runAudioCheck plays path with proto on the player page in Chromium (web/
+// test/audio.mjs) and returns its report; every browser process is killed.
+func runAudioCheck(t *testing.T, root, base, proto, path string) browserAudio {
+	t.Helper()
+	const timeout = 30 // seconds, inside the script
+	profile, err := os.MkdirTemp("", "sluice-chromium-")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "test", "audio.mjs"), "--base", base,
+		"--proto", proto, "--path", path, "--seconds", "4", "--timeout", strconv.Itoa(timeout), "--profile", profile)
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	killByArg(profile)
+	_ = os.RemoveAll(profile)
+	var res browserAudio
+	line := strings.TrimSpace(stdout.String())
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	require.NoError(t, json.Unmarshal([]byte(line), &res), "audio.mjs %s (run: %v)\nstdout: %s\nstderr: %s", proto, runErr, stdout.String(), stderr.String())
+	return res
+}
+
+// TestMP3BrowserAudio (issue 12): Chromium's player page plays an MP3
+// publisher with audio over LL-HLS, DASH and HTTP-FLV. Carrying the MP3 in
+// fMP4 instead made hls.js fail (bufferAddCodecError: MSE has no MP3 in
+// MP4) and dash.js play silent; old main played every one without audio.
+func TestMP3BrowserAudio(t *testing.T) {
+	root := repoRoot(t)
+	requireBrowserTools(t, root)
+	s := testutil.StartSluice(t, nil)
+	publishMP3(t, s, "live/mp3web")
+	for _, proto := range []string{"hls", "dash", "flv"} {
+		t.Run(proto, func(t *testing.T) {
+			res := runAudioCheck(t, root, "http://"+s.HTTPAddr, proto, "live/mp3web")
+			t.Logf("%s: advanced %.1f s, %d audio bytes decoded, errors %q", proto, res.Advanced, res.AudioBytes, res.Errors)
+			require.Empty(t, res.Error)
+			require.Empty(t, res.FatalErrors, "fatal player errors")
+			require.GreaterOrEqual(t, res.Advanced, 4.0, "video.currentTime must advance by 4 s")
+			require.Positive(t, res.AudioBytes, "Chromium decoded no audio")
+		})
+	}
 }

@@ -183,7 +183,11 @@ func (j *job) runOnce(ctx context.Context, reader *hub.Reader, pubs []*hub.Publi
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(pctx, j.m.opts.FFmpeg, ffmpegArgs(j.ladder, j.m.opts.GOP, hasAudio)...)
+	ladder := j.ladder
+	if _, audio := reader.Tracks(); audio != nil {
+		ladder = ladderFor(ladder, audio.Codec)
+	}
+	cmd := exec.CommandContext(pctx, j.m.opts.FFmpeg, ffmpegArgs(ladder, j.m.opts.GOP, hasAudio)...)
 	cmd.WaitDelay = 2 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

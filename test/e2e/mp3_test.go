@@ -132,7 +132,9 @@ func TestMP3InFMP4WithoutFFmpeg(t *testing.T) {
 // TestMP3Ladder (issue 12): an ABR ladder of an MP3 stream has audio (the
 // transcoder reads the publisher's MP3, not nothing), and the multivariant
 // playlist names the audio each variant's segments hold: Opus for the
-// source's fMP4 (derived from the MP3), AAC for the rung.
+// source's fMP4 (derived from the MP3), AAC for the rungs — also for one
+// without audio_bitrate, which would otherwise copy the MP3 and need a
+// bridge of its own.
 func TestMP3Ladder(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(`
@@ -142,6 +144,7 @@ paths:
       passthrough: true
       ladder:
         - { name: 240p, width: 320, height: 240, video_bitrate: 300k, audio_bitrate: 64k, preset: ultrafast }
+        - { name: 144p, width: 192, height: 144, video_bitrate: 150k, preset: ultrafast }
 `), 0o644))
 	s := testutil.StartSluice(t, nil, "-config", cfg)
 	publishMP3(t, s, "live/mp3abr")
@@ -150,17 +153,21 @@ paths:
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		mv = getText(t, base+"mp3abr.m3u8")
-		if strings.Count(mv, "#EXT-X-STREAM-INF:") == 2 && strings.Contains(mv, "mp4a.40.2") {
+		if strings.Count(mv, "#EXT-X-STREAM-INF:") == 3 && strings.Count(mv, "mp4a.40.2") == 2 {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	infs := parseMultivariant(t, mv)
-	require.Len(t, infs, 2, "source and one rung:\n%s", mv)
+	require.Len(t, infs, 3, "source and two rungs:\n%s", mv)
 	require.Contains(t, infs[0].attrs["CODECS"], "opus", "the source's fMP4 carries the Opus derived from MP3:\n%s", mv)
-	require.Contains(t, infs[1].attrs["CODECS"], "mp4a.40.2", "the rung carries AAC made from the MP3:\n%s", mv)
-	waitForStream(t, s, "live/mp3abr_240p")
-	requireAudio(t, base+"mp3abr_240p.flv", "aac", "44100")
+	for i, rung := range []string{"240p", "144p"} {
+		require.Contains(t, infs[i+1].attrs["CODECS"], "mp4a.40.2", "rung %s carries AAC made from the MP3 (also without audio_bitrate):\n%s", rung, mv)
+		waitForStream(t, s, "live/mp3abr_"+rung)
+		requireAudio(t, base+"mp3abr_"+rung+".flv", "aac", "44100")
+	}
+	// Only the source needs an MP3→Opus bridge: no rung is MP3.
+	require.Len(t, s.Logs("audio bridge started"), 1, "audio bridges")
 }
 
 // browserAudio is what web/test/audio.mjs reports.

@@ -179,7 +179,7 @@ func planMedia(off *offer, st *hub.Stream) (mediaPlan, int, error) {
 			return plan, http.StatusBadRequest, err
 		}
 	}
-	// Opus as published, or derived by the audio bridge from AAC or MP3.
+	// Opus as published or derived (internal/transcode) from AAC or MP3.
 	audioOK := audio == nil || audio.Codec == av.CodecAAC || audio.Codec == av.CodecOpus || audio.Codec == av.CodecMP3
 	if hasAudio && audioOK && len(off.opus) > 0 {
 		c := off.opus[0]

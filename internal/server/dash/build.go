@@ -292,7 +292,7 @@ func buildPeriod(snap *packager.Snapshot, run, all []packager.Segment, first int
 		tmpl := *st
 		tmpl.Initialization = o.prefix + snap.SessionID + "_" + letter + "_init" + initID + ".mp4"
 		tmpl.Media = o.prefix + snap.SessionID + "_" + letter + "_t$Time$.m4s"
-		rep := Representation{ID: letter + initID, Bandwidth: bandwidth(sizes[id], dur), Codecs: t.CodecString}
+		rep := Representation{ID: letter + initID, Bandwidth: bandwidth(sizes[id], dur), Codecs: packager.CodecsParam(packager.FormatFMP4, t)}
 		as := AdaptationSet{
 			ID:               len(sets),
 			ContentType:      t.Kind().String(),

@@ -71,10 +71,46 @@ func (c audioChoice) passes(t *av.Track) bool {
 	return !c.none && t.Derived == c.derived && (c.codec == av.CodecUnknown || t.Codec == c.codec)
 }
 
-// PreferAudio sets the audio codecs the reader can carry, best first. Call
-// it before the first Read.
+// AudioPref names an audio track a reader can carry: a codec, from the
+// publisher, the derived track, or either.
+type AudioPref struct {
+	Codec av.Codec
+	// From is which track may give it: AnyAudio, PublishedAudio or
+	// DerivedAudio.
+	From AudioSource
+}
+
+// AudioSource is where an AudioPref's track comes from.
+type AudioSource uint8
+
+// Audio sources.
+const (
+	// AnyAudio: the publisher's track or the derived one, whichever has
+	// the codec.
+	AnyAudio AudioSource = iota
+	// PublishedAudio: only the publisher's own track.
+	PublishedAudio
+	// DerivedAudio: only the stream's derived track.
+	DerivedAudio
+)
+
+// PreferAudio sets the audio codecs the reader can carry, best first,
+// from either track: the first codec that the publisher's track or the
+// derived one has wins. Call it before the first Read.
 func (r *Reader) PreferAudio(codecs ...av.Codec) {
-	r.audioPrefs = append(r.audioPrefs[:0], codecs...)
+	r.audioPrefs = r.audioPrefs[:0]
+	for _, c := range codecs {
+		r.audioPrefs = append(r.audioPrefs, AudioPref{Codec: c})
+	}
+}
+
+// PreferAudioTracks is PreferAudio with the track named per entry, for
+// readers that rank a published codec above a derived one of another
+// codec and below the same codec published (fMP4: the publisher's AAC or
+// Opus, else Opus derived from MP3, else the MP3). Call it before the
+// first Read.
+func (r *Reader) PreferAudioTracks(prefs ...AudioPref) {
+	r.audioPrefs = append(r.audioPrefs[:0], prefs...)
 }
 
 // audioChoice picks the reader's audio track. Caller holds s.mu (read).
@@ -87,12 +123,12 @@ func (r *Reader) audioChoice() audioChoice {
 	if s.audio != nil {
 		original = s.audio.Codec
 	}
-	for _, c := range r.audioPrefs {
-		switch c {
-		case original:
-			return audioChoice{codec: c}
-		case s.derivedCodec:
-			return audioChoice{codec: c, derived: true}
+	for _, p := range r.audioPrefs {
+		switch {
+		case p.Codec == original && p.From != DerivedAudio:
+			return audioChoice{codec: p.Codec}
+		case p.Codec == s.derivedCodec && p.From != PublishedAudio:
+			return audioChoice{codec: p.Codec, derived: true}
 		}
 	}
 	return audioChoice{none: true}

@@ -79,3 +79,44 @@ func TestDerivedAudioGoesOnlyToReadersThatPreferIt(t *testing.T) {
 	_, a = tsLike.Tracks()
 	require.Nil(t, a)
 }
+
+// An fMP4-like reader ranks the publisher's AAC or Opus above any derived
+// track, and a derived Opus above a published MP3: per-track preferences
+// (PreferAudioTracks), which a codec order alone cannot say.
+func TestPreferAudioTracksRanksPublishedAboveDerived(t *testing.T) {
+	fmp4Prefs := []AudioPref{
+		{Codec: av.CodecAAC, From: PublishedAudio},
+		{Codec: av.CodecOpus, From: PublishedAudio},
+		{Codec: av.CodecOpus, From: DerivedAudio},
+		{Codec: av.CodecMP3, From: PublishedAudio},
+	}
+	for _, tc := range []struct {
+		published, derived av.Codec
+		want               string
+	}{
+		{av.CodecOpus, av.CodecAAC, "opus"}, // a WHIP publisher: its Opus, not the AAC made for FLV
+		{av.CodecAAC, av.CodecOpus, "aac"},  // an RTMP publisher watched over WHEP: its AAC
+		{av.CodecMP3, av.CodecOpus, "opus*"},
+		{av.CodecMP3, av.CodecUnknown, "mp3"}, // no bridge: the MP3 itself
+	} {
+		t.Run(tc.published.String()+"+"+tc.derived.String(), func(t *testing.T) {
+			h := quietHub(Options{})
+			p, err := h.Publish("live/p", ClientInfo{Protocol: "test"})
+			require.NoError(t, err)
+			p.Announce(true, true)
+			r, err := h.Subscribe(context.Background(), "live/p", ClientInfo{Protocol: "test"})
+			require.NoError(t, err)
+			t.Cleanup(r.Close)
+			r.PreferAudioTracks(fmp4Prefs...)
+			st := h.Stream("live/p")
+			require.NoError(t, p.WritePacket(&av.Packet{Track: testVideo, Key: true, Data: []byte{1}}))
+			if tc.derived != av.CodecUnknown {
+				st.AnnounceDerived(tc.derived)
+				require.NoError(t, st.WriteDerived(&av.Packet{Track: &av.Track{Codec: tc.derived, Derived: true}, Key: true, Data: []byte{2}}))
+			}
+			require.NoError(t, p.WritePacket(&av.Packet{Track: &av.Track{Codec: tc.published}, DTS: 20 * time.Millisecond, Key: true, Data: []byte{3}}))
+			require.NoError(t, p.WritePacket(&av.Packet{Track: testVideo, DTS: 40 * time.Millisecond, Data: []byte{4}}))
+			require.Equal(t, []string{tc.want}, audioCodecs(readN(t, r, 3)), "audio an fMP4 reader gets")
+		})
+	}
+}

@@ -21,9 +21,10 @@ type Reader struct {
 	needKey   bool   // drop packets until the next keyframe
 	skipTimes []time.Time
 	skipped   uint64
-	// audioPrefs lists the audio codecs the reader can carry, best first
-	// (PreferAudio); empty means the publisher's audio, whatever its codec.
-	audioPrefs []av.Codec
+	// audioPrefs lists the audio tracks the reader can carry, best first
+	// (PreferAudio, PreferAudioTracks); empty means the publisher's audio,
+	// whatever its codec.
+	audioPrefs []AudioPref
 }
 
 // Stream returns the stream being read.

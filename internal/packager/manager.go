@@ -245,11 +245,16 @@ func (m *Manager) start(e *entry) {
 			// VLC and ffmpeg natively), never Opus derived for WebRTC.
 			r.PreferAudio(av.CodecAAC, av.CodecMP3)
 		} else {
-			// AAC and Opus as published; for an MP3 publisher the Opus
-			// derived for its whole life (internal/transcode), since MSE
-			// in browsers takes no MP3 in MP4; MP3 itself (mp4a.6B) when
-			// no bridge runs (no ffmpeg).
-			r.PreferAudio(av.CodecAAC, av.CodecOpus, av.CodecMP3)
+			// AAC and Opus as published (never a derived copy of them);
+			// for an MP3 publisher the Opus derived for its whole life
+			// (internal/transcode), since MSE in browsers takes no MP3 in
+			// MP4; MP3 itself (mp4a.6B) when no bridge runs (no ffmpeg).
+			r.PreferAudioTracks(
+				hub.AudioPref{Codec: av.CodecAAC, From: hub.PublishedAudio},
+				hub.AudioPref{Codec: av.CodecOpus, From: hub.PublishedAudio},
+				hub.AudioPref{Codec: av.CodecOpus, From: hub.DerivedAudio},
+				hub.AudioPref{Codec: av.CodecMP3, From: hub.PublishedAudio},
+			)
 		}
 		opts := m.Options
 		opts.Format = e.key.format

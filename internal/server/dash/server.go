@@ -421,16 +421,18 @@ func nextSegmentAt(snap *packager.Snapshot, t uint64) (uint64, func(*packager.Se
 	// A client whose MPD is older than the newest segment predicted it
 	// from an older open end.
 	for i := n - 1; i >= 0 && i >= n-2; i-- {
-		if seg := &snap.Segments[i]; seg.Init == last.Init && within(seg.Start) {
+		if seg := &snap.Segments[i]; seg.Init == last.Init && seg.Epoch == last.Epoch && within(seg.Start) {
 			return seg.MSN, func(*packager.Segment) bool { return true }, true
 		}
 	}
 	if t <= ticks(last.Start, ts) || !within(last.Start+exp) {
 		return 0, nil, false
 	}
-	in := last.Init
+	in, epoch := last.Init, last.Epoch
 	return last.MSN + 1, func(seg *packager.Segment) bool {
-		return seg.Init == in && within(seg.Start)
+		// A new clock is a new Period (buildMPD): the client's address
+		// is of the old one.
+		return seg.Init == in && seg.Epoch == epoch && within(seg.Start)
 	}, true
 }
 

@@ -1,12 +1,14 @@
 package dashserver
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicemedia/sluice/internal/av"
@@ -110,4 +112,36 @@ func TestMPDTimesFollowWallClockAfterRepublish(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, seen, 6, "segments checked")
 	require.Len(t, m.Periods, 2, "the republish that moved the clock opens a Period")
+}
+
+// TestShiftedTrackSegment: the answer to a stale client across a
+// republish (stale.go) is the same samples with every fragment's tfdt
+// advanced by the shift, and the packager's own fragments untouched.
+func TestShiftedTrackSegment(t *testing.T) {
+	snap, _ := republished(t, time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), 3*time.Second)
+	var seg *packager.Segment
+	for i := range snap.Segments {
+		if snap.Segments[i].Discontinuity {
+			seg = &snap.Segments[i]
+			break
+		}
+	}
+	require.NotNil(t, seg)
+	base := func(bufs [][]byte) []uint64 {
+		var ps fmp4.Parts
+		require.NoError(t, ps.Unmarshal(bytes.Join(bufs, nil)))
+		var out []uint64
+		for _, p := range ps {
+			out = append(out, p.Tracks[0].BaseTime)
+		}
+		return out
+	}
+	orig := base(trackSegment(seg.Parts, trackVideo))
+	shifted := base(shiftedTrackSegment(seg.Parts, trackVideo, 270000))
+	require.Len(t, shifted, len(orig))
+	for i := range orig {
+		require.Equal(t, orig[i]+270000, shifted[i], "fragment %d tfdt", i)
+	}
+	require.Equal(t, orig, base(trackSegment(seg.Parts, trackVideo)), "the packager's fragments are not modified")
+	require.Equal(t, uint32(90000), trackTimescale(seg.Init, trackVideo))
 }

@@ -367,13 +367,16 @@ func (p *Packager) WritePacket(pkt *av.Packet) error {
 	}
 	changed := ts == nil || !sameTrack(ts.track, pkt.Track)
 	if pkt.Discontinuity || changed {
+		if p.produced {
+			// Before closing: no snapshot may show the segment closed
+			// with the next one hinted as its continuation.
+			p.pendingDisc = true
+			p.win.announceDiscontinuity()
+		}
 		if p.open {
 			if err := p.closeAll(); err != nil {
 				return err
 			}
-		}
-		if p.produced {
-			p.pendingDisc = true
 		}
 	}
 	if changed {
@@ -796,6 +799,9 @@ func (p *Packager) feed(ctx context.Context, r *hub.Reader) error {
 // session, the window and the numbering go on, so polling players see an
 // EXT-X-DISCONTINUITY rather than an EXT-X-ENDLIST.
 func (p *Packager) restart(video, audio *av.Track) error {
+	if p.produced {
+		p.win.announceDiscontinuity()
+	}
 	if p.open {
 		if err := p.closeAll(); err != nil && p.open {
 			// The failing write left state closeAll cannot serialize:

@@ -160,6 +160,12 @@ type Snapshot struct {
 	PartTarget time.Duration
 	// Ended reports the stream ended: no more segments will come.
 	Ended bool
+	// DiscontinuityNext reports that the next segment will start a
+	// discontinuity (a publisher reconnect is under way, RFC 8216bis
+	// §4.4.4.3): playlists must not hint its first part
+	// (EXT-X-PRELOAD-HINT), or a client fetches it as the continuation of
+	// the old timeline before any playlist shows the EXT-X-DISCONTINUITY.
+	DiscontinuityNext bool
 	// Origin is the wall time of media time 0 on the session's first
 	// clock (DASH availabilityStartTime): it stays put when later epochs
 	// move the clock (Segment.Epoch). Zero before the first segment.
@@ -212,6 +218,8 @@ type window struct {
 	snap *Snapshot
 	// origin is Snapshot.Origin.
 	origin time.Time
+	// discNext is Snapshot.DiscontinuityNext.
+	discNext bool
 	// observe, if set (tests), sees every state waiters can see.
 	observe func(*window)
 }
@@ -241,9 +249,19 @@ func (w *window) open() *Segment {
 func (w *window) beginSegment(s *Segment) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.discNext = false
 	w.segs = append(w.segs, s)
 	w.totalSegs++
 	w.wake()
+}
+
+// announceDiscontinuity marks the next segment as starting a
+// discontinuity (Snapshot.DiscontinuityNext) until it begins.
+func (w *window) announceDiscontinuity() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.discNext = true
+	w.snap = nil
 }
 
 // setOrigin sets Snapshot.Origin.
@@ -365,6 +383,7 @@ func (w *window) snapshotLocked(s *Snapshot) {
 	s.TargetDuration = w.target
 	s.Ended = w.ended
 	s.Origin = w.origin
+	s.DiscontinuityNext = w.discNext && w.open() == nil
 }
 
 // find returns the segment with the given MSN among the retained ones.

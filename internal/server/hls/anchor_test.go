@@ -63,3 +63,44 @@ func TestProgramDateTimeFollowsWallClockAfterRepublish(t *testing.T) {
 	require.True(t, disc, "the republish is listed:\n%s", pl)
 	require.Equal(t, len(snap.Segments), k, "one date per segment")
 }
+
+// TestNoPreloadHintAcrossRepublish: a republish closes the open segment
+// as soon as the new publisher's first packet arrives, and the next
+// segment begins only at its first keyframe. In between, the playlist must
+// not hint the next part: hls.js fetched it from the hint as the
+// continuation of the old timeline before any playlist showed the
+// EXT-X-DISCONTINUITY, and rebuffered after the republish. Once the new
+// segment exists the playlist lists the discontinuity and hints again.
+func TestNoPreloadHintAcrossRepublish(t *testing.T) {
+	video, audio := testTracks(t)
+	p := packager.New(packager.Options{AlignMSN: true})
+	require.NoError(t, p.SetTracks(video, audio))
+	for _, pkt := range packets(video, audio, 0, 5*time.Second, 100) {
+		require.NoError(t, p.WritePacket(pkt))
+	}
+	o := playlistOptions{lowLatency: true}
+	require.Contains(t, string(renderPlaylist(p.Snapshot(), o)), "#EXT-X-PRELOAD-HINT:", "live: the next part is hinted")
+
+	// The new publisher's first packet is audio (flagged by the hub); its
+	// first keyframe follows.
+	next := packets(video, audio, 6*time.Second, 2*time.Second, 100)
+	for i, pkt := range next {
+		if pkt.Kind() == audio.Kind() {
+			next[0], next[i] = next[i], next[0]
+			break
+		}
+	}
+	require.Equal(t, audio.Kind(), next[0].Kind())
+	next[0].Discontinuity = true
+	require.NoError(t, p.WritePacket(next[0]))
+	pl := string(renderPlaylist(p.Snapshot(), o))
+	require.NotContains(t, pl, "#EXT-X-PRELOAD-HINT:", "a discontinuity is pending: no hint of the new publisher's first part\n%s", pl)
+	require.NotContains(t, pl, "#EXT-X-ENDLIST", "still live")
+
+	for _, pkt := range next[1:] {
+		require.NoError(t, p.WritePacket(pkt))
+	}
+	pl = string(renderPlaylist(p.Snapshot(), o))
+	require.Contains(t, pl, "#EXT-X-DISCONTINUITY\n", pl)
+	require.Contains(t, pl, "#EXT-X-PRELOAD-HINT:", "the new segment is listed: hints again\n%s", pl)
+}

@@ -145,3 +145,41 @@ func TestShiftedTrackSegment(t *testing.T) {
 	require.Equal(t, orig, base(trackSegment(seg.Parts, trackVideo)), "the packager's fragments are not modified")
 	require.Equal(t, uint32(90000), trackTimescale(seg.Init, trackVideo))
 }
+
+// TestStaleRequestAcrossRepublish: the old Period's open end addresses the
+// new publisher's first segment at about a target duration after the old
+// publisher's last segment start (which the republish cut short); that
+// request, by the old Period's name, gets the new first segment with the
+// clocks' difference as its shift, while the new Period's own name for it
+// gets it unshifted and an old-Period name elsewhere gets nothing.
+func TestStaleRequestAcrossRepublish(t *testing.T) {
+	snap, _ := republished(t, time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), 3*time.Second)
+	m := buildMPD(snap, testOptions())
+	require.Len(t, m.Periods, 2)
+	require.Contains(t, m.Periods[1].AdaptationSets[0].SegmentTemplate.Media, "_v_e6040_t$Time$.m4s", "the new Period's names carry its clock epoch")
+	require.NotContains(t, m.Periods[0].AdaptationSets[0].SegmentTemplate.Media, "_e")
+	k := 0
+	for !snap.Segments[k].Discontinuity {
+		k++
+	}
+	from, first := &snap.Segments[k-1], &snap.Segments[k]
+	key := periodKey(first)
+	require.Equal(t, int64(6040), key)
+
+	msn, ok := segmentAt(snap, ticks(first.Start, 90000), key)
+	require.True(t, ok)
+	require.Equal(t, first.MSN, msn, "the new Period's own address")
+	_, ok = segmentAt(snap, ticks(first.Start, 90000), -1)
+	require.False(t, ok, "not by the old Period's name")
+
+	predicted := ticks(from.Start+2*time.Second, 90000)
+	msn, match, ok := nextSegmentAt(snap, predicted, -1)
+	require.True(t, ok, "the old Period's open end")
+	require.Equal(t, first.MSN, msn)
+	ok, shift := match(first)
+	require.True(t, ok)
+	require.Equal(t, 3*time.Second-40*time.Millisecond, shift)
+
+	_, _, ok = nextSegmentAt(snap, ticks(from.Start+5*time.Second, 90000), -1)
+	require.False(t, ok, "the old Period is over: nothing else by its name")
+}

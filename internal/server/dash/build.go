@@ -50,10 +50,20 @@ func periodOrigin(seg *packager.Segment, in *packager.Init) time.Duration {
 // IDs stay unique and stable across MPD updates (§5.3.2.2).
 func periodID(seg *packager.Segment, in *packager.Init) string {
 	id := strconv.Itoa(in.ID)
-	if seg.Epoch > in.Start {
-		id += "-" + strconv.FormatInt(seg.Epoch.Milliseconds(), 10)
+	if k := periodKey(seg); k >= 0 {
+		id += "-" + strconv.FormatInt(k, 10)
 	}
 	return id
+}
+
+// periodKey identifies the Period of seg within its init's: -1 for the
+// init's first clock, else the clock epoch in ms (the eE of media names,
+// names.go).
+func periodKey(seg *packager.Segment) int64 {
+	if seg.Init == nil || seg.Epoch <= seg.Init.Start {
+		return -1
+	}
+	return seg.Epoch.Milliseconds()
 }
 
 // timescaleOf is the timescale the packager gives the leading track of
@@ -335,6 +345,9 @@ func buildPeriod(snap *packager.Snapshot, run, all []packager.Segment, first int
 		tmpl := *st
 		tmpl.Initialization = o.prefix + snap.SessionID + "_" + letter + "_init" + initID + ".mp4"
 		tmpl.Media = o.prefix + snap.SessionID + "_" + letter + "_t$Time$.m4s"
+		if k := periodKey(&run[0]); k >= 0 {
+			tmpl.Media = o.prefix + snap.SessionID + "_" + letter + "_e" + strconv.FormatInt(k, 10) + "_t$Time$.m4s"
+		}
 		rep := Representation{ID: letter + initID, Bandwidth: bandwidth(sizes[id], dur), Codecs: t.CodecString}
 		as := AdaptationSet{
 			ID:               len(sets),

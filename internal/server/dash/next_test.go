@@ -28,9 +28,9 @@ func TestNextSegmentAt(t *testing.T) {
 	tl := m.Periods[0].AdaptationSets[0].SegmentTemplate.SegmentTimeline.S
 	require.Equal(t, S{D: 180000, R: -1}, tl[len(tl)-1], "open run after the listed segments")
 
-	_, ok := segmentAt(snap, ticks(18*time.Second, 90000))
+	_, ok := segmentAt(snap, ticks(18*time.Second, 90000), -1)
 	require.False(t, ok, "18 s is not listed")
-	msn, near, ok := nextSegmentAt(snap, ticks(18*time.Second, 90000))
+	msn, near, ok := nextSegmentAt(snap, ticks(18*time.Second, 90000), -1)
 	require.True(t, ok)
 	require.Equal(t, uint64(9), msn)
 	seg := packager.Segment{MSN: 9, Init: in, Start: 18*time.Second + 33*time.Millisecond}
@@ -47,22 +47,22 @@ func TestNextSegmentAt(t *testing.T) {
 	ok, shift := near(&seg)
 	require.True(t, ok, "the first segment of a new clock, asked for from the old Period's open end")
 	require.Equal(t, 3*time.Second-40*time.Millisecond, shift, "shift: the new clock's lead over the old")
-	seg.MSN, seg.Start, seg.Epoch = 9, 18*time.Second, 16*time.Second
+	seg.MSN, seg.Start, seg.Epoch, seg.Discontinuity = 9, 18*time.Second, 16*time.Second, false
 	ok, _ = near(&seg)
 	require.False(t, ok, "a segment of a new clock that is not its first")
 
 	// A client whose MPD predates segment 8 predicted it at 16 s + jitter.
-	msn, near, ok = nextSegmentAt(snap, ticks(16*time.Second+time.Millisecond, 90000))
+	msn, near, ok = nextSegmentAt(snap, ticks(16*time.Second+time.Millisecond, 90000), -1)
 	require.True(t, ok)
 	require.Equal(t, uint64(8), msn)
 	require.True(t, matched(near(&snap.Segments[3])))
 
 	for _, bad := range []time.Duration{17 * time.Second, 20 * time.Second, 30 * time.Second} {
-		_, _, ok := nextSegmentAt(snap, ticks(bad, 90000))
+		_, _, ok := nextSegmentAt(snap, ticks(bad, 90000), -1)
 		require.False(t, ok, "%s addresses no segment", bad)
 	}
 	snap.Ended = true
-	_, _, ok = nextSegmentAt(snap, ticks(18*time.Second, 90000))
+	_, _, ok = nextSegmentAt(snap, ticks(18*time.Second, 90000), -1)
 	require.False(t, ok, "an ended stream has no next segment")
 	m = buildMPD(snap, testOptions())
 	tl = m.Periods[0].AdaptationSets[0].SegmentTemplate.SegmentTimeline.S

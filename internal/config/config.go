@@ -471,7 +471,8 @@ type Rendition struct {
 	// optional k or M suffix ("1200k", "2.5M"). Required.
 	VideoBitrate string `yaml:"video_bitrate"`
 	// AudioBitrate is the audio bitrate, same syntax ("96k"). Default ""
-	// (the transcoder's default).
+	// (the transcoder's default: the source audio copied as is, or AAC at
+	// 128k for an MP3 source).
 	AudioBitrate string `yaml:"audio_bitrate,omitempty"`
 	// MaxFPS caps the frame rate, in frames per second. Default 0 (keep
 	// the source rate).

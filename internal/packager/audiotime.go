@@ -70,6 +70,10 @@ func audioFrameTicks(ts *trackState, pkt *av.Packet) int64 {
 		return ts.aacFrame
 	case av.CodecOpus:
 		return opusPacketSamples(pkt.Data) // timescale 48 kHz
+	case av.CodecMP3:
+		// One packet may hold several frames (FLV allows it); timescale
+		// is the sampling rate.
+		return int64(av.MP3FrameCount(pkt.Data) * av.MP3FrameSamples(ts.track))
 	}
 	return 0
 }

@@ -55,6 +55,13 @@ func initCodec(t *av.Track) (fmp4.Codec, error) {
 			ch = 2
 		}
 		return &fmp4.CodecOpus{ChannelCount: ch}, nil
+	case av.CodecMP3:
+		// mp4a with an esds of object type 0x6B (ISO 14496-1 Table 5); the
+		// frames, headers included, are the samples.
+		if t.SampleRate == 0 || t.Channels == 0 {
+			return nil, errors.New("mp3 track without a frame header")
+		}
+		return &fmp4.CodecMPEG1Audio{SampleRate: t.SampleRate, ChannelCount: t.Channels}, nil
 	}
 	return nil, fmt.Errorf("codec %s not supported in fMP4", t.Codec)
 }

@@ -240,13 +240,22 @@ func (m *Manager) start(e *entry) {
 			return
 		}
 		if e.key.format == FormatMPEGTS {
-			r.PreferAudio(av.CodecAAC) // AAC derived from an Opus publisher
+			// AAC derived from an Opus publisher; MP3 as published (hls.js
+			// plays it from MPEG-TS through an audio/mpeg buffer, Safari,
+			// VLC and ffmpeg natively), never Opus derived for WebRTC.
+			r.PreferAudio(av.CodecAAC, av.CodecMP3)
+		} else {
+			// AAC and Opus as published; for an MP3 publisher the Opus
+			// derived for its whole life (internal/transcode), since MSE
+			// in browsers takes no MP3 in MP4; MP3 itself (mp4a.6B) when
+			// no bridge runs (no ffmpeg).
+			r.PreferAudio(av.CodecAAC, av.CodecOpus, av.CodecMP3)
 		}
 		opts := m.Options
 		opts.Format = e.key.format
 		opts.Logger = log
 		p := New(opts)
-		video, audio := r.Tracks()
+		video, audio := readerTracks(ctx, r, e.key.format)
 		if err := p.SetTracks(video, audio); err != nil {
 			r.Close()
 			finish(nil, nil, err)

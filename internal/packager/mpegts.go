@@ -57,14 +57,19 @@ func (m *tsMuxer) reset(video, audio *trackState) error {
 		tracks = append(tracks, m.video)
 	}
 	if audio != nil {
-		if audio.track.Codec != av.CodecAAC {
+		switch audio.track.Codec {
+		case av.CodecAAC:
+			var asc mpeg4audio.AudioSpecificConfig
+			if err := asc.Unmarshal(audio.track.Config); err != nil {
+				return fmt.Errorf("packager: aac config: %w", err)
+			}
+			m.audio = &mpegts.Track{Codec: &mpegts.CodecMPEG4Audio{Config: asc}}
+		case av.CodecMP3:
+			// Stream type 0x03, ISO 11172-3 audio (ISO 13818-1 Table 2-34).
+			m.audio = &mpegts.Track{Codec: &mpegts.CodecMPEG1Audio{}}
+		default:
 			return fmt.Errorf("packager: MPEG-TS cannot carry %s audio", audio.track.Codec)
 		}
-		var asc mpeg4audio.AudioSpecificConfig
-		if err := asc.Unmarshal(audio.track.Config); err != nil {
-			return fmt.Errorf("packager: aac config: %w", err)
-		}
-		m.audio = &mpegts.Track{Codec: &mpegts.CodecMPEG4Audio{Config: asc}}
 		tracks = append(tracks, m.audio)
 	}
 	m.w = &mpegts.Writer{W: &m.buf, Tracks: tracks}
@@ -98,7 +103,21 @@ func (m *tsMuxer) write(video, audio []sample) error {
 		s := &audio[j]
 		j++
 		pts := ticks(s.pkt.PTS, 90000) + tsOffset
-		if err := m.w.WriteMPEG4Audio(m.audio, pts, [][]byte{s.pkt.Data}); err != nil {
+		var err error
+		if m.aState.track.Codec == av.CodecMP3 {
+			// The packet's frames carry their own headers: the PES
+			// payload is the frames as they are. A packet that does not
+			// start with a frame (the FLV demuxer passes those on once the
+			// track is known) is left out: mediacommon's writer fails on
+			// one that comes first.
+			if av.MP3FrameCount(s.pkt.Data) == 0 {
+				continue
+			}
+			err = m.w.WriteMPEG1Audio(m.audio, pts, [][]byte{s.pkt.Data})
+		} else {
+			err = m.w.WriteMPEG4Audio(m.audio, pts, [][]byte{s.pkt.Data})
+		}
+		if err != nil {
 			return fmt.Errorf("packager: mpegts audio: %w", err)
 		}
 	}

@@ -52,14 +52,14 @@ func Supports(f Format, c av.Codec) error {
 	switch f {
 	case FormatMPEGTS:
 		switch c {
-		case av.CodecH264, av.CodecH265, av.CodecAAC:
+		case av.CodecH264, av.CodecH265, av.CodecAAC, av.CodecMP3:
 			return nil
 		}
-		return fmt.Errorf("%w: MPEG-TS cannot carry %s %s (it carries H.264/H.265 video and AAC audio; use hls.variant fmp4 or lowlatency)",
+		return fmt.Errorf("%w: MPEG-TS cannot carry %s %s (it carries H.264/H.265 video and AAC/MP3 audio; use hls.variant fmp4 or lowlatency)",
 			ErrUnsupportedCodec, c, c.Kind())
 	default:
 		switch c {
-		case av.CodecH264, av.CodecH265, av.CodecAV1, av.CodecAAC, av.CodecOpus:
+		case av.CodecH264, av.CodecH265, av.CodecAV1, av.CodecAAC, av.CodecOpus, av.CodecMP3:
 			return nil
 		}
 		return fmt.Errorf("%w: fMP4 cannot carry %s %s", ErrUnsupportedCodec, c, c.Kind())
@@ -292,7 +292,7 @@ func sameTrack(a, b *av.Track) bool {
 func (p *Packager) SetTracks(video, audio *av.Track) error {
 	var errs []error
 	if video != nil {
-		if err := Supports(p.opts.Format, video.Codec); err != nil {
+		if err := SupportsTrack(p.opts.Format, video); err != nil {
 			errs = append(errs, err)
 			p.warnUnsupported(video.Codec, err)
 		} else {
@@ -300,7 +300,7 @@ func (p *Packager) SetTracks(video, audio *av.Track) error {
 		}
 	}
 	if audio != nil {
-		if err := Supports(p.opts.Format, audio.Codec); err != nil {
+		if err := SupportsTrack(p.opts.Format, audio); err != nil {
 			errs = append(errs, err)
 			p.warnUnsupported(audio.Codec, err)
 		} else {
@@ -356,7 +356,7 @@ func (p *Packager) WritePacket(pkt *av.Packet) error {
 	if pkt.Track == nil || pkt.DTS < 0 {
 		return nil
 	}
-	if err := Supports(p.opts.Format, pkt.Track.Codec); err != nil {
+	if err := SupportsTrack(p.opts.Format, pkt.Track); err != nil {
 		p.warnUnsupported(pkt.Track.Codec, err)
 		return nil
 	}
@@ -503,6 +503,9 @@ func defaultDur(ts *trackState) int64 {
 	}
 	if ts.track.Codec == av.CodecAAC {
 		return 1024
+	}
+	if ts.track.Codec == av.CodecMP3 {
+		return int64(av.MP3FrameSamples(ts.track))
 	}
 	return int64(ts.timescale) / 50
 }

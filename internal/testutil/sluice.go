@@ -65,10 +65,11 @@ type Sluice struct {
 	HTTPAddr  string
 	HTTPSAddr string
 
-	mu   sync.Mutex
-	logs []map[string]any
-	done chan struct{}
-	err  error
+	mu    sync.Mutex
+	logs  []map[string]any
+	races int // race detector reports seen on stderr
+	done  chan struct{}
+	err   error
 }
 
 // StartSluice runs the binary with loopback ephemeral ports and JSON logs,
@@ -98,7 +99,7 @@ func startSluice(t testing.TB, bin string, env []string, args ...string) *Sluice
 		"SLUICE_LOG_FORMAT=json",
 		"SLUICE_LOG_LEVEL=debug",
 	)
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = RaceEnv(append(cmd.Env, env...))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +114,11 @@ func startSluice(t testing.TB, bin string, env []string, args ...string) *Sluice
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-s.done
+		if n := s.Races(); n > 0 {
+			// The race detector watches the server: its reports fail the
+			// test that started it.
+			t.Errorf("sluice reported %d data race(s); its logs follow", n)
+		}
 		if t.Failed() {
 			t.Logf("sluice logs:\n%s", s.LogText())
 		}
@@ -139,6 +145,9 @@ func (s *Sluice) readLogs(r interface{ Read([]byte) (int, error) }, ready chan s
 		}
 		s.mu.Lock()
 		s.logs = append(s.logs, rec)
+		if strings.Contains(line, raceReport) {
+			s.races++
+		}
 		if msg, _ := rec["msg"].(string); strings.HasSuffix(msg, "listening") {
 			addr, _ := rec["addr"].(string)
 			switch rec["proto"] {
@@ -158,6 +167,14 @@ func (s *Sluice) readLogs(r interface{ Read([]byte) (int, error) }, ready chan s
 		}
 		s.mu.Unlock()
 	}
+}
+
+// Races returns how many data races the server's race detector has
+// reported so far.
+func (s *Sluice) Races() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.races
 }
 
 // Logs returns the log records so far whose msg contains substr.

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicemedia/sluice/internal/av"
 )
 
 // Rung is one rendition of a ladder.
@@ -23,6 +25,27 @@ type Rung struct {
 	MaxFPS int
 	// Preset is the x264 preset; "" means veryfast.
 	Preset string
+}
+
+// mp3RungAudioBitrate is the AAC bitrate (bits per second) of a rung that
+// would copy an MP3 source's audio (see ladderFor).
+const mp3RungAudioBitrate = 128000
+
+// ladderFor returns the ladder for a source whose audio is in codec c:
+// rungs that copy the audio (AudioBitrate 0) encode AAC instead when the
+// source is MP3, so that a rendition is not another MP3 stream needing an
+// MP3→Opus bridge (one more ffmpeg) of its own.
+func ladderFor(ladder []Rung, c av.Codec) []Rung {
+	if c != av.CodecMP3 {
+		return ladder
+	}
+	out := append([]Rung(nil), ladder...)
+	for i := range out {
+		if out[i].AudioBitrate == 0 {
+			out[i].AudioBitrate = mp3RungAudioBitrate
+		}
+	}
+	return out
 }
 
 // RenditionPath is the stream path of rung r of source path.

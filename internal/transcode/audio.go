@@ -13,16 +13,20 @@ import (
 )
 
 // AudioBridges turns a stream's audio into the other codec of the AAC/Opus
-// pair with one ffmpeg per stream, and writes the result back into the same
-// stream as its derived audio track (hub.Stream.WriteDerived), so that every
-// protocol finds audio it can carry: WebRTC viewers of an RTMP (AAC)
-// publish get Opus, and FLV, RTMP and MPEG-TS viewers of a WHIP (Opus)
-// publish get AAC.
+// pair (or MP3 into Opus) with one ffmpeg per stream, and writes the
+// result back into the same stream as its derived audio track
+// (hub.Stream.WriteDerived), so that every protocol finds audio it can
+// carry: WebRTC viewers of an RTMP (AAC or MP3) publish get Opus, and FLV,
+// RTMP and MPEG-TS viewers of a WHIP (Opus) publish get AAC.
 //
 // Opus→AAC runs for the whole life of a stream whose publisher sends Opus
 // (StreamStarted): FLV and MPEG-TS players cannot switch audio codecs in
-// the middle of a stream, so the AAC must exist before they join. AAC→Opus
-// runs on demand (Acquire), from the first WebRTC viewer to the last.
+// the middle of a stream, so the AAC must exist before they join. MP3→Opus
+// runs for an MP3 stream's whole life too: besides WebRTC, the fMP4
+// packager (LL-HLS, DASH) takes it, because browsers' Media Source
+// Extensions decode no MP3 in MP4 (Chromium 156: isTypeSupported false for
+// mp4a.6B, mp4a.69, mp4a.40.34 and mp3). AAC→Opus runs on demand
+// (Acquire), from the first WebRTC viewer to the last.
 type AudioBridges struct {
 	// Hub holds the streams.
 	Hub *hub.Hub
@@ -84,6 +88,12 @@ func (b *AudioBridges) Acquire(st *hub.Stream, to av.Codec) (release func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		br = &audioBridge{to: to, cancel: cancel}
 		b.bridges[st] = br
+		if _, err := exec.LookPath(b.FFmpeg); err == nil {
+			// Announced now, not once ffmpeg runs: a reader that starts
+			// meanwhile (a packager) waits for the derived track instead
+			// of taking the original and switching codec later.
+			st.AnnounceDerived(to)
+		}
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
@@ -109,7 +119,8 @@ func (b *AudioBridges) Acquire(st *hub.Stream, to av.Codec) (release func()) {
 }
 
 // StreamStarted is wired to hub.Options.OnStreamStart: when the new
-// stream's publisher sends Opus, an AAC bridge runs until the stream ends.
+// stream's publisher sends Opus, an AAC bridge runs until the stream ends;
+// when it sends MP3, an Opus bridge does.
 func (b *AudioBridges) StreamStarted(path string) {
 	st := b.Hub.Stream(path)
 	if st == nil {
@@ -123,10 +134,16 @@ func (b *AudioBridges) StreamStarted(path string) {
 	}
 	defer r.Close()
 	codec, err := firstAudioCodec(ctx, r)
-	if err != nil || codec != av.CodecOpus {
+	if err != nil {
 		return
 	}
-	b.Acquire(st, av.CodecAAC) // held until the stream ends: run returns then
+	// Held until the stream ends: run returns then.
+	switch codec {
+	case av.CodecOpus:
+		b.Acquire(st, av.CodecAAC)
+	case av.CodecMP3:
+		b.Acquire(st, av.CodecOpus)
+	}
 }
 
 // firstAudioCodec reads r until its first audio packet.

@@ -228,6 +228,12 @@ func (tw *tsAudioWriter) write(p *av.Packet) error {
 	case av.CodecAAC:
 		err = tw.w.WriteMPEG4Audio(tw.track, pts, [][]byte{p.Data})
 	case av.CodecMP3:
+		if av.MP3FrameCount(p.Data) == 0 {
+			// Not a frame (the FLV demuxer passes such packets on once the
+			// track is known): mediacommon's writer would fail the bridge
+			// on the first one, and ffmpeg has nothing to decode in it.
+			return nil
+		}
 		err = tw.w.WriteMPEG1Audio(tw.track, pts, [][]byte{p.Data})
 	default:
 		err = tw.w.WriteOpus(tw.track, pts, [][]byte{p.Data})

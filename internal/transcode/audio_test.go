@@ -309,3 +309,24 @@ func TestAudioBridgeCannotBridgeLowRateMP3(t *testing.T) {
 	_, err = newTSAudioWriter(track)
 	require.ErrorIs(t, err, errCannotBridge)
 }
+
+// TestBridgeSkipsNonFrameMP3: a packet of an MP3 track that holds no frame
+// (a broken or hostile publisher) is left out of ffmpeg's input instead of
+// failing the bridge, even as the first packet after the tables.
+func TestBridgeSkipsNonFrameMP3(t *testing.T) {
+	hdr := []byte{0xFF, 0xFB, 0x90, 0x64} // MPEG-1 Layer III, 128 kb/s, 44.1 kHz: 417-byte frames
+	cfg, err := av.MP3Config(hdr)
+	require.NoError(t, err)
+	track, err := av.NewTrack(av.CodecMP3, cfg)
+	require.NoError(t, err)
+	tw, err := newTSAudioWriter(track)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, tw.start(&out))
+	tables := out.Len()
+	require.NoError(t, tw.write(&av.Packet{Track: track, Data: []byte{1, 2, 3, 4, 5}}))
+	require.Equal(t, tables, out.Len(), "nothing written for a packet that is no frame")
+	frame := append(append([]byte{}, hdr...), make([]byte, 413)...)
+	require.NoError(t, tw.write(&av.Packet{Track: track, PTS: 26 * time.Millisecond, Data: frame}))
+	require.Greater(t, out.Len(), tables, "a real frame is written")
+}

@@ -146,9 +146,11 @@ func (j *job) run(ctx context.Context) {
 			reader.Close()
 			return
 		}
-		// Debian's ffmpeg reads FLV audio as AAC only (no Enhanced RTMP
-		// Opus): an Opus publisher's derived AAC (AudioBridges) feeds it.
-		reader.PreferAudio(av.CodecAAC)
+		// Debian's ffmpeg reads FLV audio as AAC or MP3 (legacy FLV), not
+		// Enhanced RTMP Opus: an Opus publisher's derived AAC
+		// (AudioBridges) feeds it, an MP3 publisher's own MP3 (never the
+		// Opus derived from it).
+		reader.PreferAudio(av.CodecAAC, av.CodecMP3)
 		start := time.Now()
 		for _, st := range states {
 			st.needKey = true
@@ -182,7 +184,11 @@ func (j *job) runOnce(ctx context.Context, reader *hub.Reader, pubs []*hub.Publi
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(pctx, j.m.opts.FFmpeg, ffmpegArgs(j.ladder, j.m.opts.GOP, hasAudio)...)
+	ladder := j.ladder
+	if _, audio := reader.Tracks(); audio != nil {
+		ladder = ladderFor(ladder, audio.Codec)
+	}
+	cmd := exec.CommandContext(pctx, j.m.opts.FFmpeg, ffmpegArgs(ladder, j.m.opts.GOP, hasAudio)...)
 	cmd.WaitDelay = 2 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -22,7 +22,8 @@ import (
 // rounding in the reports cannot jitter the timeline.
 const syncTolerance = 10 * time.Millisecond
 
-// Track indexes of whipSession.clocks and .srs.
+// Track indexes of whipSession.clocks and .srs, and of a WHEP session's
+// senderReports.
 const (
 	syncVideo = 0
 	syncAudio = 1

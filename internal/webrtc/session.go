@@ -21,8 +21,9 @@ import (
 //
 // Goroutines: run (waits for the connection, then pumps the reader into the
 // tracks and tears everything down), one RTCP drain per sender (ends when
-// the PeerConnection closes), and, for AAC streams, one Opus forwarder (ends
-// with the session context). All are counted in Server.wg.
+// the PeerConnection closes), the sender-report loop (ends with the session
+// context), and, for AAC streams, one Opus forwarder (ends with the session
+// context). All are counted in Server.wg.
 type session struct {
 	srv    *Server
 	id     string
@@ -38,6 +39,9 @@ type session struct {
 	cache  *payloadCache
 	video  *pion.TrackLocalStaticRTP // nil when not sent
 	audio  *pion.TrackLocalStaticRTP // nil when not sent
+	// reports makes the RTCP sender reports of both tracks from one
+	// clock (sender_reports.go).
+	reports senderReports
 
 	lifecycle
 
@@ -94,6 +98,26 @@ func (s *session) drainRTCP(sender *pion.RTPSender) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				s.srv.requestKeyframe(s.path, "whep viewer asked for a keyframe")
 			}
+		}
+	}
+}
+
+// sendReports sends the RTCP sender reports of the session's tracks every
+// reportInterval until the session ends.
+func (s *session) sendReports() {
+	defer s.srv.wg.Done()
+	tick := time.NewTicker(reportInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case now := <-tick.C:
+			// One report per datagram, as each track's SSRC sends its own
+			// compound packet (RFC 3550 §6.1).
+			for _, sr := range s.reports.reports(now) {
+				_ = s.pc.WriteRTCP([]rtcp.Packet{sr}) // fails only once closed
+			}
+		case <-s.ctx.Done():
+			return
 		}
 	}
 }
@@ -187,7 +211,7 @@ func (s *session) write(p *av.Packet) error {
 	case av.CodecH264, av.CodecH265, av.CodecAV1:
 		return s.writeVideo(p)
 	case av.CodecOpus: // the publisher's, or derived from its AAC
-		return s.writeOpus(p.Data, p.PTS)
+		return s.writeOpus(p)
 	}
 	return nil
 }
@@ -210,7 +234,8 @@ func (s *session) writeVideo(p *av.Packet) error {
 		s.log.Debug("whep: skip bad video packet", "err", err)
 		return nil
 	}
-	ts := s.vBase + rtpTime(p.PTS, 90000)
+	ts := s.vBase + rtpTime(p.PTS, videoRate)
+	octets := 0
 	for i, pl := range payloads {
 		pkt := rtp.Packet{
 			Header: rtp.Header{
@@ -220,10 +245,12 @@ func (s *session) writeVideo(p *av.Packet) error {
 			Payload: pl,
 		}
 		s.vSeq++
+		octets += len(pl)
 		if err := s.video.WriteRTP(&pkt); err != nil && errors.Is(err, io.ErrClosedPipe) {
 			return err
 		}
 	}
+	s.reports.sent(syncVideo, p, len(payloads), octets)
 	if !s.traceFrom.IsZero() && p.Arrival.After(s.traceFrom) {
 		s.log.Debug("whep frame sent", "latency_us", time.Since(p.Arrival).Microseconds())
 	}
@@ -236,23 +263,31 @@ func (s *session) writeVideo(p *av.Packet) error {
 
 // writeOpus sends one Opus packet (RFC 7587: one packet per RTP packet,
 // 48 kHz clock).
-func (s *session) writeOpus(data []byte, pts time.Duration) error {
+func (s *session) writeOpus(p *av.Packet) error {
 	if s.audio == nil {
 		return nil
 	}
 	pkt := rtp.Packet{
 		Header: rtp.Header{
 			Version: 2, Marker: false,
-			SequenceNumber: s.aSeq, Timestamp: s.aBase + rtpTime(pts, 48000),
+			SequenceNumber: s.aSeq, Timestamp: s.aBase + rtpTime(p.PTS, opusRate),
 		},
-		Payload: data,
+		Payload: p.Data,
 	}
 	s.aSeq++
 	if err := s.audio.WriteRTP(&pkt); err != nil && errors.Is(err, io.ErrClosedPipe) {
 		return err
 	}
+	s.reports.sent(syncAudio, p, 1, len(p.Data))
 	return nil
 }
+
+// RTP clock rates: 90 kHz for video (RFC 6184 §8.2.1, RFC 7798 §7.1, the
+// AV1 RTP spec), 48 kHz for Opus whatever its sampling rate (RFC 7587 §4.1).
+const (
+	videoRate = 90000
+	opusRate  = 48000
+)
 
 // rtpTime converts a media time to RTP clock ticks (wrapping, as RTP
 // timestamps do).

@@ -42,8 +42,12 @@ func feedH264Opus(t *testing.T, h *hub.Hub, path string) {
 }
 
 // publishEvery publishes at path (video, and audio when withAudio): step
-// writes the packets of tick i, once per period, until the test ends.
-func publishEvery(t *testing.T, h *hub.Hub, path string, withAudio bool, period time.Duration, step func(p *hub.Publisher, i int)) {
+// writes the packets of tick i at start + i·period, until the test ends; it
+// returns start. It keeps its schedule as a live encoder does: a tick
+// delayed by a loaded machine is written late, with the ticks it held up
+// right after it, so tick i's media time is tied to the wall clock (a
+// ticker, which drops ticks, would let the media clock fall behind it).
+func publishEvery(t *testing.T, h *hub.Hub, path string, withAudio bool, period time.Duration, step func(p *hub.Publisher, i int)) time.Time {
 	t.Helper()
 	p, err := h.Publish(path, hub.ClientInfo{Protocol: "test", Remote: "test"})
 	require.NoError(t, err)
@@ -51,14 +55,16 @@ func publishEvery(t *testing.T, h *hub.Hub, path string, withAudio bool, period 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
+	start := time.Now()
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(period)
-		defer tick.Stop()
+		timer := time.NewTimer(0)
+		defer timer.Stop()
 		for i := 0; ; i++ {
 			step(p, i)
+			timer.Reset(time.Until(start.Add(time.Duration(i+1) * period)))
 			select {
-			case <-tick.C:
+			case <-timer.C:
 			case <-ctx.Done():
 				return
 			}
@@ -69,6 +75,7 @@ func publishEvery(t *testing.T, h *hub.Hub, path string, withAudio bool, period 
 		wg.Wait()
 		p.Close("test end")
 	})
+	return start
 }
 
 // A full session in process: real ICE/DTLS/SRTP over loopback, H.264 and

@@ -95,6 +95,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string, 
 			var snd *pion.RTPSender
 			if snd, err = pc.AddTrack(sess.video); err == nil {
 				senders = append(senders, snd)
+				sess.reports.setTrack(syncVideo, senderSSRC(snd), videoRate, sess.vBase)
 			}
 		}
 	}
@@ -104,6 +105,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string, 
 			var snd *pion.RTPSender
 			if snd, err = pc.AddTrack(sess.audio); err == nil {
 				senders = append(senders, snd)
+				sess.reports.setTrack(syncAudio, senderSSRC(snd), opusRate, sess.aBase)
 			}
 		}
 	}
@@ -113,7 +115,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string, 
 		return
 	}
 	sess.cache = s.acquireCache(sess.stream)
-	if !s.register(sess, len(senders)) {
+	if !s.register(sess, len(senders)+1) {
 		_ = pc.Close()
 		s.releaseCache(sess.stream, sess.cache)
 		refuse(http.StatusServiceUnavailable, "server shutting down")
@@ -124,6 +126,7 @@ func (s *Server) ServeWHEP(w http.ResponseWriter, r *http.Request, path string, 
 	keepReader = true
 	post.handOver()
 	go sess.run()
+	go sess.sendReports() // counted by register
 	for _, snd := range senders {
 		go sess.drainRTCP(snd) // counted by register
 	}
@@ -179,7 +182,7 @@ func planMedia(off *offer, st *hub.Stream) (mediaPlan, int, error) {
 			return plan, http.StatusBadRequest, err
 		}
 	}
-	// Opus as published, or derived by the audio bridge from AAC or MP3.
+	// Opus as published or derived (internal/transcode) from AAC or MP3.
 	audioOK := audio == nil || audio.Codec == av.CodecAAC || audio.Codec == av.CodecOpus || audio.Codec == av.CodecMP3
 	if hasAudio && audioOK && len(off.opus) > 0 {
 		c := off.opus[0]
@@ -266,11 +269,20 @@ func (s *Server) newPeerConnection(plan mediaPlan) (*pion.PeerConnection, error)
 	if err := pion.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(nackHistory)); err != nil {
 		return nil, fmt.Errorf("configure NACK: %w", err)
 	}
-	if err := pion.ConfigureRTCPReports(ir); err != nil {
-		return nil, fmt.Errorf("configure RTCP reports: %w", err)
-	}
+	// No report interceptor: the session sends its own sender reports, on
+	// one clock for both tracks (sender_reports.go), and receives no media
+	// to send receiver reports about.
 	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(s.settings), pion.WithInterceptorRegistry(ir))
 	return api.NewPeerConnection(pion.Configuration{ICEServers: s.ICEServers})
+}
+
+// senderSSRC is the SSRC a sender's RTP goes out with (one encoding: no
+// simulcast is sent).
+func senderSSRC(snd *pion.RTPSender) uint32 {
+	if enc := snd.GetParameters().Encodings; len(enc) > 0 {
+		return uint32(enc[0].SSRC)
+	}
+	return 0
 }
 
 // nackHistory is how many sent packets per track the NACK responder keeps.

@@ -224,8 +224,8 @@ func TestAuthBadConfigIsStartupError(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, bin, "-config", writeConfig(t, tc.body))
-		cmd.Env = append(os.Environ(), "SLUICE_RTMP_LISTEN=127.0.0.1:0", "SLUICE_HTTP_LISTEN=127.0.0.1:0",
-			"SLUICE_WEBRTC_LISTEN=127.0.0.1:0")
+		cmd.Env = testutil.RaceEnv(append(os.Environ(), "SLUICE_RTMP_LISTEN=127.0.0.1:0", "SLUICE_HTTP_LISTEN=127.0.0.1:0",
+			"SLUICE_WEBRTC_LISTEN=127.0.0.1:0"))
 		out, err := cmd.CombinedOutput()
 		cancel()
 		require.Error(t, err, tc.body)

@@ -146,7 +146,7 @@ func TestRTMPMP3Carried(t *testing.T) {
 		require.Empty(t, res.Errors, "%s: decode errors", url)
 	}
 	require.Empty(t, s.Logs("rtmp track dropped"), "MP3 reported as dropped")
-	// HLS, which does not carry MP3 yet, still plays the video.
+	// HLS plays it too (its audio: TestMP3EveryProtocol in mp3_test.go).
 	res, err := testutil.Decode(t, "http://"+s.HTTPAddr+"/live/mp3.m3u8", 2*time.Second)
 	require.NoError(t, err)
 	require.Greater(t, res.VideoFrames, 10, "HLS video frames of an MP3 stream")

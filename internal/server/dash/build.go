@@ -348,7 +348,7 @@ func buildPeriod(snap *packager.Snapshot, run, all []packager.Segment, first int
 		if k := periodKey(&run[0]); k >= 0 {
 			tmpl.Media = o.prefix + snap.SessionID + "_" + letter + "_e" + strconv.FormatInt(k, 10) + "_t$Time$.m4s"
 		}
-		rep := Representation{ID: letter + initID, Bandwidth: bandwidth(sizes[id], dur), Codecs: t.CodecString}
+		rep := Representation{ID: letter + initID, Bandwidth: bandwidth(sizes[id], dur), Codecs: packager.CodecsParam(packager.FormatFMP4, t)}
 		as := AdaptationSet{
 			ID:               len(sets),
 			ContentType:      t.Kind().String(),

@@ -87,8 +87,10 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, path string
 	}
 	defer reader.Close()
 	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
-	// stream has no AAC, original or derived; MP3 as the publisher sent it.
-	reader.PreferAudio(av.CodecAAC, av.CodecOpus, av.CodecMP3)
+	// stream has no AAC, original or derived; MP3 as the publisher sent it,
+	// before Opus: an MP3 stream's derived Opus (for WebRTC viewers, on
+	// demand) must not switch these viewers' codec mid-stream.
+	reader.PreferAudio(av.CodecAAC, av.CodecMP3, av.CodecOpus)
 	defer g.Ended()
 
 	var sink sink

@@ -180,12 +180,33 @@ func (s *Server) measure(ctx context.Context, m member) (variant, bool) {
 	if st == nil {
 		return variant{}, false
 	}
+	snap := p.Snapshot()
 	video, audio := st.Tracks()
-	if audio != nil && packager.Supports(s.format(), audio.Codec) != nil {
+	if in := latestInit(snap); in != nil {
+		// fMP4: the audio the packager's init section describes (e.g. the
+		// Opus derived from an MP3 publisher, see packager.Manager).
+		audio = nil
+		for _, t := range in.Tracks {
+			if t.Kind() == av.KindAudio {
+				audio = t
+			}
+		}
+	} else if audio != nil && packager.SupportsTrack(s.format(), audio) != nil {
 		// The packager carries the derived audio (AAC from Opus) instead.
 		audio = st.Stats().DerivedAudio
 	}
-	return describe(m, p.Snapshot(), video, audio, s.format()), true
+	return describe(m, snap, video, audio, s.format()), true
+}
+
+// latestInit returns the init section of snap's newest segment that has
+// one (nil for MPEG-TS or before the first segment).
+func latestInit(snap *packager.Snapshot) *packager.Init {
+	for i := len(snap.Segments) - 1; i >= 0; i-- {
+		if in := snap.Segments[i].Init; in != nil {
+			return in
+		}
+	}
+	return nil
 }
 
 // describe builds the EXT-X-STREAM-INF of member m from its packager's
@@ -193,8 +214,8 @@ func (s *Server) measure(ctx context.Context, m member) (variant, bool) {
 func describe(m member, snap *packager.Snapshot, video, audio *av.Track, f packager.Format) variant {
 	v := variant{uri: m.uri}
 	for _, t := range []*av.Track{video, audio} {
-		if t != nil && t.CodecString != "" && packager.Supports(f, t.Codec) == nil {
-			v.codecs = append(v.codecs, t.CodecString)
+		if t != nil && t.CodecString != "" && packager.SupportsTrack(f, t) == nil {
+			v.codecs = append(v.codecs, packager.CodecsParam(f, t))
 		}
 	}
 	if video != nil {

@@ -130,6 +130,21 @@ func TestMultivariantGolden(t *testing.T) {
 	v := describe(ms[0], &packager.Snapshot{Format: packager.FormatMPEGTS}, video, opus, packager.FormatMPEGTS)
 	require.Equal(t, []string{video.CodecString}, v.codecs)
 	require.Zero(t, v.frameRate)
+
+	// MP3 (issue 12): mp4a.6B in fMP4, mp4a.40.34 in MPEG-TS (what hls.js
+	// maps to an audio/mpeg buffer); MPEG-2 LSF MP3 only in fMP4.
+	mp3, err := av.NewTrack(av.CodecMP3, []byte{0xFF, 0xFB, 0x90, 0x40})
+	require.NoError(t, err)
+	v = describe(ms[0], &packager.Snapshot{Format: packager.FormatMPEGTS}, video, mp3, packager.FormatMPEGTS)
+	require.Equal(t, []string{video.CodecString, "mp4a.40.34"}, v.codecs)
+	v = describe(ms[0], &packager.Snapshot{}, video, mp3, packager.FormatFMP4)
+	require.Equal(t, []string{video.CodecString, "mp4a.6B"}, v.codecs)
+	lsf, err := av.NewTrack(av.CodecMP3, []byte{0xFF, 0xF3, 0x80, 0x00})
+	require.NoError(t, err)
+	v = describe(ms[0], &packager.Snapshot{Format: packager.FormatMPEGTS}, video, lsf, packager.FormatMPEGTS)
+	require.Equal(t, []string{video.CodecString}, v.codecs)
+	v = describe(ms[0], &packager.Snapshot{}, video, lsf, packager.FormatFMP4)
+	require.Equal(t, []string{video.CodecString, "mp4a.6B"}, v.codecs)
 }
 
 func TestRenditionReportsGolden(t *testing.T) {

@@ -56,8 +56,10 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 		return err
 	}
 	// FLV carries AAC everywhere; Opus (Enhanced RTMP) only where the
-	// stream has no AAC, original or derived; MP3 as the publisher sent it.
-	reader.PreferAudio(av.CodecAAC, av.CodecOpus, av.CodecMP3)
+	// stream has no AAC, original or derived; MP3 as the publisher sent it,
+	// before Opus: an MP3 stream's derived Opus (for WebRTC viewers, on
+	// demand) must not switch these viewers' codec mid-stream.
+	reader.PreferAudio(av.CodecAAC, av.CodecMP3, av.CodecOpus)
 	ps := &playSession{c: c, path: path, reader: reader, auth: areq}
 	ps.v = fanout.NewViewer(ctx, &c.srv.groups, c.nc, reader, c.srv.WriteTimeout, ps)
 	c.play = ps

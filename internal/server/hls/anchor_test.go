@@ -67,10 +67,10 @@ func TestProgramDateTimeFollowsWallClockAfterRepublish(t *testing.T) {
 // TestNoPreloadHintAcrossRepublish: a republish closes the open segment
 // as soon as the new publisher's first packet arrives, and the next
 // segment begins only at its first keyframe. In between, the playlist must
-// not hint the next part: hls.js fetched it from the hint as the
-// continuation of the old timeline before any playlist showed the
-// EXT-X-DISCONTINUITY, and rebuffered after the republish. Once the new
-// segment exists the playlist lists the discontinuity and hints again.
+// not hint the next part: a client (hls.js) loads a hinted part as the
+// continuation of the old timeline, before any playlist shows the
+// EXT-X-DISCONTINUITY in front of it. Once the new segment exists the
+// playlist lists the discontinuity and hints again.
 func TestNoPreloadHintAcrossRepublish(t *testing.T) {
 	video, audio := testTracks(t)
 	p := packager.New(packager.Options{AlignMSN: true})

@@ -174,8 +174,7 @@ type Packager struct {
 	segBytes     int
 	produced     bool // a segment was opened before
 	pendingDisc  bool
-	anchor       time.Time
-	haveAnchor   bool
+	clock        anchorState // wall-clock mapping (anchor.go)
 	unsupported  map[av.Codec]bool
 	segTicks     int64
 	segTarget    int64
@@ -368,13 +367,16 @@ func (p *Packager) WritePacket(pkt *av.Packet) error {
 	}
 	changed := ts == nil || !sameTrack(ts.track, pkt.Track)
 	if pkt.Discontinuity || changed {
+		if p.produced {
+			// Before closing: no snapshot may show the segment closed
+			// with the next one hinted as its continuation.
+			p.pendingDisc = true
+			p.win.announceDiscontinuity()
+		}
 		if p.open {
 			if err := p.closeAll(); err != nil {
 				return err
 			}
-		}
-		if p.produced {
-			p.pendingDisc = true
 		}
 	}
 	if changed {
@@ -395,7 +397,15 @@ func (p *Packager) WritePacket(pkt *av.Packet) error {
 	}
 	s := sample{pkt: pkt, dts: dts, cts: cts}
 	if ts == p.lead {
-		return p.leadSample(ts, s)
+		if err := p.leadSample(ts, s); err != nil {
+			return err
+		}
+		if p.open && p.clock.observe(pkt) {
+			// An earlier-arriving packet of the epoch's first segment:
+			// the open segment's date moves to the refined clock.
+			p.win.reanchor(p.clock.anchor.Add(p.segStartTime).UTC(), p.clock.start, p.clock.origin, p.clock.anchor)
+		}
+		return nil
 	}
 	if ts.hasPend {
 		p.finalize(ts, dts)
@@ -535,6 +545,13 @@ func (p *Packager) openSegment(s sample) error {
 	// sequence discontinuity"), and renditions of one ladder number
 	// alike.
 	p.fm.seq = max(p.fm.seq, uint32(s.pkt.DTS/p.opts.PartDuration))
+	// A discontinuity (republish, new tracks, restart) begins a new
+	// wall-clock epoch (anchor.go); fillGap may take the flag for its gap
+	// segments, so read it first.
+	disc := p.pendingDisc
+	if disc {
+		p.clock.newEpoch = true
+	}
 	if p.produced && p.opts.AlignMSN {
 		p.fillGap(s.pkt.DTS)
 	}
@@ -542,24 +559,22 @@ func (p *Packager) openSegment(s sample) error {
 		seg := p.opts.SegmentDuration
 		p.msn = uint64((s.pkt.DTS + seg/2) / seg)
 	}
-	if !p.haveAnchor {
-		arrival := s.pkt.Arrival
-		if arrival.IsZero() {
-			arrival = time.Now()
-		}
-		p.anchor, p.haveAnchor = arrival.Add(-s.pkt.DTS), true
-	}
+	anchor, epoch := p.clock.beginSegment(s.pkt)
 	seg := &Segment{
 		MSN:             p.msn,
 		Start:           s.pkt.DTS,
-		ProgramDateTime: p.anchor.Add(s.pkt.DTS).UTC(),
-		Discontinuity:   p.pendingDisc,
+		ProgramDateTime: anchor.Add(s.pkt.DTS).UTC(),
+		Epoch:           epoch,
+		Discontinuity:   disc,
 		Init:            p.init,
+	}
+	p.win.beginSegment(seg)
+	if p.clock.origin && p.clock.refining {
+		p.win.setOrigin(anchor)
 	}
 	p.pendingDisc, p.open, p.produced = false, true, true
 	p.segStartTime = s.pkt.DTS
 	p.segStart, p.partStart, p.partIndex, p.segBytes, p.segFrames = s.dts, s.dts, 0, 0, 0
-	p.win.beginSegment(seg)
 	return nil
 }
 
@@ -686,7 +701,8 @@ func (p *Packager) fillGap(start time.Duration) {
 		b := from + (start-from)*time.Duration(i+1)/time.Duration(n)
 		gaps[i] = &Segment{
 			MSN: grid - n + uint64(i), Start: a, Duration: b - a,
-			ProgramDateTime: p.anchor.Add(a).UTC(),
+			ProgramDateTime: p.clock.anchor.Add(a).UTC(),
+			Epoch:           p.clock.start,
 			Discontinuity:   i == 0 && p.pendingDisc,
 			Complete:        true, Gap: true,
 		}
@@ -786,6 +802,9 @@ func (p *Packager) feed(ctx context.Context, r *hub.Reader) error {
 // session, the window and the numbering go on, so polling players see an
 // EXT-X-DISCONTINUITY rather than an EXT-X-ENDLIST.
 func (p *Packager) restart(video, audio *av.Track) error {
+	if p.produced {
+		p.win.announceDiscontinuity()
+	}
 	if p.open {
 		if err := p.closeAll(); err != nil && p.open {
 			// The failing write left state closeAll cannot serialize:

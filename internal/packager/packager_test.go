@@ -57,6 +57,8 @@ type feeder struct {
 	gop          int
 	noAudio      bool
 	disc         bool
+	// arrival, if set, gives each packet its arrival time.
+	arrival func(pkt *av.Packet) time.Time
 }
 
 func (f *feeder) vts(n int) time.Duration { return f.start + time.Duration(n)*40*time.Millisecond }
@@ -81,6 +83,9 @@ func (f *feeder) feed(t *testing.T, p *Packager, until time.Duration) {
 		}
 		if f.disc {
 			pkt.Discontinuity, f.disc = true, false
+		}
+		if f.arrival != nil {
+			pkt.Arrival = f.arrival(pkt)
 		}
 		require.NoError(t, p.WritePacket(pkt))
 	}

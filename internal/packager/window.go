@@ -102,6 +102,11 @@ type Segment struct {
 	// ProgramDateTime maps Start onto the wall clock
 	// (RFC 8216bis §4.4.4.6 EXT-X-PROGRAM-DATE-TIME).
 	ProgramDateTime time.Time
+	// Epoch is the media time at which ProgramDateTime's mapping onto the
+	// wall clock began: the first segment after a publisher reconnect
+	// whose clock moved (anchor.go), else the session's first. DASH
+	// starts a Period there.
+	Epoch time.Duration
 	// Discontinuity marks the first segment after a publisher reconnect or
 	// a change of tracks (RFC 8216bis §4.4.4.3 EXT-X-DISCONTINUITY).
 	Discontinuity bool
@@ -155,6 +160,16 @@ type Snapshot struct {
 	PartTarget time.Duration
 	// Ended reports the stream ended: no more segments will come.
 	Ended bool
+	// DiscontinuityNext reports that the next segment will start a
+	// discontinuity (a publisher reconnect is under way, RFC 8216bis
+	// §4.4.4.3): playlists must not hint its first part
+	// (EXT-X-PRELOAD-HINT), or a client fetches it as the continuation of
+	// the old timeline before any playlist shows the EXT-X-DISCONTINUITY.
+	DiscontinuityNext bool
+	// Origin is the wall time of media time 0 on the session's first
+	// clock (DASH availabilityStartTime): it stays put when later epochs
+	// move the clock (Segment.Epoch). Zero before the first segment.
+	Origin time.Time
 
 	memoMu sync.Mutex
 	memo   map[string][]byte
@@ -201,6 +216,10 @@ type window struct {
 	// snap is the snapshot of the current state, made by the first
 	// Snapshot call after a change and shared until the next (wake).
 	snap *Snapshot
+	// origin is Snapshot.Origin.
+	origin time.Time
+	// discNext is Snapshot.DiscontinuityNext.
+	discNext bool
 	// observe, if set (tests), sees every state waiters can see.
 	observe func(*window)
 }
@@ -230,9 +249,45 @@ func (w *window) open() *Segment {
 func (w *window) beginSegment(s *Segment) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.discNext = false
 	w.segs = append(w.segs, s)
 	w.totalSegs++
 	w.wake()
+}
+
+// announceDiscontinuity marks the next segment as starting a
+// discontinuity (Snapshot.DiscontinuityNext) until it begins.
+func (w *window) announceDiscontinuity() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.discNext = true
+	w.snap = nil
+}
+
+// setOrigin sets Snapshot.Origin.
+func (w *window) setOrigin(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.origin = t.UTC()
+	w.snap = nil
+}
+
+// reanchor moves the open segment onto a refined wall clock (anchor.go):
+// pdt is its new date, epoch its epoch start; origin reports that the
+// clock is the session's first, whose anchor is the new Snapshot.Origin.
+// Waiters need not wake: nothing became available.
+func (w *window) reanchor(pdt time.Time, epoch time.Duration, origin bool, anchor time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.open()
+	if s == nil {
+		return
+	}
+	s.ProgramDateTime, s.Epoch = pdt, epoch
+	if origin {
+		w.origin = anchor.UTC()
+	}
+	w.snap = nil
 }
 
 func (w *window) addPart(p *Part) {
@@ -327,6 +382,8 @@ func (w *window) snapshotLocked(s *Snapshot) {
 	}
 	s.TargetDuration = w.target
 	s.Ended = w.ended
+	s.Origin = w.origin
+	s.DiscontinuityNext = w.discNext && w.open() == nil
 }
 
 // find returns the segment with the given MSN among the retained ones.

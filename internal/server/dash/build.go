@@ -25,6 +25,45 @@ type mpdOptions struct {
 	// trackBytes returns the size of track id's fragments of seg (nil:
 	// the muxed size).
 	trackBytes func(seg *packager.Segment, id int) int
+	// ast is the availabilityStartTime (set by buildMPD).
+	ast time.Time
+}
+
+// presentationTime is where seg starts on the MPD's timeline: its wall
+// clock date relative to the availabilityStartTime ast. On the session's
+// first clock that is its media time; after a republish that moved the
+// clock (packager.Segment.Epoch), the media time plus the outage.
+func presentationTime(seg *packager.Segment, ast time.Time) time.Duration {
+	return seg.ProgramDateTime.Sub(ast)
+}
+
+// periodOrigin is the media time at which the Period of the run starting
+// with seg (init in) begins: its init's first segment or its clock's
+// epoch, whichever is later. Both stay put while the window slides, so
+// the Period's start and presentationTimeOffset do too.
+func periodOrigin(seg *packager.Segment, in *packager.Init) time.Duration {
+	return max(in.Start, seg.Epoch)
+}
+
+// periodID names the Period of the run starting with seg: the init
+// section's ID, and for a later clock of the same init its epoch (ms), so
+// IDs stay unique and stable across MPD updates (§5.3.2.2).
+func periodID(seg *packager.Segment, in *packager.Init) string {
+	id := strconv.Itoa(in.ID)
+	if k := periodKey(seg); k >= 0 {
+		id += "-" + strconv.FormatInt(k, 10)
+	}
+	return id
+}
+
+// periodKey identifies the Period of seg within its init's: -1 for the
+// init's first clock, else the clock epoch in ms (the eE of media names,
+// names.go).
+func periodKey(seg *packager.Segment) int64 {
+	if seg.Init == nil || seg.Epoch <= seg.Init.Start {
+		return -1
+	}
+	return seg.Epoch.Milliseconds()
 }
 
 // timescaleOf is the timescale the packager gives the leading track of
@@ -138,9 +177,15 @@ func buildMPD(snap *packager.Snapshot, o mpdOptions) *MPD {
 		m.AvailabilityStartTime = xsDateTime(o.now)
 		return m
 	}
-	// Media time 0 on the wall clock: ProgramDateTime = anchor + Start.
-	ast := segs[0].ProgramDateTime.Add(-segs[0].Start)
+	// Media time 0 on the session's first wall clock (ProgramDateTime =
+	// anchor + Start). It must not move while the window slides or a
+	// republish moves the clock: later clocks get Periods of their own.
+	ast := snap.Origin
+	if ast.IsZero() {
+		ast = segs[0].ProgramDateTime.Add(-segs[0].Start)
+	}
 	m.AvailabilityStartTime = xsDateTime(ast)
+	o.ast = ast
 
 	var listed, maxDur time.Duration
 	var end time.Duration
@@ -152,7 +197,7 @@ func buildMPD(snap *packager.Snapshot, o mpdOptions) *MPD {
 			listed += d
 		}
 		maxDur = max(maxDur, d)
-		end = segs[i].Start + d
+		end = presentationTime(&segs[i], ast) + d
 	}
 	if snap.Ended {
 		m.MediaPresentationDuration = xsDuration(end)
@@ -171,11 +216,12 @@ func buildMPD(snap *packager.Snapshot, o mpdOptions) *MPD {
 	}
 	m.MaxSegmentDuration = xsDuration(maxDur)
 
-	// One Period per run of segments sharing an init section.
+	// One Period per run of segments sharing an init section and a wall
+	// clock.
 	for i := 0; i < len(segs); {
 		in := segs[i].Init
 		j := i + 1
-		for j < len(segs) && segs[j].Init == in {
+		for j < len(segs) && segs[j].Init == in && segs[j].Epoch == segs[i].Epoch {
 			j++
 		}
 		if in != nil {
@@ -222,9 +268,16 @@ func buildPeriod(snap *packager.Snapshot, run, all []packager.Segment, first int
 	o mpdOptions, target time.Duration) Period {
 	ts := timescaleOf(in)
 	initID := strconv.Itoa(in.ID)
+	origin := periodOrigin(&run[0], in)
+	// The Period starts where its origin falls on the wall clock: for the
+	// session's first clock that is the origin itself (ast + media time);
+	// after a republish the outage later (§5.3.2.1: the Period's start
+	// maps presentationTimeOffset onto the MPD timeline), so segment
+	// availability follows the real clock again.
+	start := presentationTime(&run[0], o.ast) - (run[0].Start - origin)
 	st := &SegmentTemplate{
 		Timescale:              ts,
-		PresentationTimeOffset: ticks(in.Start, ts),
+		PresentationTimeOffset: ticks(origin, ts),
 		SegmentTimeline:        &SegmentTimeline{},
 	}
 	if !snap.Ended && snap.PartTarget > 0 {
@@ -292,6 +345,9 @@ func buildPeriod(snap *packager.Snapshot, run, all []packager.Segment, first int
 		tmpl := *st
 		tmpl.Initialization = o.prefix + snap.SessionID + "_" + letter + "_init" + initID + ".mp4"
 		tmpl.Media = o.prefix + snap.SessionID + "_" + letter + "_t$Time$.m4s"
+		if k := periodKey(&run[0]); k >= 0 {
+			tmpl.Media = o.prefix + snap.SessionID + "_" + letter + "_e" + strconv.FormatInt(k, 10) + "_t$Time$.m4s"
+		}
 		rep := Representation{ID: letter + initID, Bandwidth: bandwidth(sizes[id], dur), Codecs: packager.CodecsParam(packager.FormatFMP4, t)}
 		as := AdaptationSet{
 			ID:               len(sets),
@@ -319,7 +375,7 @@ func buildPeriod(snap *packager.Snapshot, run, all []packager.Segment, first int
 		as.Representations = []Representation{rep}
 		sets = append(sets, as)
 	}
-	return Period{ID: initID, Start: xsDuration(in.Start), AdaptationSets: sets}
+	return Period{ID: periodID(&run[0], in), Start: xsDuration(start), AdaptationSets: sets}
 }
 
 // bandwidth is the average bit rate of bytes over dur, rounded up to a

@@ -143,19 +143,22 @@ func TestFormatFrameRate(t *testing.T) {
 
 func TestParseMediaFile(t *testing.T) {
 	for name, want := range map[string]mediaFile{
-		"ab12_init0.mp4":   {kind: fileInit, sid: "ab12"},
-		"ab12_seg7.m4s":    {kind: fileSegment, sid: "ab12", num: 7},
-		"ab12_v_init1.mp4": {kind: fileInit, sid: "ab12", track: trackVideo, num: 1},
-		"ab12_a_seg3.m4s":  {kind: fileSegment, sid: "ab12", track: trackAudio, num: 3},
-		"ab12_v_t900.m4s":  {kind: fileSegmentAt, sid: "ab12", track: trackVideo, num: 900},
-		"ab12_a_t0.m4s":    {kind: fileSegmentAt, sid: "ab12", track: trackAudio},
+		"ab12_init0.mp4":           {kind: fileInit, sid: "ab12", epoch: -1},
+		"ab12_seg7.m4s":            {kind: fileSegment, sid: "ab12", num: 7, epoch: -1},
+		"ab12_v_init1.mp4":         {kind: fileInit, sid: "ab12", track: trackVideo, num: 1, epoch: -1},
+		"ab12_a_seg3.m4s":          {kind: fileSegment, sid: "ab12", track: trackAudio, num: 3, epoch: -1},
+		"ab12_v_t900.m4s":          {kind: fileSegmentAt, sid: "ab12", track: trackVideo, num: 900, epoch: -1},
+		"ab12_a_t0.m4s":            {kind: fileSegmentAt, sid: "ab12", track: trackAudio, epoch: -1},
+		"ab12_v_e6040_t543600.m4s": {kind: fileSegmentAt, sid: "ab12", track: trackVideo, num: 543600, epoch: 6040},
+		"ab12_a_e0_t5.m4s":         {kind: fileSegmentAt, sid: "ab12", track: trackAudio, num: 5, epoch: 0},
 	} {
 		got, ok := parseMediaFile(name)
 		require.True(t, ok, name)
 		require.Equal(t, want, got, name)
 	}
 	for _, name := range []string{"", "time", "ab12", "ab12_t5.m4s", "ab12_x_seg1.m4s", "ab12_seg01.m4s",
-		"ab12_seg.m4s", "ab12_v_seg1.mp4", "_seg1.m4s", "ab12_seg99999999999999999999.m4s"} {
+		"ab12_seg.m4s", "ab12_v_seg1.mp4", "_seg1.m4s", "ab12_seg99999999999999999999.m4s",
+		"ab12_e5_t1.m4s", "ab12_v_e_t1.m4s", "ab12_v_e5_t.m4s", "ab12_v_e05_t1.m4s", "ab12_v_e5.m4s", "ab12_v_e5_x1.m4s"} {
 		_, ok := parseMediaFile(name)
 		require.False(t, ok, name)
 	}

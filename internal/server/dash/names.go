@@ -9,6 +9,10 @@ import (
 //
 //	SID_v_initN.mp4  video-only init section of init N   (the MPD's)
 //	SID_v_tT.m4s     video fragments of the segment at MPD time T (the MPD's)
+//	SID_v_eE_tT.m4s  the same, addressed from the Period of the clock epoch
+//	                 E (ms; a republish that moved the wall clock, the
+//	                 Period's ID suffix): tells a stale client's request
+//	                 across a republish from a current one (stale.go)
 //	SID_v_segM.m4s   video fragments of segment M
 //	SID_a_initN.mp4  audio-only init section of init N   (the MPD's)
 //	SID_a_tT.m4s     audio fragments of the segment at MPD time T (the MPD's)
@@ -38,6 +42,9 @@ type mediaFile struct {
 	sid   string
 	track int    // trackVideo, trackAudio, or 0: muxed
 	num   uint64 // init: the init ID; segment: the MSN; segment at: the time
+	// epoch is the clock epoch (ms) of the Period a segment-at name
+	// addresses, -1 for an init's first Period (no eE).
+	epoch int64
 }
 
 // parseMediaFile parses a media file name; ok is false for anything else.
@@ -53,7 +60,7 @@ func parseMediaFile(name string) (f mediaFile, ok bool) {
 		n, err := strconv.ParseUint(s, 10, 64)
 		return n, err == nil
 	}
-	f.sid = sid
+	f.sid, f.epoch = sid, -1
 	if t, r, ok := strings.Cut(rest, "_"); ok {
 		switch t {
 		case "v":
@@ -78,6 +85,14 @@ func parseMediaFile(name string) (f mediaFile, ok bool) {
 			return f, false
 		}
 		f.kind, f.num = fileSegment, n
+	case f.track != 0 && strings.HasPrefix(rest, "e") && strings.HasSuffix(rest, ".m4s"):
+		e, at, found := strings.Cut(rest[len("e"):], "_t")
+		n, ok := num(strings.TrimSuffix(at, ".m4s"))
+		ep, ok2 := num(e)
+		if !found || !ok || !ok2 || ep > 1<<52 {
+			return f, false
+		}
+		f.kind, f.num, f.epoch = fileSegmentAt, n, int64(ep)
 	case f.track != 0 && strings.HasPrefix(rest, "t") && strings.HasSuffix(rest, ".m4s"):
 		n, ok := num(rest[len("t") : len(rest)-len(".m4s")])
 		if !ok {

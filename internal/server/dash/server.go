@@ -273,10 +273,11 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 		netutil.WriteMedia(w, r, contentTypeMP4, data)
 	case fileSegmentAt:
 		snap := p.Snapshot()
-		msn, ok := segmentAt(snap, f.num)
+		msn, ok := segmentAt(snap, f.num, f.epoch)
+		var shift time.Duration
 		if !ok {
-			var near func(*packager.Segment) bool
-			if msn, near, ok = nextSegmentAt(snap, f.num); ok {
+			var match func(*packager.Segment) (bool, time.Duration)
+			if msn, match, ok = nextSegmentAt(snap, f.num, f.epoch); ok {
 				// The segment after the newest, addressed from the
 				// timeline's open end: wait for it, then check it starts
 				// where the client expects it.
@@ -284,7 +285,10 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 				p.WaitGrowth(ctx, msn, 0)
 				cancel()
 				seg, found := p.Segment(msn)
-				ok = found && near(&seg)
+				ok = found
+				if found {
+					ok, shift = match(&seg)
+				}
 			}
 		}
 		if !ok {
@@ -294,21 +298,27 @@ func (s *Server) ServeFile(w http.ResponseWriter, r *http.Request, path, file st
 			return
 		}
 		f.kind, f.num = fileSegment, msn
-		s.serveSegment(w, r, path, p, f)
+		s.serveSegment(w, r, path, p, f, shift)
 	case fileSegment:
-		s.serveSegment(w, r, path, p, f)
+		s.serveSegment(w, r, path, p, f, 0)
 	}
 }
 
 // serveSegment serves segment msn: at once when complete; else (the
 // segment being written, or the next one) part by part as the packager
 // publishes them, with chunked transfer (ISO/IEC 23009-1 §5.3.9.5.3,
-// availabilityTimeComplete="false").
-func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, path string, p *packager.Packager, f mediaFile) {
+// availabilityTimeComplete="false"). A track segment's decode times are
+// advanced by shift (a stale client's request across a republish, see
+// stale.go).
+func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, path string, p *packager.Packager, f mediaFile, shift time.Duration) {
 	msn := f.num
+	var delta uint64
 	data := func(parts []*packager.Part) [][]byte {
 		if f.track == 0 {
 			return partData(parts)
+		}
+		if delta > 0 {
+			return shiftedTrackSegment(parts, f.track, delta)
 		}
 		return trackSegment(parts, f.track)
 	}
@@ -331,6 +341,9 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, path strin
 			}
 			return
 		}
+	}
+	if shift > 0 && seg.Init != nil && f.track != 0 {
+		delta = ticks(shift, trackTimescale(seg.Init, f.track))
 	}
 	if seg.Complete {
 		netutil.WriteMedia(w, r, contentTypeMP4, data(seg.Parts)...)
@@ -379,26 +392,30 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, path strin
 }
 
 // segmentAt returns the MSN of the listed segment starting at MPD time t
-// (SegmentTimeline ticks of its period; see buildMPD).
-func segmentAt(snap *packager.Snapshot, t uint64) (uint64, bool) {
+// (SegmentTimeline ticks of its period; see buildMPD) in the Period key
+// (periodKey) the client addressed.
+func segmentAt(snap *packager.Snapshot, t uint64, key int64) (uint64, bool) {
 	for i := len(snap.Segments) - 1; i >= 0; i-- {
 		seg := &snap.Segments[i]
-		if seg.Init != nil && ticks(seg.Start, timescaleOf(seg.Init)) == t {
+		if seg.Init != nil && ticks(seg.Start, timescaleOf(seg.Init)) == t && periodKey(seg) == key {
 			return seg.MSN, true
 		}
 	}
 	return 0, false
 }
 
-// nextSegmentAt maps MPD time t onto the segment after the newest one,
-// which the timeline's open end (@r="-1", see openTimeline) addresses at
-// the newest segment's start plus its announced duration. Segments follow
-// the publisher's GOPs, so the real start may differ from that prediction
-// by frame-timestamp jitter or a longer GOP: near reports whether the
-// segment, once it exists, starts less than half a segment from t and in the
-// same Period; otherwise the client is answered 404 and finds the real
-// time in its next MPD.
-func nextSegmentAt(snap *packager.Snapshot, t uint64) (uint64, func(*packager.Segment) bool, bool) {
+// nextSegmentAt maps MPD time t of Period key onto the segment after the
+// newest one, which the timeline's open end (@r="-1", see openTimeline)
+// addresses at the newest segment's start plus its announced duration.
+// Segments follow the publisher's GOPs, so the real start may differ from
+// that prediction by frame-timestamp jitter or a longer GOP: match reports
+// whether the segment, once it exists, starts less than half a segment
+// from t and in the same Period; otherwise the client is answered 404 and
+// finds the real time in its next MPD. The one exception is a Period
+// ended by a republish that moved the wall clock (stale.go): its open end
+// addresses the new clock's first segment, which match accepts with the
+// shift that places it right through the old Period.
+func nextSegmentAt(snap *packager.Snapshot, t uint64, key int64) (uint64, func(*packager.Segment) (bool, time.Duration), bool) {
 	n := len(snap.Segments)
 	if snap.Ended || n == 0 {
 		return 0, nil, false
@@ -418,19 +435,46 @@ func nextSegmentAt(snap *packager.Snapshot, t uint64) (uint64, func(*packager.Se
 		a := ticks(start, ts)
 		return max(a, t)-min(a, t) < tol
 	}
+	// stale: seg opens a new clock's Period right after from, the last
+	// segment of the client's, and t is what that Period's open end could
+	// have announced after from (its announced duration is about a target
+	// duration, from was cut short by the republish).
+	stale := func(from, seg *packager.Segment) (time.Duration, bool) {
+		if periodKey(from) != key || periodKey(seg) == key || seg.Init != from.Init || !seg.Discontinuity {
+			return 0, false
+		}
+		if t <= ticks(from.Start, ts) || t > ticks(from.Start+target+target/2, ts) {
+			return 0, false
+		}
+		d, _ := clockShift(from, seg)
+		return d, true
+	}
+	for i := n - 1; i >= 1; i-- {
+		if d, ok := stale(&snap.Segments[i-1], &snap.Segments[i]); ok {
+			msn := snap.Segments[i].MSN
+			return msn, func(*packager.Segment) (bool, time.Duration) { return true, d }, true
+		}
+	}
+	if periodKey(last) != key {
+		return 0, nil, false // the client's Period is over
+	}
 	// A client whose MPD is older than the newest segment predicted it
 	// from an older open end.
 	for i := n - 1; i >= 0 && i >= n-2; i-- {
-		if seg := &snap.Segments[i]; seg.Init == last.Init && within(seg.Start) {
-			return seg.MSN, func(*packager.Segment) bool { return true }, true
+		if seg := &snap.Segments[i]; seg.Init == last.Init && periodKey(seg) == key && within(seg.Start) {
+			return seg.MSN, func(*packager.Segment) (bool, time.Duration) { return true, 0 }, true
 		}
 	}
 	if t <= ticks(last.Start, ts) || !within(last.Start+exp) {
 		return 0, nil, false
 	}
-	in := last.Init
-	return last.MSN + 1, func(seg *packager.Segment) bool {
-		return seg.Init == in && within(seg.Start)
+	from := *last
+	return last.MSN + 1, func(seg *packager.Segment) (bool, time.Duration) {
+		if seg.Init == from.Init && periodKey(seg) == key {
+			return within(seg.Start), 0
+		}
+		d, ok := stale(&from, seg)
+		return ok, d
 	}, true
 }
 

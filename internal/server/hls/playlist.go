@@ -162,11 +162,17 @@ func renderPlaylist(snap *packager.Snapshot, o playlistOptions) []byte {
 	if snap.Ended {
 		b.WriteString("#EXT-X-ENDLIST\n") // §4.4.3.4
 	} else if o.lowLatency {
-		msn, idx := nextPart(snap)
-		b.WriteString("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"") // §4.4.5.3
-		b.WriteString(o.prefix)
-		b.WriteString(partName(snap.SessionID, msn, idx))
-		b.WriteString("\"\n")
+		// §4.4.5.3. Not while a discontinuity is pending: the hinted part
+		// would be the new publisher's first, fetched (hls.js) as the
+		// continuation of the old timeline before any playlist carries
+		// its EXT-X-DISCONTINUITY. A blocking reload finds it instead.
+		if !snap.DiscontinuityNext {
+			msn, idx := nextPart(snap)
+			b.WriteString("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"")
+			b.WriteString(o.prefix)
+			b.WriteString(partName(snap.SessionID, msn, idx))
+			b.WriteString("\"\n")
+		}
 		// §4.4.5.4: where the sibling renditions stand, so a client
 		// switching can ask for the right part at once (§6.2.5.2).
 		for _, r := range o.reports {

@@ -159,8 +159,16 @@
    */
   async function explain(gen, libMessage, ended, onlyIfRefused, url) {
     if (gen !== generation) return;
-    const r = await S.serverReason(url || protocols[state.proto].reasonURL());
+    let r = await S.serverReason(url || protocols[state.proto].reasonURL());
     if (gen !== generation) return;
+    if (!r && !url && protocols[state.proto].reasonURL() !== flvURL()) {
+      // HLS and DASH: an ended stream's playlist and MPD still answer 200
+      // (with #EXT-X-ENDLIST), so a failure after the end (e.g. dash.js's
+      // "segment not available" for the segment that never came) would
+      // read as an error; the FLV URL tells whether the stream is there.
+      r = await S.serverReason(flvURL());
+      if (gen !== generation) return;
+    }
     if (!r && onlyIfRefused) return;
     if (r) {
       const notLive = r.status === 404;

@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -185,30 +180,9 @@ type browserAudio struct {
 func runAudioCheck(t *testing.T, root, base, proto, path string) browserAudio {
 	t.Helper()
 	const timeout = 30 // seconds, inside the script
-	profile, err := os.MkdirTemp("", "sluice-chromium-")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "test", "audio.mjs"), "--base", base,
-		"--proto", proto, "--path", path, "--seconds", "4", "--timeout", strconv.Itoa(timeout), "--profile", profile)
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	killByArg(profile)
-	_ = os.RemoveAll(profile)
 	var res browserAudio
-	line := strings.TrimSpace(stdout.String())
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	require.NoError(t, json.Unmarshal([]byte(line), &res), "audio.mjs %s (run: %v)\nstdout: %s\nstderr: %s", proto, runErr, stdout.String(), stderr.String())
+	runBrowserScript(t, root, filepath.Join(root, "web", "test", "audio.mjs"), (timeout+15)*time.Second, &res, "--base", base,
+		"--proto", proto, "--path", path, "--seconds", "4", "--timeout", strconv.Itoa(timeout))
 	return res
 }
 

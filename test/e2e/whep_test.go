@@ -38,8 +38,9 @@ type whepViewer struct {
 	readersDone sync.WaitGroup
 }
 
-// playWHEP posts an offer for path to the server and connects.
-func playWHEP(t *testing.T, httpAddr, path string) *whepViewer {
+// newLoopbackPeer returns a pion PeerConnection with the default codecs
+// whose ICE uses loopback UDP only (no mDNS), closed by the caller.
+func newLoopbackPeer(t *testing.T) *pion.PeerConnection {
 	t.Helper()
 	me := &pion.MediaEngine{}
 	require.NoError(t, me.RegisterDefaultCodecs())
@@ -48,9 +49,17 @@ func playWHEP(t *testing.T, httpAddr, path string) *whepViewer {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(pion.Configuration{})
+	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
 	require.NoError(t, err)
+	return pc
+}
+
+// newWHEPViewer returns a viewer on a loopback peer that receives video
+// and audio (recvonly) and reads every track it is sent, closed when the
+// test ends; the caller makes the offer.
+func newWHEPViewer(t *testing.T) *whepViewer {
+	t.Helper()
+	pc := newLoopbackPeer(t)
 	v := &whepViewer{pc: pc}
 	t.Cleanup(func() {
 		_ = pc.Close()
@@ -67,6 +76,14 @@ func playWHEP(t *testing.T, httpAddr, path string) *whepViewer {
 			v.readTrack(tr)
 		}()
 	})
+	return v
+}
+
+// playWHEP posts an offer for path to the server and connects.
+func playWHEP(t *testing.T, httpAddr, path string) *whepViewer {
+	t.Helper()
+	v := newWHEPViewer(t)
+	pc := v.pc
 	offer, err := pc.CreateOffer(nil)
 	require.NoError(t, err)
 	gathered := pion.GatheringCompletePromise(pc)

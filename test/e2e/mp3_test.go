@@ -78,18 +78,7 @@ func TestMP3EveryProtocol(t *testing.T) {
 
 	v := playWHEP(t, s.HTTPAddr, "live/mp3")
 	v.waitFrames(t, 25, 30*time.Second)
-	deadline := time.Now().Add(15 * time.Second)
-	var audioPkts int
-	var audioCodec string
-	for time.Now().Before(deadline) {
-		v.mu.Lock()
-		audioPkts, audioCodec = v.audioPkts, v.audioCodec
-		v.mu.Unlock()
-		if audioPkts >= 50 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	audioPkts, audioCodec := v.waitAudio(50, 15*time.Second)
 	require.GreaterOrEqual(t, audioPkts, 50, "Opus RTP packets bridged from MP3 within 15 s")
 	require.True(t, strings.EqualFold(audioCodec, pion.MimeTypeOpus), "WHEP audio codec %q", audioCodec)
 	require.Len(t, s.Logs("audio bridge started"), 1, "one MP3→Opus bridge for the stream, shared by WHEP and fMP4")

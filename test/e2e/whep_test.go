@@ -154,6 +154,22 @@ func (v *whepViewer) waitFrames(t *testing.T, n int, timeout time.Duration) {
 		v.frames, v.videoPkts, timeout, n, v.pc.ConnectionState())
 }
 
+// waitAudio waits until the viewer has n audio RTP packets or timeout
+// has passed, and returns the count and the audio codec then; the caller
+// asserts on them.
+func (v *whepViewer) waitAudio(n int, timeout time.Duration) (pkts int, codec string) {
+	deadline := time.Now().Add(timeout)
+	for {
+		v.mu.Lock()
+		pkts, codec = v.audioPkts, v.audioCodec
+		v.mu.Unlock()
+		if pkts >= n || !time.Now().Before(deadline) {
+			return pkts, codec
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // sessionsAfterClose returns the "sessions" count of the last "whep session
 // closed" log line, waiting for one to appear.
 func sessionsAfterClose(t *testing.T, s *testutil.Sluice) float64 {
@@ -180,7 +196,7 @@ func TestWHEPPlaysRTMPPublishedStream(t *testing.T) {
 	v.waitFrames(t, 90, 30*time.Second)
 
 	v.mu.Lock()
-	firstVideo, audioPkts, audioCodec := v.firstVideo, v.audioPkts, v.audioCodec
+	firstVideo := v.firstVideo
 	file := filepath.Join(t.TempDir(), "whep.h264")
 	require.NoError(t, os.WriteFile(file, v.annexB.Bytes(), 0o644))
 	v.mu.Unlock()
@@ -191,13 +207,7 @@ func TestWHEPPlaysRTMPPublishedStream(t *testing.T) {
 	require.GreaterOrEqual(t, frames, 50, "decoded H.264 frames")
 
 	// AAC is bridged to Opus by ffmpeg.
-	deadline := time.Now().Add(10 * time.Second)
-	for audioPkts < 50 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-		v.mu.Lock()
-		audioPkts, audioCodec = v.audioPkts, v.audioCodec
-		v.mu.Unlock()
-	}
+	audioPkts, audioCodec := v.waitAudio(50, 10*time.Second)
 	require.GreaterOrEqual(t, audioPkts, 50, "Opus RTP packets")
 	require.True(t, strings.EqualFold(audioCodec, pion.MimeTypeOpus), "audio codec %q", audioCodec)
 

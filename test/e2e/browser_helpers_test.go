@@ -55,6 +55,19 @@ func requireBrowserTools(t *testing.T, root string) string {
 	return filepath.Join(root, "web", "test", "player.mjs")
 }
 
+// artifactsDir returns the directory for screenshots, $SLUICE_ARTIFACTS
+// (default root/artifacts) as an absolute path, made if missing.
+func artifactsDir(t *testing.T, root string) string {
+	t.Helper()
+	artifacts := os.Getenv("SLUICE_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = filepath.Join(root, "artifacts")
+	}
+	artifacts, _ = filepath.Abs(artifacts)
+	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	return artifacts
+}
+
 // browserScript is one run of a browser check of web/test (node SCRIPT
 // ARGS --profile DIR), in a process group of its own.
 type browserScript struct {

@@ -32,6 +32,19 @@ func publishMP3(t *testing.T, s *testutil.Sluice, path string) {
 	waitForStream(t, s, path)
 }
 
+// requireFMP4Audio waits for the LL-HLS playlist and the MPD of base (a
+// stream URL without extension) and requires both to carry audio codec
+// (ffprobe's name) at rate Hz, the MPD naming it codecs="mpdCodecs".
+func requireFMP4Audio(t *testing.T, base, mpdCodecs, codec, rate string) {
+	t.Helper()
+	waitForPlaylist(t, base+".m3u8")
+	requireAudio(t, base+".m3u8", codec, rate)
+	waitForMPD(t, base+".mpd")
+	mpd := getText(t, base+".mpd")
+	require.Contains(t, mpd, `codecs="`+mpdCodecs+`"`, "MPD:\n%s", mpd)
+	requireAudio(t, base+".mpd", codec, rate)
+}
+
 // requireAudio probes url and requires H.264 video and an audio stream
 // in codec (ffprobe's name) at rate Hz in stereo, then decodes 3 s of the
 // audio and requires no decoder error.
@@ -69,12 +82,7 @@ func TestMP3EveryProtocol(t *testing.T) {
 	publishMP3(t, s, "live/mp3")
 	base := "http://" + s.HTTPAddr + "/live/mp3"
 
-	waitForPlaylist(t, base+".m3u8")
-	requireAudio(t, base+".m3u8", "opus", "48000")
-	waitForMPD(t, base+".mpd")
-	mpd := getText(t, base+".mpd")
-	require.Contains(t, mpd, `codecs="opus"`, "MPD:\n%s", mpd)
-	requireAudio(t, base+".mpd", "opus", "48000")
+	requireFMP4Audio(t, base, "opus", "opus", "48000")
 
 	v := playWHEP(t, s.HTTPAddr, "live/mp3")
 	v.waitFrames(t, 25, 30*time.Second)
@@ -104,12 +112,7 @@ func TestMP3InFMP4WithoutFFmpeg(t *testing.T) {
 	s := testutil.StartSluice(t, []string{"PATH=" + t.TempDir()})
 	publishMP3(t, s, "live/mp3")
 	base := "http://" + s.HTTPAddr + "/live/mp3"
-	waitForPlaylist(t, base+".m3u8")
-	requireAudio(t, base+".m3u8", "mp3", "44100")
-	waitForMPD(t, base+".mpd")
-	mpd := getText(t, base+".mpd")
-	require.Contains(t, mpd, `codecs="mp4a.6B"`, "MPD:\n%s", mpd)
-	requireAudio(t, base+".mpd", "mp3", "44100")
+	requireFMP4Audio(t, base, "mp4a.6B", "mp3", "44100")
 	require.NotEmpty(t, s.Logs("audio bridge unavailable: ffmpeg not found"), "the missing bridge is logged")
 }
 

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -47,12 +45,7 @@ var libraryJargon = []string{"NetworkError", "HttpStatusCodeInvalid", "DASH erro
 func TestWebPlayerStates(t *testing.T) {
 	root := repoRoot(t)
 	script := requireBrowserTools(t, root)
-	artifacts := os.Getenv("SLUICE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(root, "artifacts")
-	}
-	artifacts, _ = filepath.Abs(artifacts)
-	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	artifacts := artifactsDir(t, root)
 	// A short grace, so a stream ends soon after its publisher leaves.
 	s := testutil.StartSluice(t, []string{"SLUICE_HUB_REPUBLISH_GRACE=1s"})
 	base := "http://" + s.HTTPAddr

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -60,12 +59,7 @@ type browserResult struct {
 func TestWebPlayer(t *testing.T) {
 	root := repoRoot(t)
 	script := requireBrowserTools(t, root)
-	artifacts := os.Getenv("SLUICE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(root, "artifacts")
-	}
-	artifacts, _ = filepath.Abs(artifacts)
-	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	artifacts := artifactsDir(t, root)
 
 	s := testutil.StartSluice(t, nil)
 	const path = "live/web"

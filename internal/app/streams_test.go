@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicemedia/sluice/internal/config"
+	"github.com/sluicemedia/sluice/internal/testutil"
 )
 
 // newTestApp builds the app of the YAML config body (loopback ephemeral
@@ -175,7 +175,7 @@ paths:
 // Refusals name the path asked for, one line each at their level: a
 // denial (warn), a wrong method (info), a bad path (debug, the raw path).
 func TestStreamRouterRefusalsAreLoggedWithThePath(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	a := newTestAppLog(t, `
 log: { level: debug }
 paths:
@@ -204,37 +204,13 @@ paths:
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
-}
-
 // http.allowed_origins: a WebSocket upgrade from an origin not listed is
 // refused with 403 (RFC 6455 §10.2) and logged; the CORS answers of every
 // entry point echo a listed origin (with Vary: Origin) and leave others
 // without Access-Control-Allow-Origin. The server's own pages count as
 // allowed.
 func TestStreamRouterAllowedOrigins(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	a := newTestAppLog(t, `
 http:
   allowed_origins: ["https://good.example"]

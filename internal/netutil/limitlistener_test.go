@@ -2,7 +2,6 @@ package netutil
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -32,32 +31,6 @@ func serveLimited(t *testing.T, l *ConnLimiter, srv *http.Server) string {
 	return ln.Addr().String()
 }
 
-// dialSmallBuffer connects with a 4 KiB receive buffer, set before the
-// handshake so that the advertised window stays small.
-func dialSmallBuffer(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return errors.Join(err, serr)
-	}}
-	c, err := d.Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// closedByPeer reports whether c is closed by the server within wait:
-// whatever is buffered is read and discarded first.
-func closedByPeer(c net.Conn, wait time.Duration) bool {
-	_ = c.SetReadDeadline(time.Now().Add(wait))
-	_, err := io.Copy(io.Discard, c)
-	var ne net.Error
-	return !(errors.As(err, &ne) && ne.Timeout())
-}
-
 // A client that requests a large response and never reads it is cut off
 // after the write timeout: the handler's write fails and it returns, the
 // connection closes, and the timeout is counted. (Without a write
@@ -73,7 +46,7 @@ func TestWriteTimeoutDropsClientThatStopsReading(t *testing.T) {
 		WriteMedia(w, r, "video/mp4", make([]byte, 64<<20))
 		returned <- time.Since(start)
 	})})
-	c := dialSmallBuffer(t, addr)
+	c := testutil.DialSmallWindow(t, addr)
 	_, err := io.WriteString(c, "GET /seg.m4s HTTP/1.1\r\nHost: x\r\n\r\n")
 	require.NoError(t, err)
 	select {
@@ -110,7 +83,7 @@ func TestWriteTimeoutSparesSlowReaderAndWaits(t *testing.T) {
 		time.Sleep(3 * timeout / 2)
 		_, _ = w.Write(make([]byte, size))
 	})})
-	c := dialSmallBuffer(t, addr)
+	c := testutil.DialSmallWindow(t, addr)
 	_, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	require.NoError(t, err)
 	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 16<<10), nil)
@@ -168,7 +141,8 @@ func TestIdleAndHeaderTimeoutsAreCounted(t *testing.T) {
 	defer slow.Close()
 	_, err = io.WriteString(slow, "GET / HTTP/1.1\r\nHost: x\r\n")
 	require.NoError(t, err)
-	require.True(t, closedByPeer(slow, 5*time.Second), "a request whose headers never end is dropped")
+	closed, _ := testutil.ClosedByPeer(slow, 5*time.Second)
+	require.True(t, closed, "a request whose headers never end is dropped")
 
 	require.Eventually(t, func() bool { s := l.Stats(); return s.IdleTimeouts == 1 && s.HeaderTimeouts == 1 },
 		2*time.Second, 10*time.Millisecond, "stats: %+v", l.Stats())
@@ -205,7 +179,8 @@ func TestConnLimiterCapsTotal(t *testing.T) {
 	// the dialer before its connect returns.
 	if third, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		defer third.Close()
-		require.True(t, closedByPeer(third, 5*time.Second), "the third connection is refused")
+		closed, _ := testutil.ClosedByPeer(third, 5*time.Second)
+		require.True(t, closed, "the third connection is refused")
 	}
 	require.Eventually(t, func() bool { return l.Stats() == ConnStats{Open: 2, RefusedMax: 1} },
 		5*time.Second, 10*time.Millisecond, "stats: %+v", l.Stats())

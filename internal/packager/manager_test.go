@@ -1,11 +1,9 @@
 package packager
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,24 +60,6 @@ func TestManagerStartsOnDemandAndStopsWhenIdle(t *testing.T) {
 	pub.Close("done")
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestManagerRestartsFailedPackager: a packager that fails while its
 // stream is live (here a sequence header it cannot serialize) is
 // restarted and continues its session with a discontinuity; old main
@@ -88,7 +68,7 @@ func TestManagerRestartsFailedPackager(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	h := hub.New(hub.Options{})
 	defer h.Close()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	m := &Manager{Hub: h, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	defer m.Close()
 	ctx := context.Background()

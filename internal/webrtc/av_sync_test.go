@@ -120,7 +120,7 @@ func TestWHIPAlignsAudioByRTCPSenderReports(t *testing.T) {
 		audioDelay = 300 * time.Millisecond // and sent this much later
 		run        = 3 * time.Second
 	)
-	s, h := newTestServerHub(t, hub.Options{})
+	s, h := newTestServer(t, nil)
 	p, offer := newRTPPublisher(t)
 	resp := postWHIP(s, "live/sync", offer)
 	answer, _ := io.ReadAll(resp.Body)

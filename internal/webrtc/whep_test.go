@@ -62,9 +62,19 @@ func publishTestStream(t *testing.T, h *hub.Hub, path string) *hub.Publisher {
 	return p
 }
 
+// newTestServer returns an initialized server on a hub of its own (both
+// closed when the test ends), after opts (if set) has adjusted the server.
 func newTestServer(t *testing.T, opts func(*Server)) (*Server, *hub.Hub) {
 	t.Helper()
-	h := hub.New(hub.Options{Logger: slog.New(slog.DiscardHandler), WaitTimeout: time.Second})
+	return newTestServerWith(t, hub.Options{}, opts)
+}
+
+// newTestServerWith is newTestServer on a hub with the options o (its
+// logger and wait timeout are the test's).
+func newTestServerWith(t *testing.T, o hub.Options, opts func(*Server)) (*Server, *hub.Hub) {
+	t.Helper()
+	o.Logger, o.WaitTimeout = slog.New(slog.DiscardHandler), time.Second
+	h := hub.New(o)
 	s := &Server{Hub: h, Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
 	if opts != nil {
 		opts(s)

@@ -3,7 +3,6 @@ package webrtc
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -19,20 +18,6 @@ import (
 	"github.com/sluicemedia/sluice/internal/testutil"
 )
 
-// newTestServerHub is newTestServer with hub options of the test's own.
-func newTestServerHub(t *testing.T, o hub.Options) (*Server, *hub.Hub) {
-	t.Helper()
-	o.Logger, o.WaitTimeout = slog.New(slog.DiscardHandler), time.Second
-	h := hub.New(o)
-	s := &Server{Hub: h, Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
-	require.NoError(t, s.Initialize())
-	t.Cleanup(func() {
-		h.Close()
-		require.NoError(t, s.Close())
-	})
-	return s, h
-}
-
 // askedClient is a WHIP publisher that behaves like a browser's WebRTC
 // encoder: it sends a keyframe only when asked (PLI or FIR), on its next
 // frame, and counts the requests.
@@ -45,27 +30,14 @@ func newAskedClient(t *testing.T) (*askedClient, string) {
 	t.Helper()
 	c, offer := newWHIPClient(t)
 	a := &askedClient{whipClient: c}
-	for _, snd := range c.pc.GetSenders() {
-		if snd.Track() == nil || snd.Track().Kind() != pion.RTPCodecTypeVideo {
-			continue
+	c.onVideoRTCP(func(p rtcp.Packet) {
+		switch p.(type) {
+		case *rtcp.PictureLossIndication:
+			a.plis.Add(1)
+		case *rtcp.FullIntraRequest:
+			a.firs.Add(1)
 		}
-		go func() {
-			for {
-				pkts, _, err := snd.ReadRTCP()
-				if err != nil {
-					return
-				}
-				for _, p := range pkts {
-					switch p.(type) {
-					case *rtcp.PictureLossIndication:
-						a.plis.Add(1)
-					case *rtcp.FullIntraRequest:
-						a.firs.Add(1)
-					}
-				}
-			}
-		}()
-	}
+	})
 	return a, offer
 }
 
@@ -135,7 +107,7 @@ func readKeyframes(ctx context.Context, rd *hub.Reader) (keys []time.Duration, f
 func TestWHIPPublisherAskedForKeyframesOnTheSegmentGrid(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	const interval = 1500 * time.Millisecond
-	s, h := newTestServerHub(t, hub.Options{KeyframeInterval: interval})
+	s, h := newTestServerWith(t, hub.Options{KeyframeInterval: interval}, nil)
 	c, offer := newAskedClient(t)
 	connectWHIP(t, s, c.whipClient, "live/grid", offer)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -163,7 +135,7 @@ func TestWHIPPublisherAskedForKeyframesOnTheSegmentGrid(t *testing.T) {
 // once, not with the publisher's whole backlog since its first keyframe.
 func TestWHIPReaderJoiningLateGetsAFreshKeyframe(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	s, h := newTestServerHub(t, hub.Options{MaxGOPDuration: 500 * time.Millisecond})
+	s, h := newTestServerWith(t, hub.Options{MaxGOPDuration: 500 * time.Millisecond}, nil)
 	c, offer := newAskedClient(t)
 	connectWHIP(t, s, c.whipClient, "live/late", offer)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -66,6 +66,28 @@ func newWHIPClientWith(t *testing.T, video pion.RTPCodecCapability) (*whipClient
 	return c, pc.LocalDescription().SDP
 }
 
+// onVideoRTCP calls f, from a goroutine of its own, with every RTCP
+// packet the server sends about the video track (keyframe requests,
+// receiver reports) until the peer connection closes.
+func (c *whipClient) onVideoRTCP(f func(rtcp.Packet)) {
+	for _, snd := range c.pc.GetSenders() {
+		if snd.Track() == nil || snd.Track().Kind() != pion.RTPCodecTypeVideo {
+			continue
+		}
+		go func() {
+			for {
+				pkts, _, err := snd.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					f(p)
+				}
+			}
+		}()
+	}
+}
+
 // send writes 50 fps H.264 (an IDR every 25 frames, the first at frame
 // 5) and Opus until ctx ends; the returned channel closes then.
 func (c *whipClient) send(ctx context.Context) <-chan struct{} {
@@ -298,26 +320,13 @@ func TestWHEPViewerPLIReachesWHIPPublisher(t *testing.T) {
 	c, offer := newWHIPClient(t)
 	var mu sync.Mutex
 	var plis []time.Time
-	for _, snd := range c.pc.GetSenders() {
-		if snd.Track() == nil || snd.Track().Kind() != pion.RTPCodecTypeVideo {
-			continue
+	c.onVideoRTCP(func(p rtcp.Packet) {
+		if _, ok := p.(*rtcp.PictureLossIndication); ok {
+			mu.Lock()
+			plis = append(plis, time.Now())
+			mu.Unlock()
 		}
-		go func() {
-			for {
-				pkts, _, err := snd.ReadRTCP()
-				if err != nil {
-					return
-				}
-				for _, p := range pkts {
-					if _, ok := p.(*rtcp.PictureLossIndication); ok {
-						mu.Lock()
-						plis = append(plis, time.Now())
-						mu.Unlock()
-					}
-				}
-			}
-		}()
-	}
+	})
 	resp := postWHIP(s, "live/pli", offer)
 	answer, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", answer)

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -348,13 +347,7 @@ type abrSwitch struct {
 // browser runs in its own process group, killed when the test ends.
 func TestABRBrowser(t *testing.T) {
 	root := repoRoot(t)
-	testutil.RequireTool(t, "node")
-	for _, f := range []string{"/usr/bin/chromium", filepath.Join(root, "web", "node_modules", "playwright-core"),
-		filepath.Join(root, "web", "node_modules", "hls.js", "dist", "hls.min.js")} {
-		if _, err := os.Stat(f); err != nil {
-			t.Fatalf("%s not found: run make deps and make web", f)
-		}
-	}
+	requireChromium(t, root, "web/node_modules/hls.js/dist/hls.min.js")
 	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(abrConfig), 0o600))
 	s := testutil.StartSluice(t, nil, "-config", cfg)
@@ -362,34 +355,11 @@ func TestABRBrowser(t *testing.T) {
 	waitForStream(t, s, "live/abr")
 
 	const timeout = 60 // seconds, inside the script
-	profile, err := os.MkdirTemp("", "sluice-chromium-")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "test", "abr.mjs"), "--base", "http://"+s.HTTPAddr,
-		"--path", "live/abr", "--kbps", "350", "--timeout", strconv.Itoa(timeout), "--profile", profile)
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	t.Cleanup(func() {
-		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		killByArg(profile) // Chromium may run in a process group of its own
-		_ = os.RemoveAll(profile)
-	})
-	runErr := cmd.Run()
-	line := strings.TrimSpace(stdout.String())
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
 	var res abrBrowserResult
-	require.NoError(t, json.Unmarshal([]byte(line), &res), "abr.mjs: run %v\nstdout: %s\nstderr: %s", runErr, stdout.String(), stderr.String())
+	line := runBrowserScript(t, root, filepath.Join(root, "web", "test", "abr.mjs"), (timeout+15)*time.Second, &res,
+		"--base", "http://"+s.HTTPAddr, "--path", "live/abr", "--kbps", "350", "--timeout", strconv.Itoa(timeout))
 	t.Logf("abr.mjs: %s", line)
-	require.True(t, res.OK, "hls.js did not switch down: %s (stderr: %s)", res.Error, stderr.String())
+	require.True(t, res.OK, "hls.js did not switch down: %s (the run's stderr is logged above)", res.Error)
 	require.Len(t, res.Levels, 4, "hls.js sees every variant")
 	require.True(t, res.AutoAfterThrottle, "ABR enabled for the throttled part")
 	// The script holds the top level until the throttle, so there is

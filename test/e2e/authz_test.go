@@ -1,19 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -320,13 +315,7 @@ type hlsKeyResult struct {
 // refused.
 func TestHLSJSPlaysKeyedLadder(t *testing.T) {
 	root := repoRoot(t)
-	testutil.RequireTool(t, "node")
-	for _, f := range []string{"/usr/bin/chromium", filepath.Join(root, "web", "node_modules", "playwright-core"),
-		filepath.Join(root, "web", "node_modules", "hls.js", "dist", "hls.min.js")} {
-		if _, err := os.Stat(f); err != nil {
-			t.Fatalf("%s not found: run make deps and make web", f)
-		}
-	}
+	requireChromium(t, root, "web/node_modules/hls.js/dist/hls.min.js")
 	cfg := writeConfig(t, `
 paths:
   "live/*":
@@ -345,32 +334,9 @@ paths:
 	}
 
 	const timeout = 60 // seconds, inside the script
-	profile, err := os.MkdirTemp("", "sluice-chromium-")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "test", "hlskey.mjs"), "--base", "http://"+s.HTTPAddr,
-		"--path", "live/cam1", "--key", "play-k", "--timeout", strconv.Itoa(timeout), "--profile", profile)
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	t.Cleanup(func() {
-		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		killByArg(profile)
-		_ = os.RemoveAll(profile)
-	})
-	runErr := cmd.Run()
-	line := strings.TrimSpace(stdout.String())
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
 	var res hlsKeyResult
-	require.NoError(t, json.Unmarshal([]byte(line), &res), "hlskey.mjs: run %v\nstdout: %s\nstderr: %s", runErr, stdout.String(), stderr.String())
+	line := runBrowserScript(t, root, filepath.Join(root, "web", "test", "hlskey.mjs"), (timeout+15)*time.Second, &res,
+		"--base", "http://"+s.HTTPAddr, "--path", "live/cam1", "--key", "play-k", "--timeout", strconv.Itoa(timeout))
 	t.Logf("hlskey.mjs: %s", line)
 	require.Len(t, res.Levels, 2, "source and rendition: %s", line)
 	for _, l := range res.Levels {

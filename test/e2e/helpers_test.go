@@ -40,6 +40,20 @@ func waitForStream(t *testing.T, s *testutil.Sluice, path string) {
 	t.Fatalf("stream %s not playable within 20s; last answer: %s", path, last)
 }
 
+// publishWithAudio publishes to path with ffmpeg (in real time): H.264
+// test pattern (320x240, 25 fps, a keyframe every 2 s) and a 440 Hz sine
+// at sampleRate Hz encoded with the ffmpeg arguments audio; it returns
+// once the stream plays.
+func publishWithAudio(t *testing.T, s *testutil.Sluice, path string, sampleRate int, audio ...string) {
+	t.Helper()
+	args := []string{"-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=%d", sampleRate),
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-pix_fmt", "yuv420p"}
+	args = append(append(args, audio...), "-f", "flv", "rtmp://"+s.RTMPAddr+"/"+path)
+	testutil.Start(t, "ffmpeg", args...)
+	waitForStream(t, s, path)
+}
+
 // flvTagStream reads an FLV byte stream tag by tag.
 type flvTagStream struct {
 	r    *flv.Reader

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,32 +43,6 @@ func metricValue(httpAddr, series string) float64 {
 	return v
 }
 
-// serverClosed reports whether the server has closed c: whatever it had
-// sent is read and discarded, then EOF or a reset must come within wait.
-func serverClosed(c net.Conn, wait time.Duration) (bool, int64) {
-	_ = c.SetReadDeadline(time.Now().Add(wait))
-	n, err := io.Copy(io.Discard, c)
-	var ne net.Error
-	return !(errors.As(err, &ne) && ne.Timeout()), n
-}
-
-// dialNoRead connects with a 4 KiB receive buffer (set before connect, so
-// the advertised window stays small), as a client that never reads.
-func dialNoRead(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return errors.Join(err, serr)
-	}}
-	c, err := d.Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // TestHTTPWriteTimeoutDropsClientThatStopsReading: a client that asks for
 // HLS segments (pipelined, 40 of them: ~20 MB, more than the sockets
 // buffer) and never reads is disconnected after http.write_timeout: the
@@ -95,7 +67,7 @@ func TestHTTPWriteTimeoutDropsClientThatStopsReading(t *testing.T) {
 	size := len(getText(t, "http://"+s.HTTPAddr+seg))
 	t.Logf("segment %s: %d bytes", seg, size)
 
-	c := dialNoRead(t, s.HTTPAddr)
+	c := testutil.DialSmallWindow(t, s.HTTPAddr)
 	var reqs strings.Builder
 	for range 40 {
 		fmt.Fprintf(&reqs, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", seg)
@@ -114,7 +86,7 @@ func TestHTTPWriteTimeoutDropsClientThatStopsReading(t *testing.T) {
 	t.Logf("client dropped %s after its requests were sent (write timeout %s); log: %v", logged.Sub(sent), timeout, rec)
 	require.Less(t, logged.Sub(sent), timeout+5*time.Second)
 
-	closed, n := serverClosed(c, 10*time.Second)
+	closed, n := testutil.ClosedByPeer(c, 10*time.Second)
 	require.True(t, closed, "the server must close the connection of a client that stopped reading (read %d bytes, then it stayed open)", n)
 	require.Less(t, n, int64(40*size/2), "the server gave up long before sending every response")
 	require.GreaterOrEqual(t, metricValue(s.HTTPAddr, `sluice_http_timeouts_total{kind="write"}`), 1.0)
@@ -173,7 +145,7 @@ func TestHTTPConnectionCap(t *testing.T) {
 	if err == nil { // the reset may even beat connect's return
 		defer over.Close()
 		_, _ = io.WriteString(over, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-		closed, n := serverClosed(over, 5*time.Second)
+		closed, n := testutil.ClosedByPeer(over, 5*time.Second)
 		require.True(t, closed, "a connection over http.max_connections=%d must be closed", limit)
 		require.Zero(t, n, "and get no answer")
 	}

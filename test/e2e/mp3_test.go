@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +30,19 @@ func publishMP3(t *testing.T, s *testutil.Sluice, path string) {
 		}
 	})
 	waitForStream(t, s, path)
+}
+
+// requireFMP4Audio waits for the LL-HLS playlist and the MPD of base (a
+// stream URL without extension) and requires both to carry audio codec
+// (ffprobe's name) at rate Hz, the MPD naming it codecs="mpdCodecs".
+func requireFMP4Audio(t *testing.T, base, mpdCodecs, codec, rate string) {
+	t.Helper()
+	waitForPlaylist(t, base+".m3u8")
+	requireAudio(t, base+".m3u8", codec, rate)
+	waitForMPD(t, base+".mpd")
+	mpd := getText(t, base+".mpd")
+	require.Contains(t, mpd, `codecs="`+mpdCodecs+`"`, "MPD:\n%s", mpd)
+	requireAudio(t, base+".mpd", codec, rate)
 }
 
 // requireAudio probes url and requires H.264 video and an audio stream
@@ -74,27 +82,11 @@ func TestMP3EveryProtocol(t *testing.T) {
 	publishMP3(t, s, "live/mp3")
 	base := "http://" + s.HTTPAddr + "/live/mp3"
 
-	waitForPlaylist(t, base+".m3u8")
-	requireAudio(t, base+".m3u8", "opus", "48000")
-	waitForMPD(t, base+".mpd")
-	mpd := getText(t, base+".mpd")
-	require.Contains(t, mpd, `codecs="opus"`, "MPD:\n%s", mpd)
-	requireAudio(t, base+".mpd", "opus", "48000")
+	requireFMP4Audio(t, base, "opus", "opus", "48000")
 
 	v := playWHEP(t, s.HTTPAddr, "live/mp3")
 	v.waitFrames(t, 25, 30*time.Second)
-	deadline := time.Now().Add(15 * time.Second)
-	var audioPkts int
-	var audioCodec string
-	for time.Now().Before(deadline) {
-		v.mu.Lock()
-		audioPkts, audioCodec = v.audioPkts, v.audioCodec
-		v.mu.Unlock()
-		if audioPkts >= 50 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	audioPkts, audioCodec := v.waitAudio(50, 15*time.Second)
 	require.GreaterOrEqual(t, audioPkts, 50, "Opus RTP packets bridged from MP3 within 15 s")
 	require.True(t, strings.EqualFold(audioCodec, pion.MimeTypeOpus), "WHEP audio codec %q", audioCodec)
 	require.Len(t, s.Logs("audio bridge started"), 1, "one MP3→Opus bridge for the stream, shared by WHEP and fMP4")
@@ -120,12 +112,7 @@ func TestMP3InFMP4WithoutFFmpeg(t *testing.T) {
 	s := testutil.StartSluice(t, []string{"PATH=" + t.TempDir()})
 	publishMP3(t, s, "live/mp3")
 	base := "http://" + s.HTTPAddr + "/live/mp3"
-	waitForPlaylist(t, base+".m3u8")
-	requireAudio(t, base+".m3u8", "mp3", "44100")
-	waitForMPD(t, base+".mpd")
-	mpd := getText(t, base+".mpd")
-	require.Contains(t, mpd, `codecs="mp4a.6B"`, "MPD:\n%s", mpd)
-	requireAudio(t, base+".mpd", "mp3", "44100")
+	requireFMP4Audio(t, base, "mp4a.6B", "mp3", "44100")
 	require.NotEmpty(t, s.Logs("audio bridge unavailable: ffmpeg not found"), "the missing bridge is logged")
 }
 
@@ -185,30 +172,9 @@ type browserAudio struct {
 func runAudioCheck(t *testing.T, root, base, proto, path string) browserAudio {
 	t.Helper()
 	const timeout = 30 // seconds, inside the script
-	profile, err := os.MkdirTemp("", "sluice-chromium-")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "test", "audio.mjs"), "--base", base,
-		"--proto", proto, "--path", path, "--seconds", "4", "--timeout", strconv.Itoa(timeout), "--profile", profile)
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	killByArg(profile)
-	_ = os.RemoveAll(profile)
 	var res browserAudio
-	line := strings.TrimSpace(stdout.String())
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	require.NoError(t, json.Unmarshal([]byte(line), &res), "audio.mjs %s (run: %v)\nstdout: %s\nstderr: %s", proto, runErr, stdout.String(), stderr.String())
+	runBrowserScript(t, root, filepath.Join(root, "web", "test", "audio.mjs"), (timeout+15)*time.Second, &res, "--base", base,
+		"--proto", proto, "--path", path, "--seconds", "4", "--timeout", strconv.Itoa(timeout))
 	return res
 }
 

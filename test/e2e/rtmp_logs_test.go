@@ -101,12 +101,7 @@ func TestRTMPLogsOneLinePerEvent(t *testing.T) {
 // TestDroppedTrackTellsThePublisher).
 func TestRTMPDroppedTrackIsTold(t *testing.T) {
 	s := testutil.StartSluice(t, nil)
-	testutil.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-pix_fmt", "yuv420p",
-		"-c:a", "nellymoser", "-ar", "44100", "-ac", "1",
-		"-f", "flv", "rtmp://"+s.RTMPAddr+"/live/nelly")
-	waitForStream(t, s, "live/nelly")
+	publishWithAudio(t, s, "live/nelly", 44100, "-c:a", "nellymoser", "-ar", "44100", "-ac", "1")
 	res, err := testutil.Decode(t, "http://"+s.HTTPAddr+"/live/nelly.flv", 2*time.Second)
 	require.NoError(t, err)
 	require.Greater(t, res.VideoFrames, 10, "video frames over HTTP-FLV")
@@ -122,12 +117,7 @@ func TestRTMPDroppedTrackIsTold(t *testing.T) {
 // HTTP-FLV.
 func TestRTMPMP3Carried(t *testing.T) {
 	s := testutil.StartSluice(t, nil)
-	testutil.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-pix_fmt", "yuv420p",
-		"-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100",
-		"-f", "flv", "rtmp://"+s.RTMPAddr+"/live/mp3")
-	waitForStream(t, s, "live/mp3")
+	publishWithAudio(t, s, "live/mp3", 44100, "-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100")
 	for _, url := range []string{"http://" + s.HTTPAddr + "/live/mp3.flv", "rtmp://" + s.RTMPAddr + "/live/mp3"} {
 		streams, err := testutil.Probe(t, url, 20*time.Second)
 		require.NoError(t, err, url)

@@ -3,16 +3,7 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,12 +45,7 @@ var libraryJargon = []string{"NetworkError", "HttpStatusCodeInvalid", "DASH erro
 func TestWebPlayerStates(t *testing.T) {
 	root := repoRoot(t)
 	script := requireBrowserTools(t, root)
-	artifacts := os.Getenv("SLUICE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(root, "artifacts")
-	}
-	artifacts, _ = filepath.Abs(artifacts)
-	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	artifacts := artifactsDir(t, root)
 	// A short grace, so a stream ends soon after its publisher leaves.
 	s := testutil.StartSluice(t, []string{"SLUICE_HUB_REPUBLISH_GRACE=1s"})
 	base := "http://" + s.HTTPAddr
@@ -115,51 +101,23 @@ func TestWebPlayerStates(t *testing.T) {
 	})
 }
 
-// runPageScenario runs player.mjs --expect expect in its own process group
-// and calls onPlaying (if set) when the script says the stream plays.
+// runPageScenario runs player.mjs --expect expect (see
+// startBrowserScript) and calls onPlaying (if set) when the script says the
+// stream plays.
 func runPageScenario(t *testing.T, root, script, base, proto, path, artifacts, expect string, onPlaying func()) pageState {
 	t.Helper()
 	const timeout = 40 // seconds, inside the script
-	profile, err := os.MkdirTemp("", "sluice-chromium-")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, "--base", base, "--proto", proto, "--path", path,
-		"--out", artifacts, "--expect", expect, "--timeout", strconv.Itoa(timeout), "--profile", profile)
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var last string
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == `{"event":"playing"}` {
-			if onPlaying != nil {
-				onPlaying()
-			}
-			continue
+	playing := func(line string) bool {
+		if line != `{"event":"playing"}` {
+			return false
 		}
-		if line != "" {
-			last = line
+		if onPlaying != nil {
+			onPlaying()
 		}
+		return true
 	}
-	runErr := cmd.Wait()
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	killByArg(profile)
-	_ = os.RemoveAll(profile)
 	var res pageState
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("player.mjs %s --expect %s: %v (run: %v)\nstdout: %s\nstderr: %s", proto, expect, err, runErr, last, stderr.String())
-	}
-	if runErr != nil {
-		t.Logf("player.mjs %s --expect %s: %v\nresult: %s\nstderr: %s", proto, expect, runErr, last, stderr.String())
-	}
+	startBrowserScript(t, root, script, (timeout+15)*time.Second, playing, "--base", base, "--proto", proto, "--path", path,
+		"--out", artifacts, "--expect", expect, "--timeout", strconv.Itoa(timeout)).result(&res)
 	return res
 }

@@ -3,19 +3,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,12 +59,7 @@ type browserResult struct {
 func TestWebPlayer(t *testing.T) {
 	root := repoRoot(t)
 	script := requireBrowserTools(t, root)
-	artifacts := os.Getenv("SLUICE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(root, "artifacts")
-	}
-	artifacts, _ = filepath.Abs(artifacts)
-	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	artifacts := artifactsDir(t, root)
 
 	s := testutil.StartSluice(t, nil)
 	const path = "live/web"
@@ -165,25 +154,6 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// requireBrowserTools fails (never skips) when a tool the browser test needs
-// is missing: `make test` installs them all. It returns the script path.
-func requireBrowserTools(t *testing.T, root string) string {
-	t.Helper()
-	testutil.RequireTool(t, "node")
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		t.Fatalf("/usr/bin/chromium not found: install it (make deps / .ci/run does apt-get install chromium)")
-	}
-	if _, err := os.Stat(filepath.Join(root, "web", "node_modules", "playwright-core")); err != nil {
-		t.Fatalf("web/node_modules/playwright-core not found: run make web (npm ci in web/)")
-	}
-	for _, f := range []string{"mpegts.js", "hls.min.js", "dash.all.min.js"} {
-		if _, err := os.Stat(filepath.Join(root, "internal", "web", "static", "vendor", f)); err != nil {
-			t.Fatalf("internal/web/static/vendor/%s not found: run make web before building sluice", f)
-		}
-	}
-	return filepath.Join(root, "web", "test", "player.mjs")
-}
-
 func httpGet(t *testing.T, url string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -218,55 +188,13 @@ func probeStatus(method, url, contentType string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// runBrowser runs web/test/player.mjs in its own process group and kills
-// the group, and any Chromium left on its profile, when it ends.
+// runBrowser runs web/test/player.mjs (see startBrowserScript) and
+// returns its result.
 func runBrowser(t *testing.T, root, script, base, proto, path, artifacts string) browserResult {
 	t.Helper()
 	const timeout = 25 // seconds, inside the script
-	profile, err := os.MkdirTemp("", "sluice-chromium-")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), (timeout+15)*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, "--base", base, "--proto", proto, "--path", path,
-		"--out", artifacts, "--seconds", "5", "--timeout", strconv.Itoa(timeout), "--profile", profile)
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	killByArg(profile) // Chromium may run in a process group of its own
-	_ = os.RemoveAll(profile)
-
 	var res browserResult
-	line := strings.TrimSpace(stdout.String())
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	if err := json.Unmarshal([]byte(line), &res); err != nil {
-		t.Fatalf("player.mjs %s: %v (run: %v)\nstdout: %s\nstderr: %s", proto, err, runErr, stdout.String(), stderr.String())
-	}
-	if runErr != nil {
-		t.Logf("player.mjs %s: %v\nresult: %s\nstderr: %s", proto, runErr, line, stderr.String())
-	}
+	runBrowserScript(t, root, script, (timeout+15)*time.Second, &res, "--base", base, "--proto", proto, "--path", path,
+		"--out", artifacts, "--seconds", "5", "--timeout", strconv.Itoa(timeout))
 	return res
-}
-
-// killByArg SIGKILLs every process whose command line contains arg (a
-// unique temporary directory this test made), so no browser outlives it.
-func killByArg(arg string) {
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !bytes.Contains(b, []byte(arg)) {
-			continue
-		}
-		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
 }

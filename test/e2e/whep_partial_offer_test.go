@@ -2,14 +2,12 @@ package e2e
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	pion "github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
@@ -28,31 +26,8 @@ func TestWHEPPartialOfferWithoutPatch(t *testing.T) {
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/p", testutil.PublishOptions{})
 	waitForStream(t, s, "live/p")
 
-	me := &pion.MediaEngine{}
-	require.NoError(t, me.RegisterDefaultCodecs())
-	se := pion.SettingEngine{}
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
-	require.NoError(t, err)
-	v := &whepViewer{pc: pc}
-	t.Cleanup(func() {
-		_ = pc.Close()
-		v.readersDone.Wait()
-	})
-	for _, kind := range []pion.RTPCodecType{pion.RTPCodecTypeVideo, pion.RTPCodecTypeAudio} {
-		_, err := pc.AddTransceiverFromKind(kind, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly})
-		require.NoError(t, err)
-	}
-	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
-		v.readersDone.Add(1)
-		go func() {
-			defer v.readersDone.Done()
-			v.readTrack(tr)
-		}()
-	})
+	v := newWHEPViewer(t)
+	pc := v.pc
 	offer, err := pc.CreateOffer(nil)
 	require.NoError(t, err)
 	// The offer as created, before gathering: no candidates at all.

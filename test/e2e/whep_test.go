@@ -38,8 +38,9 @@ type whepViewer struct {
 	readersDone sync.WaitGroup
 }
 
-// playWHEP posts an offer for path to the server and connects.
-func playWHEP(t *testing.T, httpAddr, path string) *whepViewer {
+// newLoopbackPeer returns a pion PeerConnection with the default codecs
+// whose ICE uses loopback UDP only (no mDNS), closed by the caller.
+func newLoopbackPeer(t *testing.T) *pion.PeerConnection {
 	t.Helper()
 	me := &pion.MediaEngine{}
 	require.NoError(t, me.RegisterDefaultCodecs())
@@ -48,9 +49,17 @@ func playWHEP(t *testing.T, httpAddr, path string) *whepViewer {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(pion.Configuration{})
+	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
 	require.NoError(t, err)
+	return pc
+}
+
+// newWHEPViewer returns a viewer on a loopback peer that receives video
+// and audio (recvonly) and reads every track it is sent, closed when the
+// test ends; the caller makes the offer.
+func newWHEPViewer(t *testing.T) *whepViewer {
+	t.Helper()
+	pc := newLoopbackPeer(t)
 	v := &whepViewer{pc: pc}
 	t.Cleanup(func() {
 		_ = pc.Close()
@@ -67,6 +76,14 @@ func playWHEP(t *testing.T, httpAddr, path string) *whepViewer {
 			v.readTrack(tr)
 		}()
 	})
+	return v
+}
+
+// playWHEP posts an offer for path to the server and connects.
+func playWHEP(t *testing.T, httpAddr, path string) *whepViewer {
+	t.Helper()
+	v := newWHEPViewer(t)
+	pc := v.pc
 	offer, err := pc.CreateOffer(nil)
 	require.NoError(t, err)
 	gathered := pion.GatheringCompletePromise(pc)
@@ -137,6 +154,22 @@ func (v *whepViewer) waitFrames(t *testing.T, n int, timeout time.Duration) {
 		v.frames, v.videoPkts, timeout, n, v.pc.ConnectionState())
 }
 
+// waitAudio waits until the viewer has n audio RTP packets or timeout
+// has passed, and returns the count and the audio codec then; the caller
+// asserts on them.
+func (v *whepViewer) waitAudio(n int, timeout time.Duration) (pkts int, codec string) {
+	deadline := time.Now().Add(timeout)
+	for {
+		v.mu.Lock()
+		pkts, codec = v.audioPkts, v.audioCodec
+		v.mu.Unlock()
+		if pkts >= n || !time.Now().Before(deadline) {
+			return pkts, codec
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // sessionsAfterClose returns the "sessions" count of the last "whep session
 // closed" log line, waiting for one to appear.
 func sessionsAfterClose(t *testing.T, s *testutil.Sluice) float64 {
@@ -163,7 +196,7 @@ func TestWHEPPlaysRTMPPublishedStream(t *testing.T) {
 	v.waitFrames(t, 90, 30*time.Second)
 
 	v.mu.Lock()
-	firstVideo, audioPkts, audioCodec := v.firstVideo, v.audioPkts, v.audioCodec
+	firstVideo := v.firstVideo
 	file := filepath.Join(t.TempDir(), "whep.h264")
 	require.NoError(t, os.WriteFile(file, v.annexB.Bytes(), 0o644))
 	v.mu.Unlock()
@@ -174,13 +207,7 @@ func TestWHEPPlaysRTMPPublishedStream(t *testing.T) {
 	require.GreaterOrEqual(t, frames, 50, "decoded H.264 frames")
 
 	// AAC is bridged to Opus by ffmpeg.
-	deadline := time.Now().Add(10 * time.Second)
-	for audioPkts < 50 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-		v.mu.Lock()
-		audioPkts, audioCodec = v.audioPkts, v.audioCodec
-		v.mu.Unlock()
-	}
+	audioPkts, audioCodec := v.waitAudio(50, 10*time.Second)
 	require.GreaterOrEqual(t, audioPkts, 50, "Opus RTP packets")
 	require.True(t, strings.EqualFold(audioCodec, pion.MimeTypeOpus), "audio codec %q", audioCodec)
 

@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,45 +31,12 @@ type chromiumWHIPResult struct {
 func startChromiumWHIP(t *testing.T, base, path string, seconds int) func() chromiumWHIPResult {
 	t.Helper()
 	root := repoRoot(t)
-	testutil.RequireTool(t, "node")
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		t.Fatalf("/usr/bin/chromium not found: install it (make deps)")
-	}
-	if _, err := os.Stat(filepath.Join(root, "web", "node_modules", "playwright-core")); err != nil {
-		t.Fatalf("web/node_modules/playwright-core not found: run make web (npm ci in web/)")
-	}
-	profile, err := os.MkdirTemp("", "sluice-chromium-")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+45)*time.Second)
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "test", "whip-publish.mjs"),
-		"--base", base, "--path", path, "--seconds", strconv.Itoa(seconds), "--profile", profile)
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	cleanup := func() {
-		cancel()
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		killByArg(profile)
-		_ = os.RemoveAll(profile)
-	}
-	t.Cleanup(cleanup)
+	requireChromium(t, root)
+	run := startBrowserScript(t, root, filepath.Join(root, "web", "test", "whip-publish.mjs"), time.Duration(seconds+45)*time.Second, nil,
+		"--base", base, "--path", path, "--seconds", strconv.Itoa(seconds))
 	return func() chromiumWHIPResult {
-		runErr := <-done
-		cleanup()
 		var res chromiumWHIPResult
-		line := strings.TrimSpace(stdout.String())
-		if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-			line = line[i+1:]
-		}
-		if err := json.Unmarshal([]byte(line), &res); err != nil {
-			t.Fatalf("whip-publish.mjs: %v (run: %v)\nstdout: %s\nstderr: %s", err, runErr, stdout.String(), stderr.String())
-		}
+		run.result(&res)
 		return res
 	}
 }

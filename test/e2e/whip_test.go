@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	pion "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/h264reader"
@@ -68,17 +66,10 @@ type whipPublisher struct {
 // returns it with its complete offer.
 func newWHIPPublisher(t *testing.T) (*whipPublisher, string) {
 	t.Helper()
-	me := &pion.MediaEngine{}
-	require.NoError(t, me.RegisterDefaultCodecs())
-	se := pion.SettingEngine{}
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
-	require.NoError(t, err)
+	pc := newLoopbackPeer(t)
 	p := &whipPublisher{pc: pc, cancel: func() {}}
 	t.Cleanup(p.stop)
+	var err error
 	p.video, err = pion.NewTrackLocalStaticSample(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "sluice-test")
 	require.NoError(t, err)

@@ -16,61 +16,19 @@
 // level before the throttle (slow part loads look like a slow network),
 // and then there is nothing to switch down to. Exit code 0 when it
 // switched down, 1 when not, 2 on a usage or launch error.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { hlsScript, options, playerArgs, session, sleep } from './browser.mjs';
 
-const { values: opt } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    path: { type: 'string', default: 'live/cam1' },
-    kbps: { type: 'string', default: '300' },
-    timeout: { type: 'string', default: '60' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    profile: { type: 'string' },
-  },
-});
-if (!opt.base) {
-  console.error('usage: abr.mjs --base URL [--path APP/NAME] [--kbps N] [--timeout S]');
-  process.exit(2);
-}
-const here = dirname(fileURLToPath(import.meta.url));
-const hlsScript = join(here, '..', 'node_modules', 'hls.js', 'dist', 'hls.min.js');
+const opt = options({
+  base: { type: 'string' },
+  path: { type: 'string', default: 'live/cam1' },
+  kbps: { type: 'string', default: '300' },
+  timeout: { type: 'string', default: '60' },
+}, 'abr.mjs --base URL [--path APP/NAME] [--kbps N] [--timeout S]');
 const deadline = Date.now() + Number(opt.timeout) * 1000;
 const left = () => deadline - Date.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ownProfile = !opt.profile;
-const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
 const result = { ok: false, url: `${opt.base}/${opt.path}.m3u8`, pageErrors: [] };
-let context;
-
-function finish(code) {
-  process.stdout.write(JSON.stringify(result) + '\n');
-  if (ownProfile) rmSync(profile, { recursive: true, force: true });
-  process.exit(code);
-}
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    result.error = `stopped by ${sig}`;
-    try { await context?.close(); } catch { /* ignore */ }
-    finish(1);
-  });
-}
-
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: opt.chromium,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-      '--no-first-run', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-  });
-} catch (e) {
-  result.error = `launch chromium: ${e.message}`;
-  finish(2);
-}
+const browser = session(opt, result);
+await browser.launch(playerArgs);
 
 // The page state hls.js leaves for us to read.
 const read = (page) => page.evaluate(() => ({
@@ -79,10 +37,7 @@ const read = (page) => page.evaluate(() => ({
   switches: window.abr.switches, errors: window.abr.errors, levels: window.abr.levels,
 }));
 
-let code = 1;
-try {
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('pageerror', (e) => result.pageErrors.push(e.message));
+await browser.run(async (page, context) => {
   // A page of the server's origin, so hls.js's requests are same-origin.
   await page.goto(`${opt.base}/healthz`, { timeout: left() });
   await page.setContent('<!doctype html><video muted autoplay playsinline width="640" height="360"></video>');
@@ -149,10 +104,4 @@ try {
   }
   Object.assign(result, { switches: r.switches, errors: r.errors, currentTime: r.currentTime });
   result.ok = !!result.after;
-  code = result.ok ? 0 : 1;
-} catch (e) {
-  result.error = e.message.split('\n')[0];
-} finally {
-  try { await context.close(); } catch { /* ignore */ }
-}
-finish(code);
+}, { pageErrors: result.pageErrors });

@@ -8,54 +8,23 @@
 //
 //   node web/test/audio.mjs --base http://127.0.0.1:8080 --proto hls \
 //        [--path live/cam1] [--seconds 4] [--timeout 30] [--profile DIR]
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { options, session, sleep } from './browser.mjs';
 
-const { values: opt } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    proto: { type: 'string', default: 'hls' },
-    path: { type: 'string', default: 'live/cam1' },
-    seconds: { type: 'string', default: '4' },
-    timeout: { type: 'string', default: '30' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    profile: { type: 'string' },
-  },
-});
-if (!opt.base) {
-  console.error('usage: audio.mjs --base URL --proto flv|wsflv|hls|dash|whep [--path APP/NAME]');
-  process.exit(2);
-}
+const opt = options({
+  base: { type: 'string' },
+  proto: { type: 'string', default: 'hls' },
+  path: { type: 'string', default: 'live/cam1' },
+  seconds: { type: 'string', default: '4' },
+  timeout: { type: 'string', default: '30' },
+}, 'audio.mjs --base URL --proto flv|wsflv|hls|dash|whep [--path APP/NAME]');
 const need = Number(opt.seconds);
 const deadline = Date.now() + Number(opt.timeout) * 1000;
 const left = () => Math.max(1, deadline - Date.now());
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ownProfile = !opt.profile;
-const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
 const result = { proto: opt.proto, ok: false, advanced: 0, audioBytes: 0, fatalErrors: [], errors: [] };
+const browser = session(opt, result);
+await browser.launch(['--no-sandbox', '--autoplay-policy=no-user-gesture-required']);
 
-function finish(code) {
-  process.stdout.write(JSON.stringify(result) + '\n');
-  if (ownProfile) rmSync(profile, { recursive: true, force: true });
-  process.exit(code);
-}
-
-let context;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: opt.chromium,
-    headless: true,
-    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
-  });
-} catch (e) {
-  result.error = `launch chromium: ${e.message}`;
-  finish(2);
-}
-try {
-  const page = context.pages()[0] || (await context.newPage());
+await browser.run(async (page) => {
   await page.goto(`${opt.base}/${opt.path}?proto=${opt.proto}`, { waitUntil: 'domcontentloaded', timeout: left() });
   await page.waitForFunction(() => window.sluicePlayer, null, { timeout: left() });
   const read = () => page.evaluate(() => {
@@ -78,8 +47,4 @@ try {
   result.errors = r.errors.map((e) => e.message);
   result.fatalErrors = r.errors.filter((e) => e.fatal).map((e) => e.message);
   result.ok = result.advanced >= need && result.audioBytes > 0 && result.fatalErrors.length === 0;
-} catch (e) {
-  result.error = e.message.split('\n')[0];
-}
-await context.close().catch(() => {});
-finish(result.ok ? 0 : 1);
+});

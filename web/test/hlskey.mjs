@@ -14,64 +14,22 @@
 // it. (Whether the media then plays smoothly is the QoE tests' business.)
 // Exit code 0 when every level was fetched, 1 when not, 2 on a usage or
 // launch error.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { hlsScript, options, playerArgs, session, sleep } from './browser.mjs';
 
-const { values: opt } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    path: { type: 'string', default: 'live/cam1' },
-    key: { type: 'string' },
-    timeout: { type: 'string', default: '60' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    profile: { type: 'string' },
-  },
-});
-if (!opt.base || !opt.key) {
-  console.error('usage: hlskey.mjs --base URL --key K [--path APP/NAME] [--timeout S]');
-  process.exit(2);
-}
-const here = dirname(fileURLToPath(import.meta.url));
-const hlsScript = join(here, '..', 'node_modules', 'hls.js', 'dist', 'hls.min.js');
+const opt = options({
+  base: { type: 'string' },
+  path: { type: 'string', default: 'live/cam1' },
+  key: { type: 'string' },
+  timeout: { type: 'string', default: '60' },
+}, 'hlskey.mjs --base URL --key K [--path APP/NAME] [--timeout S]', ['base', 'key']);
 const deadline = Date.now() + Number(opt.timeout) * 1000;
 const left = () => deadline - Date.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ownProfile = !opt.profile;
-const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
 const result = {
   ok: false, url: `${opt.base}/${opt.path}.m3u8?key=${encodeURIComponent(opt.key)}`, levels: [], fetched: [],
   pageErrors: [],
 };
-let context;
-
-function finish(code) {
-  process.stdout.write(JSON.stringify(result) + '\n');
-  if (ownProfile) rmSync(profile, { recursive: true, force: true });
-  process.exit(code);
-}
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    result.error = `stopped by ${sig}`;
-    try { await context?.close(); } catch { /* ignore */ }
-    finish(1);
-  });
-}
-
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: opt.chromium,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-      '--no-first-run', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-  });
-} catch (e) {
-  result.error = `launch chromium: ${e.message}`;
-  finish(2);
-}
+const browser = session(opt, result);
+await browser.launch(playerArgs);
 
 const read = (page) => page.evaluate(() => ({
   currentTime: document.querySelector('video').currentTime,
@@ -79,10 +37,7 @@ const read = (page) => page.evaluate(() => ({
   levels: window.t.levels, errors: window.t.errors, loaded: window.t.loaded, frags: window.t.frags,
 }));
 
-let code = 1;
-try {
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('pageerror', (e) => result.pageErrors.push(e.message));
+await browser.run(async (page) => {
   await page.goto(`${opt.base}/healthz`, { timeout: left() });
   await page.setContent('<!doctype html><video muted autoplay playsinline width="320" height="180"></video>');
   await page.addScriptTag({ path: hlsScript });
@@ -129,10 +84,4 @@ try {
   }
   Object.assign(result, { errors: r.errors, loaded: r.loaded, currentTime: r.currentTime });
   result.ok = result.levels.length > 0 && result.fetched.length === result.levels.length;
-  code = result.ok ? 0 : 1;
-} catch (e) {
-  result.error = e.message.split('\n')[0];
-} finally {
-  try { await context.close(); } catch { /* ignore */ }
-}
-finish(code);
+}, { pageErrors: result.pageErrors });

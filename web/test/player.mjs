@@ -15,57 +15,27 @@
 // recording every status it shows. A screenshot goes to
 // OUT/web-PROTO.png. Exit code 0 when the check passed, 1 when it did not,
 // 2 on a usage or launch error.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { options, playerArgs, session, sleep } from './browser.mjs';
 
-const { values: opt } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    proto: { type: 'string', default: 'flv' },
-    path: { type: 'string', default: 'live/cam1' },
-    out: { type: 'string', default: 'artifacts' },
-    seconds: { type: 'string', default: '5' },
-    timeout: { type: 'string', default: '30' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    expect: { type: 'string', default: 'play' },
-    // A fresh, empty --user-data-dir; default: a new temporary directory
-    // (removed at exit). The caller may pass its own to find and kill
-    // leftover browser processes by it.
-    profile: { type: 'string' },
-  },
-});
-if (!opt.base) {
-  console.error('usage: player.mjs --base URL --proto flv|wsflv|hls|dash|whep|dashboard [--path APP/NAME] [--out DIR]');
-  process.exit(2);
-}
+const opt = options({
+  base: { type: 'string' },
+  proto: { type: 'string', default: 'flv' },
+  path: { type: 'string', default: 'live/cam1' },
+  out: { type: 'string', default: 'artifacts' },
+  seconds: { type: 'string', default: '5' },
+  timeout: { type: 'string', default: '30' },
+  expect: { type: 'string', default: 'play' },
+}, 'player.mjs --base URL --proto flv|wsflv|hls|dash|whep|dashboard [--path APP/NAME] [--out DIR]');
 const need = Number(opt.seconds);
 const deadline = Date.now() + Number(opt.timeout) * 1000;
 const outDir = resolve(opt.out);
 mkdirSync(outDir, { recursive: true });
 const screenshot = join(outDir, `web-${opt.proto}${opt.expect === 'play' ? '' : '-' + opt.expect}.png`);
-const ownProfile = !opt.profile;
-const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
 
 const result = { proto: opt.proto, ok: false, screenshot, pageErrors: [], consoleErrors: [] };
-let context;
-
-function finish(code) {
-  process.stdout.write(JSON.stringify(result) + '\n');
-  if (ownProfile) rmSync(profile, { recursive: true, force: true });
-  process.exit(code);
-}
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    result.error = `stopped by ${sig}`;
-    try { await context?.close(); } catch { /* ignore */ }
-    finish(1);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const browser = session(opt, result);
 const left = () => deadline - Date.now();
 
 async function checkPlayer(page) {
@@ -196,39 +166,17 @@ async function checkDashboard(page) {
   result.ok = !!result.listed;
 }
 
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: opt.chromium,
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-      '--no-first-run', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-      // WHEP against a server on 127.0.0.1: let WebRTC use loopback candidates.
-      '--allow-loopback-in-peer-connection',
-    ],
-    viewport: { width: 1280, height: 800 },
-    deviceScaleFactor: 1,
-    colorScheme: 'dark',
-  });
-} catch (e) {
-  result.error = `launch chromium: ${e.message}`;
-  finish(2);
-}
+// WHEP against a server on 127.0.0.1: let WebRTC use loopback candidates.
+await browser.launch([...playerArgs, '--allow-loopback-in-peer-connection'], {
+  viewport: { width: 1280, height: 800 },
+  deviceScaleFactor: 1,
+  colorScheme: 'dark',
+});
 
-let code = 1;
-try {
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('pageerror', (e) => result.pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
+await browser.run(async (page) => {
   if (opt.proto === 'dashboard') await checkDashboard(page);
   else if (opt.expect === 'missing') await checkMissing(page);
   else if (opt.expect === 'end') await checkEnd(page);
   else await checkPlayer(page);
   await page.screenshot({ path: screenshot });
-  code = result.ok ? 0 : 1;
-} catch (e) {
-  result.error = e.message.split('\n')[0];
-} finally {
-  try { await context.close(); } catch { /* ignore */ }
-}
-finish(code);
+}, { pageErrors: result.pageErrors, consoleErrors: result.consoleErrors });

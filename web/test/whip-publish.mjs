@@ -12,56 +12,18 @@
 // the connection is up, and reports the video sender's outbound-rtp stats
 // (pliCount, firCount, keyFramesEncoded, framesEncoded). Exit code 0 when
 // it published, 1 when it did not, 2 on a usage or launch error.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { options, session } from './browser.mjs';
 
-const { values: opt } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    path: { type: 'string', default: 'live/cam1' },
-    seconds: { type: 'string', default: '20' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    profile: { type: 'string' },
-  },
-});
-if (!opt.base) {
-  console.error('usage: whip-publish.mjs --base URL [--path APP/NAME] [--seconds N]');
-  process.exit(2);
-}
-const ownProfile = !opt.profile;
-const profile = opt.profile || mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
+const opt = options({
+  base: { type: 'string' },
+  path: { type: 'string', default: 'live/cam1' },
+  seconds: { type: 'string', default: '20' },
+}, 'whip-publish.mjs --base URL [--path APP/NAME] [--seconds N]');
 const result = { ok: false };
-let context;
+const browser = session(opt, result);
+await browser.launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--no-sandbox']);
 
-function finish(code) {
-  process.stdout.write(JSON.stringify(result) + '\n');
-  if (ownProfile) rmSync(profile, { recursive: true, force: true });
-  process.exit(code);
-}
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    result.error = `stopped by ${sig}`;
-    try { await context?.close(); } catch { /* ignore */ }
-    finish(1);
-  });
-}
-
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: opt.chromium,
-    headless: true,
-    args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--no-sandbox'],
-  });
-} catch (e) {
-  result.error = `launch: ${e.message}`;
-  finish(2);
-}
-
-try {
-  const page = context.pages()[0] || await context.newPage();
+await browser.run(async (page) => {
   await page.goto(opt.base + '/');
   Object.assign(result, await page.evaluate(async ({ path, seconds }) => {
     const stream = await navigator.mediaDevices.getUserMedia({
@@ -102,8 +64,4 @@ try {
     pc.close();
     return out;
   }, { path: opt.path, seconds: Number(opt.seconds) }));
-} catch (e) {
-  result.error = e.message;
-}
-await context.close();
-finish(result.ok ? 0 : 1);
+});

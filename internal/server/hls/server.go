@@ -64,6 +64,10 @@ type Server struct {
 	// multivariant playlist request and is told of every request for a
 	// ladder's streams, to keep them running.
 	Transcoder Transcoder
+	// MPEGTSUserAgents are substrings of User-Agent headers whose clients
+	// get MPEG-TS media playlists and segments whatever Variant is (see
+	// formatFor). Default nil: none.
+	MPEGTSUserAgents []string
 	// Logger receives request logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -84,6 +88,28 @@ func (s *Server) format() packager.Format {
 		return packager.FormatMPEGTS
 	}
 	return packager.FormatFMP4
+}
+
+// formatFor is the segment format of the media playlist r gets: the
+// variant's, or MPEG-TS for a client named in MPEGTSUserAgents. Those are
+// players that time fMP4 media by the playlist instead of by its tfdt:
+// GStreamer's classic hlsdemux (decodebin/playbin, GStreamer ≤ 1.22's
+// default) starts the first segment it loads at stream time 0 while
+// qtdemux stamps its samples with their baseMediaDecodeTime, so playback
+// waits as long as the packager has been running before the window's
+// first segment (minutes for a stream watched for minutes). Its MPEG-TS
+// path rebases on the PCR and plays at once. RFC 8216bis leaves the
+// choice of segment format to the server; each format has its own
+// packager and session, so other clients are not affected.
+func (s *Server) formatFor(r *http.Request) packager.Format {
+	if ua := r.Header.Get("User-Agent"); ua != "" {
+		for _, sub := range s.MPEGTSUserAgents {
+			if sub != "" && strings.Contains(ua, sub) {
+				return packager.FormatMPEGTS
+			}
+		}
+	}
+	return s.format()
 }
 
 // ServeStream serves the stream at path (already validated, e.g.
@@ -140,7 +166,8 @@ func blockTimeout(target time.Duration) time.Duration {
 // servePlaylist serves the media playlist of path, requested as
 // /APP/NAME/hls/media.m3u8 (inHLSDir) or /APP/NAME.m3u8.
 func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path string, inHLSDir bool) {
-	ll := s.lowLatency()
+	f := s.formatFor(r)
+	ll := s.lowLatency() && f == packager.FormatFMP4
 	var d Directives
 	if ll {
 		var err error
@@ -156,17 +183,17 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 		// A rendition of an on-demand ladder: its stream appears once
 		// ffmpeg's first output comes.
 		ctx, cancel := context.WithTimeout(r.Context(), s.readyTimeout())
-		p, release, err = s.acquireWait(ctx, path)
+		p, release, err = s.acquireWait(ctx, path, f)
 		cancel()
 	} else {
-		p, release, err = s.Packagers.Acquire(r.Context(), path, s.format())
+		p, release, err = s.Packagers.Acquire(r.Context(), path, f)
 	}
 	if err != nil {
 		switch {
 		case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNotReady), errors.Is(err, hub.ErrEnded):
 			s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not published")
 		case errors.Is(err, packager.ErrUnsupportedCodec):
-			s.fail(w, r, path, http.StatusUnsupportedMediaType, "hls "+s.variantName()+": "+err.Error())
+			s.fail(w, r, path, http.StatusUnsupportedMediaType, "hls "+formatName(f, ll)+": "+err.Error())
 		case r.Context().Err() != nil:
 		default:
 			s.fail(w, r, path, http.StatusServiceUnavailable, err.Error())
@@ -247,6 +274,17 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 	_, _ = w.Write(body)
 }
 
+// formatName names the flavour a playlist of format f is served in.
+func formatName(f packager.Format, ll bool) string {
+	switch {
+	case f == packager.FormatMPEGTS:
+		return VariantMPEGTS
+	case ll:
+		return VariantLowLatency
+	}
+	return VariantFMP4
+}
+
 func (s *Server) variantName() string {
 	if s.Variant == "" {
 		return VariantLowLatency
@@ -275,12 +313,18 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 		s.fail(w, r, path, http.StatusNotFound, "no such HLS file")
 		return
 	}
-	isTS := s.format() == packager.FormatMPEGTS
-	if (f.kind == fileTS) != isTS {
+	// A TS file is served by the MPEG-TS packager, which runs for the
+	// mpegts variant or for clients of MPEGTSUserAgents; fMP4 files by the
+	// fMP4 one, which runs for the other variants.
+	format := packager.FormatFMP4
+	if f.kind == fileTS {
+		format = packager.FormatMPEGTS
+	}
+	if format != s.format() && (format == packager.FormatFMP4 || len(s.MPEGTSUserAgents) == 0) {
 		s.fail(w, r, path, http.StatusNotFound, "no such HLS file for variant "+s.variantName())
 		return
 	}
-	p, release := s.Packagers.Lookup(path, s.format())
+	p, release := s.Packagers.Lookup(path, format)
 	if p == nil {
 		s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not being packaged (request the playlist first)")
 		return
@@ -329,7 +373,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 			s.fail(w, r, path, http.StatusNotFound, "no such segment")
 			return
 		}
-		if isTS {
+		if format == packager.FormatMPEGTS {
 			netutil.WriteMedia(w, r, contentTypeTS, seg.TS)
 			return
 		}

@@ -90,26 +90,60 @@ func (s *Server) format() packager.Format {
 	return packager.FormatFMP4
 }
 
-// formatFor is the segment format of the media playlist r gets: the
-// variant's, or MPEG-TS for a client named in MPEGTSUserAgents. Those are
-// players that time fMP4 media by the playlist instead of by its tfdt:
-// GStreamer's classic hlsdemux (decodebin/playbin, GStreamer ≤ 1.22's
-// default) starts the first segment it loads at stream time 0 while
-// qtdemux stamps its samples with their baseMediaDecodeTime, so playback
-// waits as long as the packager has been running before the window's
-// first segment (minutes for a stream watched for minutes). Its MPEG-TS
+// classicClient reports whether r comes from a client named in
+// MPEGTSUserAgents: a player without LL-HLS that gets MPEG-TS media
+// playlists whatever the variant, each at least three target durations
+// long (see servePlaylist). GStreamer's classic hlsdemux (decodebin and
+// playbin, GStreamer ≤ 1.22's default) needs the format: it starts the
+// first fMP4 segment it loads at stream time 0 while qtdemux stamps the
+// samples with their baseMediaDecodeTime, so playback waited as long as
+// the packager had run before the window's first segment. Its MPEG-TS
 // path rebases on the PCR and plays at once. RFC 8216bis leaves the
-// choice of segment format to the server; each format has its own
-// packager and session, so other clients are not affected.
-func (s *Server) formatFor(r *http.Request) packager.Format {
+// segment format to the server; each format has its own packager and
+// session, so other clients are not affected.
+func (s *Server) classicClient(r *http.Request) bool {
 	if ua := r.Header.Get("User-Agent"); ua != "" {
 		for _, sub := range s.MPEGTSUserAgents {
 			if sub != "" && strings.Contains(ua, sub) {
-				return packager.FormatMPEGTS
+				return true
 			}
 		}
 	}
+	return false
+}
+
+// formatFor is the segment format of the media playlist r gets.
+func (s *Server) formatFor(r *http.Request) packager.Format {
+	if s.classicClient(r) {
+		return packager.FormatMPEGTS
+	}
 	return s.format()
+}
+
+// startWindow is the least media a classic client's playlist lists: RFC
+// 8216bis §6.3.3 has clients start at least three target durations from
+// the end, and a packager started by this request lists one segment, from
+// which VLC started and underran at every segment.
+func startWindow(target time.Duration) time.Duration { return 3 * target }
+
+// waitStartWindow waits until p's window lists startWindow of complete
+// segments, the stream ends or ctx is done, and returns the last snapshot.
+func waitStartWindow(ctx context.Context, p *packager.Packager, snap *packager.Snapshot) *packager.Snapshot {
+	for !snap.Ended {
+		var total time.Duration
+		var last uint64
+		for _, sg := range snap.Segments {
+			if sg.Complete {
+				total += sg.Duration
+				last = sg.MSN
+			}
+		}
+		if total >= startWindow(snap.TargetDuration) || !p.WaitSegment(ctx, last+1) {
+			break
+		}
+		snap = p.Snapshot()
+	}
+	return snap
 }
 
 // ServeStream serves the stream at path (already validated, e.g.
@@ -166,6 +200,7 @@ func blockTimeout(target time.Duration) time.Duration {
 // servePlaylist serves the media playlist of path, requested as
 // /APP/NAME/hls/media.m3u8 (inHLSDir) or /APP/NAME.m3u8.
 func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path string, inHLSDir bool) {
+	classic := s.classicClient(r)
 	f := s.formatFor(r)
 	ll := s.lowLatency() && f == packager.FormatFMP4
 	var d Directives
@@ -207,8 +242,11 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 	// segment: players without LL-HLS support (ffmpeg) see no media in a
 	// playlist of parts only, and the GOP cache makes this at most one GOP.
 	ready := p.WaitReady(ctx, false)
-	cancel()
 	snap := p.Snapshot()
+	if ready && classic {
+		snap = waitStartWindow(ctx, p, snap)
+	}
+	cancel()
 	if !ready && len(snap.Segments) == 0 {
 		if snap.Ended {
 			s.fail(w, r, path, http.StatusNotFound, "stream "+path+" ended")

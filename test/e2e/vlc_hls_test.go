@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,6 +46,7 @@ func playVLC(t *testing.T, url string, d time.Duration) vlcRun {
 	t.Helper()
 	testutil.RequireTool(t, "cvlc")
 	home := t.TempDir()
+	require.NoError(t, os.Chmod(filepath.Dir(home), 0o755)) // nobody may reach it
 	require.NoError(t, os.Chmod(home, 0o777))
 	ctx, cancel := context.WithTimeout(context.Background(), d+15*time.Second)
 	defer cancel()

@@ -223,6 +223,12 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 	} else {
 		p, release, err = s.Packagers.Acquire(r.Context(), path, f)
 	}
+	if classic && f != s.format() && errors.Is(err, packager.ErrUnsupportedCodec) {
+		// A codec MPEG-TS cannot carry (AV1, Opus): the variant's own
+		// playlist, which the player may still play.
+		f, ll = s.format(), s.lowLatency()
+		p, release, err = s.Packagers.Acquire(r.Context(), path, f)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNotReady), errors.Is(err, hub.ErrEnded):

@@ -246,8 +246,9 @@ type HLSConfig struct {
 	// MPEGTSUserAgents are substrings of the User-Agent header naming
 	// players without LL-HLS: a client whose User-Agent contains one gets
 	// MPEG-TS media playlists whatever Variant is, each listing at least
-	// three target durations (RFC 8216bis §6.3.3; the first playlist of a
-	// stream nobody watched waits for them). Default ["GStreamer
+	// four target durations (RFC 8216bis §6.3.3 asks for three, VLC needs
+	// one more; the first playlist of a stream nobody watched waits for
+	// them, at most 10 s). Default ["GStreamer
 	// souphttpsrc", "LibVLC"]: GStreamer's classic hlsdemux waits, before
 	// it shows an fMP4 live stream, as long as the stream had run before
 	// its window (it times segments from the playlist, samples from their

@@ -140,7 +140,7 @@ func TestVLCPlaysDefaultHLS(t *testing.T) {
 	url := "http://" + s.HTTPAddr + "/" + path + ".m3u8"
 
 	const watch = 20 * time.Second
-	const startup = 10 * time.Second // first playlist (≤ 3 segments) and VLC's buffering
+	const startup = 14 * time.Second // first playlist (4 segments: 8 s) and VLC's buffering: 8 s measured
 	run := playVLC(t, url, startup+watch)
 	require.GreaterOrEqual(t, run.started, time.Duration(0), "VLC never finished buffering %s; its log:\n%s", url, strings.Join(run.log, "\n"))
 	playing := run.statsAt - run.started

@@ -92,9 +92,9 @@ func (s *Server) format() packager.Format {
 
 // classicClient reports whether r comes from a client named in
 // MPEGTSUserAgents: a player without LL-HLS that gets MPEG-TS media
-// playlists whatever the variant, each at least three target durations
-// long (see servePlaylist). GStreamer's classic hlsdemux (decodebin and
-// playbin, GStreamer ≤ 1.22's default) needs the format: it starts the
+// playlists whatever the variant, each at least startWindow long (see
+// servePlaylist). GStreamer's classic hlsdemux (decodebin and playbin,
+// GStreamer ≤ 1.22's default) needs the format: it starts the
 // first fMP4 segment it loads at stream time 0 while qtdemux stamps the
 // samples with their baseMediaDecodeTime, so playback waited as long as
 // the packager had run before the window's first segment. Its MPEG-TS
@@ -120,11 +120,14 @@ func (s *Server) formatFor(r *http.Request) packager.Format {
 	return s.format()
 }
 
-// startWindow is the least media a classic client's playlist lists: RFC
-// 8216bis §6.3.3 has clients start at least three target durations from
-// the end, and a packager started by this request lists one segment, from
-// which VLC started and underran at every segment.
-func startWindow(target time.Duration) time.Duration { return 3 * target }
+// startWindow is the least media a classic client's playlist lists. A
+// packager started by this request lists one segment, from which VLC
+// started and underran at every segment. RFC 8216bis §6.3.3 has clients
+// start at least three target durations from the end; VLC 3 plays its
+// first seconds faster than real time while its clock settles, so with
+// three it still underran now and then (1 rebuffer in 3 runs) when a
+// segment came just after its reload: one target duration more.
+func startWindow(target time.Duration) time.Duration { return 4 * target }
 
 // waitStartWindow waits until p's window lists startWindow of complete
 // segments, the stream ends or ctx is done, and returns the last snapshot.

@@ -63,10 +63,10 @@ func TestMPEGTSForUserAgent(t *testing.T) {
 	require.Contains(t, ts, "#EXT-X-VERSION:3\n", ts)
 	require.NotContains(t, ts, "#EXT-X-PART", ts)
 	require.NotContains(t, ts, "#EXT-X-MAP", ts)
-	// RFC 8216bis §6.3.3: the first playlist of the new TS packager waits
-	// until it lists three target durations (2 s each by default), so a
-	// player starting there has media to buffer.
-	require.GreaterOrEqual(t, strings.Count(ts, "#EXTINF:"), 3, ts)
+	// The first playlist of the new TS packager waits until it lists four
+	// target durations (startWindow; 2 s segments by default), so a player
+	// starting there has media to buffer.
+	require.GreaterOrEqual(t, strings.Count(ts, "#EXTINF:"), 4, ts)
 	seg := regexp.MustCompile(`(?m)^cam1/hls/([0-9a-f]+_seg[0-9]+\.ts)$`).FindStringSubmatch(ts)
 	require.NotNil(t, seg, "a .ts segment URI in the playlist for %q:\n%s", gst, ts)
 	status, ctype, body := get("/live/cam1/hls/"+seg[1], gst)

@@ -95,7 +95,7 @@ func TestGStreamerPlaysDefaultHLS(t *testing.T) {
 	time.Sleep(gstAge())
 
 	const watch = 20 * time.Second
-	const startup = 15 * time.Second // first TS playlist (3 segments) and hlsdemux's buffering: 7–9 s measured
+	const startup = 15 * time.Second // first TS playlist (4 segments) and hlsdemux's buffering: 7–9 s measured
 	samples, log := playGStreamer(t, url, startup+watch+2*time.Second)
 	var first = -1
 	for i, sm := range samples {

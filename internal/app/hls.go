@@ -24,9 +24,10 @@ func newHLS(cfg *config.Config, h *hub.Hub, tc *transcode.Manager, log *slog.Log
 			PartDuration:    cfg.HLS.PartDuration.Duration,
 			Window:          cfg.HLS.Window,
 		}, Logger: log.With("component", "packager")},
-		Variant: cfg.HLS.Variant,
-		Ladder:  func(path string) *hlsserver.Ladder { return hlsLadder(cfg, path) },
-		Logger:  log.With("component", "hls"),
+		Variant:          cfg.HLS.Variant,
+		MPEGTSUserAgents: cfg.HLS.MPEGTSUserAgents,
+		Ladder:           func(path string) *hlsserver.Ladder { return hlsLadder(cfg, path) },
+		Logger:           log.With("component", "hls"),
 	}
 	if tc != nil {
 		s.Transcoder = tc

@@ -243,6 +243,19 @@ type HLSConfig struct {
 	// Window is how many complete segments playlists and MPDs list.
 	// Default 7; 3..100.
 	Window int `yaml:"window"`
+	// MPEGTSUserAgents are substrings of the User-Agent header naming
+	// players without LL-HLS: a client whose User-Agent contains one gets
+	// MPEG-TS media playlists whatever Variant is, each listing at least
+	// four target durations (RFC 8216bis §6.3.3 asks for three, VLC needs
+	// one more; the first playlist of a stream nobody watched waits for
+	// them, at most 10 s). Default ["GStreamer
+	// souphttpsrc", "LibVLC"]: GStreamer's classic hlsdemux waits, before
+	// it shows an fMP4 live stream, as long as the stream had run before
+	// its window (it times segments from the playlist, samples from their
+	// tfdt); VLC started a one-segment playlist at its end and rebuffered
+	// at every segment. Empty list: off. At most 16 entries of 1..256
+	// printable characters; file only (no SLUICE_* variable).
+	MPEGTSUserAgents []string `yaml:"mpegts_user_agents"`
 }
 
 // HubConfig is the "hub" section.

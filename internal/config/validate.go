@@ -84,6 +84,7 @@ func (c *Config) Validate() error {
 		v.fail("hls.part_duration", "want 50ms..segment_duration/2 (%s), got %s", c.HLS.SegmentDuration.Duration/2, d)
 	}
 	v.between("hls.window", c.HLS.Window, 3, 100)
+	v.userAgents("hls.mpegts_user_agents", c.HLS.MPEGTSUserAgents)
 
 	v.positiveDuration("hub.max_lag", c.Hub.MaxLag)
 	v.positiveDuration("hub.max_gop_duration", c.Hub.MaxGOPDuration)
@@ -160,6 +161,23 @@ func (v *validator) ips(key string, ips []string) {
 	for i, ip := range ips {
 		if net.ParseIP(ip) == nil {
 			v.fail(fmt.Sprintf("%s[%d]", key, i), "want an IPv4 or IPv6 address, got %q", truncate(ip))
+		}
+	}
+}
+
+// userAgents checks a list of User-Agent substrings: at most 16, each
+// 1..256 printable ASCII characters (a header value's, RFC 9110 §5.5).
+func (v *validator) userAgents(key string, list []string) {
+	if len(list) > 16 {
+		v.fail(key, "want at most 16 entries, got %d", len(list))
+	}
+	for i, ua := range list {
+		ok := len(ua) >= 1 && len(ua) <= 256
+		for j := 0; ok && j < len(ua); j++ {
+			ok = ua[j] >= 0x20 && ua[j] < 0x7f
+		}
+		if !ok {
+			v.fail(fmt.Sprintf("%s[%d]", key, i), "want 1..256 printable ASCII characters, got %q", truncate(ua))
 		}
 	}
 }

@@ -85,9 +85,9 @@ func (s *Server) readyTimeout() time.Duration {
 
 // acquireWait is Packagers.Acquire that, for a rendition whose ladder is
 // starting, retries until its stream exists or ctx ends.
-func (s *Server) acquireWait(ctx context.Context, path string) (*packager.Packager, func(), error) {
+func (s *Server) acquireWait(ctx context.Context, path string, f packager.Format) (*packager.Packager, func(), error) {
 	for {
-		p, release, err := s.Packagers.Acquire(ctx, path, s.format())
+		p, release, err := s.Packagers.Acquire(ctx, path, f)
 		if err == nil || !(errors.Is(err, hub.ErrNotFound) || errors.Is(err, hub.ErrNotReady)) {
 			return p, release, err
 		}
@@ -165,7 +165,7 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, sourc
 // measure describes member m from its packager (started if needed) once it
 // has a complete segment; ok is false if none came before ctx ended.
 func (s *Server) measure(ctx context.Context, m member) (variant, bool) {
-	p, release, err := s.acquireWait(ctx, m.path)
+	p, release, err := s.acquireWait(ctx, m.path, s.format())
 	if err != nil {
 		if ctx.Err() == nil {
 			s.logger().Debug("hls: variant unavailable", "path", m.path, "reason", err.Error())

@@ -64,6 +64,10 @@ type Server struct {
 	// multivariant playlist request and is told of every request for a
 	// ladder's streams, to keep them running.
 	Transcoder Transcoder
+	// MPEGTSUserAgents are substrings of User-Agent headers whose clients
+	// get MPEG-TS media playlists and segments whatever Variant is (see
+	// formatFor). Default nil: none.
+	MPEGTSUserAgents []string
 	// Logger receives request logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -84,6 +88,65 @@ func (s *Server) format() packager.Format {
 		return packager.FormatMPEGTS
 	}
 	return packager.FormatFMP4
+}
+
+// classicClient reports whether r comes from a client named in
+// MPEGTSUserAgents: a player without LL-HLS that gets MPEG-TS media
+// playlists whatever the variant, each at least startWindow long (see
+// servePlaylist). GStreamer's classic hlsdemux (decodebin and playbin,
+// GStreamer ≤ 1.22's default) needs the format: it starts the
+// first fMP4 segment it loads at stream time 0 while qtdemux stamps the
+// samples with their baseMediaDecodeTime, so playback waited as long as
+// the packager had run before the window's first segment. Its MPEG-TS
+// path rebases on the PCR and plays at once. RFC 8216bis leaves the
+// segment format to the server; each format has its own packager and
+// session, so other clients are not affected.
+func (s *Server) classicClient(r *http.Request) bool {
+	if ua := r.Header.Get("User-Agent"); ua != "" {
+		for _, sub := range s.MPEGTSUserAgents {
+			if sub != "" && strings.Contains(ua, sub) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// formatFor is the segment format of the media playlist r gets.
+func (s *Server) formatFor(r *http.Request) packager.Format {
+	if s.classicClient(r) {
+		return packager.FormatMPEGTS
+	}
+	return s.format()
+}
+
+// startWindow is the least media a classic client's playlist lists. A
+// packager started by this request lists one segment, from which VLC
+// started and underran at every segment. RFC 8216bis §6.3.3 has clients
+// start at least three target durations from the end; VLC 3 plays its
+// first seconds faster than real time while its clock settles, so with
+// three it still underran now and then (1 rebuffer in 3 runs) when a
+// segment came just after its reload: one target duration more.
+func startWindow(target time.Duration) time.Duration { return 4 * target }
+
+// waitStartWindow waits until p's window lists startWindow of complete
+// segments, the stream ends or ctx is done, and returns the last snapshot.
+func waitStartWindow(ctx context.Context, p *packager.Packager, snap *packager.Snapshot) *packager.Snapshot {
+	for !snap.Ended {
+		var total time.Duration
+		var last uint64
+		for _, sg := range snap.Segments {
+			if sg.Complete {
+				total += sg.Duration
+				last = sg.MSN
+			}
+		}
+		if total >= startWindow(snap.TargetDuration) || !p.WaitSegment(ctx, last+1) {
+			break
+		}
+		snap = p.Snapshot()
+	}
+	return snap
 }
 
 // ServeStream serves the stream at path (already validated, e.g.
@@ -140,7 +203,9 @@ func blockTimeout(target time.Duration) time.Duration {
 // servePlaylist serves the media playlist of path, requested as
 // /APP/NAME/hls/media.m3u8 (inHLSDir) or /APP/NAME.m3u8.
 func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path string, inHLSDir bool) {
-	ll := s.lowLatency()
+	classic := s.classicClient(r)
+	f := s.formatFor(r)
+	ll := s.lowLatency() && f == packager.FormatFMP4
 	var d Directives
 	if ll {
 		var err error
@@ -156,17 +221,23 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 		// A rendition of an on-demand ladder: its stream appears once
 		// ffmpeg's first output comes.
 		ctx, cancel := context.WithTimeout(r.Context(), s.readyTimeout())
-		p, release, err = s.acquireWait(ctx, path)
+		p, release, err = s.acquireWait(ctx, path, f)
 		cancel()
 	} else {
-		p, release, err = s.Packagers.Acquire(r.Context(), path, s.format())
+		p, release, err = s.Packagers.Acquire(r.Context(), path, f)
+	}
+	if classic && f != s.format() && errors.Is(err, packager.ErrUnsupportedCodec) {
+		// A codec MPEG-TS cannot carry (AV1, Opus): the variant's own
+		// playlist, which the player may still play.
+		f, ll = s.format(), s.lowLatency()
+		p, release, err = s.Packagers.Acquire(r.Context(), path, f)
 	}
 	if err != nil {
 		switch {
 		case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNotReady), errors.Is(err, hub.ErrEnded):
 			s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not published")
 		case errors.Is(err, packager.ErrUnsupportedCodec):
-			s.fail(w, r, path, http.StatusUnsupportedMediaType, "hls "+s.variantName()+": "+err.Error())
+			s.fail(w, r, path, http.StatusUnsupportedMediaType, "hls "+formatName(f, ll)+": "+err.Error())
 		case r.Context().Err() != nil:
 		default:
 			s.fail(w, r, path, http.StatusServiceUnavailable, err.Error())
@@ -180,8 +251,11 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 	// segment: players without LL-HLS support (ffmpeg) see no media in a
 	// playlist of parts only, and the GOP cache makes this at most one GOP.
 	ready := p.WaitReady(ctx, false)
-	cancel()
 	snap := p.Snapshot()
+	if ready && classic {
+		snap = waitStartWindow(ctx, p, snap)
+	}
+	cancel()
 	if !ready && len(snap.Segments) == 0 {
 		if snap.Ended {
 			s.fail(w, r, path, http.StatusNotFound, "stream "+path+" ended")
@@ -247,6 +321,17 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, path stri
 	_, _ = w.Write(body)
 }
 
+// formatName names the flavour a playlist of format f is served in.
+func formatName(f packager.Format, ll bool) string {
+	switch {
+	case f == packager.FormatMPEGTS:
+		return VariantMPEGTS
+	case ll:
+		return VariantLowLatency
+	}
+	return VariantFMP4
+}
+
 func (s *Server) variantName() string {
 	if s.Variant == "" {
 		return VariantLowLatency
@@ -275,12 +360,18 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 		s.fail(w, r, path, http.StatusNotFound, "no such HLS file")
 		return
 	}
-	isTS := s.format() == packager.FormatMPEGTS
-	if (f.kind == fileTS) != isTS {
+	// A TS file is served by the MPEG-TS packager, which runs for the
+	// mpegts variant or for clients of MPEGTSUserAgents; fMP4 files by the
+	// fMP4 one, which runs for the other variants.
+	format := packager.FormatFMP4
+	if f.kind == fileTS {
+		format = packager.FormatMPEGTS
+	}
+	if format != s.format() && (format == packager.FormatFMP4 || len(s.MPEGTSUserAgents) == 0) {
 		s.fail(w, r, path, http.StatusNotFound, "no such HLS file for variant "+s.variantName())
 		return
 	}
-	p, release := s.Packagers.Lookup(path, s.format())
+	p, release := s.Packagers.Lookup(path, format)
 	if p == nil {
 		s.fail(w, r, path, http.StatusNotFound, "stream "+path+" is not being packaged (request the playlist first)")
 		return
@@ -329,7 +420,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, path, file s
 			s.fail(w, r, path, http.StatusNotFound, "no such segment")
 			return
 		}
-		if isTS {
+		if format == packager.FormatMPEGTS {
 			netutil.WriteMedia(w, r, contentTypeTS, seg.TS)
 			return
 		}

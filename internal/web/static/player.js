@@ -349,7 +349,15 @@
       }
       throw new Error('this browser cannot play HLS');
     }
-    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+    // hls.js by default never regains its latency target: it plays faster
+    // (up to maxLiveSyncPlaybackRate, default 1×) only within one target
+    // duration of it, seeks back to the live edge only past
+    // liveMaxLatencyDuration (default never), and raises the target by 1 s
+    // after every stall. One stall at start-up left it 4 s behind for good.
+    // Here: aim 1 s behind (PART-HOLD-BACK is 0.6 s; hls.js takes both
+    // liveSync durations or neither), catch up at up to 1.5×, jump to the
+    // live edge beyond 3 s, and raise the target by 0.2 s per stall.
+    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, liveSyncDuration: 1, liveMaxLatencyDuration: 3, maxLiveSyncPlaybackRate: 1.5, liveSyncOnStallIncrease: 0.2 });
     const rate = new S.ByteRate();
     hls.on(Hls.Events.ERROR, (ev, d) => {
       const code = d.response && d.response.code ? ` (HTTP ${d.response.code})` : '';

@@ -172,8 +172,11 @@
     if (!r && onlyIfRefused) return;
     if (r) {
       const notLive = r.status === 404;
-      // Not there any more after playing: the stream ended.
-      const over = ended || (notLive && playedGen === gen);
+      // Not there any more after playing: the stream ended. A session that
+      // never played was refused, whatever the library says (mpegts.js
+      // reports a refused WebSocket either as an error or as a completed
+      // load, whichever comes first).
+      const over = playedGen === gen && (ended || notLive);
       const status = over ? 'ended' : notLive ? 'offline' : 'error';
       const title = over ? 'Stream ended' : notLive ? 'Not live' : undefined;
       fail(gen, `${r.text} (HTTP ${r.status})`, { status, title, detail: libMessage });

@@ -42,3 +42,30 @@ func HEVCConfigRecord(vps, sps, pps []byte) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// AVCConfigRecord builds an AVCDecoderConfigurationRecord (ISO/IEC
+// 14496-15 §5.3.3.1.2) with one SPS and PPS and 4-byte NAL unit lengths;
+// the profile, compatibility and level bytes are the SPS's, and the high
+// profiles' chroma format and bit depths come from its decoded fields.
+func AVCConfigRecord(sps, pps []byte) ([]byte, error) {
+	if len(sps) < 4 || len(pps) == 0 {
+		return nil, errors.New("h264: SPS or PPS too short")
+	}
+	var s mch264.SPS
+	if err := s.Unmarshal(sps); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 11+len(sps)+len(pps)+4)
+	b = append(b, 1, sps[1], sps[2], sps[3], 0xfc|3, 0xe0|1)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(sps)))
+	b = append(b, sps...)
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(pps)))
+	b = append(b, pps...)
+	switch sps[1] {
+	case 100, 110, 122, 144: // §5.3.3.1.2: the extension for high profiles
+		b = append(b, 0xfc|byte(s.ChromaFormatIdc&3), 0xf8|byte(s.BitDepthLumaMinus8&7),
+			0xf8|byte(s.BitDepthChromaMinus8&7), 0)
+	}
+	return b, nil
+}

@@ -427,4 +427,3 @@ func (v *videoState) rebuild() {
 		v.track = t
 	}
 }
-

@@ -134,6 +134,7 @@ func (a *App) newMetrics() http.Handler {
 	}))
 	reg.MustRegister(webrtcSessionsCollector(a.webrtc))
 	reg.MustRegister(obs.NewHTTPConnCollector(a.httpConnSnapshot))
+	reg.MustRegister(srtCollector(a))
 	return obs.MetricsHandler(reg)
 }
 
@@ -181,5 +182,5 @@ func (a *App) boundListeners() []api.Listener {
 			out = append(out, api.Listener{Name: l.name, Addr: l.ln.Addr().String()})
 		}
 	}
-	return out
+	return append(out, a.srtListeners()...)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	rtmpserver "github.com/sluicemedia/sluice/internal/server/rtmp"
+	srtserver "github.com/sluicemedia/sluice/internal/server/srt"
 	"github.com/sluicemedia/sluice/internal/transcode"
 	webrtcserver "github.com/sluicemedia/sluice/internal/webrtc"
 )
@@ -65,6 +66,7 @@ type App struct {
 	listeners []net.Listener
 	keyPairs  []*certs.KeyPair
 	webrtc    *webrtcserver.Server
+	srt       *srtserver.Server // nil when srt.listen is ""
 
 	// httpLimits caps and times out the HTTP and HTTPS connections.
 	httpLimits *netutil.ConnLimiter
@@ -96,6 +98,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 			if a.webrtc != nil {
 				_ = a.webrtc.Close()
 			}
+			a.closeSRT()
 			if a.auth != nil {
 				_ = a.auth.Close()
 			}
@@ -145,6 +148,9 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		Auth:             a.auth,
 	}
 	if a.rtmpLn, err = a.listen("rtmp.listen", cfg.RTMP.Listen, nil, nil); err != nil {
+		return nil, err
+	}
+	if err = a.newSRT(); err != nil {
 		return nil, err
 	}
 	if cfg.RTMPS.Cert != "" {
@@ -313,6 +319,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.rtmpsLn != nil {
 		serve(func() error { return a.rtmp.Serve(a.rtmpsLn, "rtmps") })
 	}
+	a.serveSRT(serve)
 	serve(func() error { return a.httpSrv.Serve(a.httpLn) })
 	if a.httpsLn != nil {
 		serve(func() error { return a.httpSrv.Serve(a.httpsLn) })
@@ -350,6 +357,7 @@ wait:
 		a.transcoder.Close()
 	}
 	_ = a.rtmp.Close()
+	a.closeSRT()
 	_ = a.webrtc.Close()
 	a.audio.Close()
 	if d := a.drainFor(); d > 0 {

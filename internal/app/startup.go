@@ -56,6 +56,7 @@ func (a *App) logStartup() {
 		a.log.Info("pprof listening", "proto", "pprof", "addr", a.pprofLn.Addr().String())
 	}
 	a.log.Info("webrtc listening", "proto", "webrtc", "addr", a.webrtc.Addr(), "transport", "udp+tcp")
+	a.logSRT()
 	a.log.Info("sluice started", "rtmp", a.rtmpLn.Addr().String(), "http", a.httpLn.Addr().String(),
 		"publish", "rtmp://"+rtmp+"/"+exampleStream, "watch", "http://"+http+"/"+exampleStream)
 }

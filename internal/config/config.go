@@ -41,6 +41,8 @@ type Config struct {
 	WebRTC WebRTCConfig `yaml:"webrtc"`
 	// HLS configures HLS packaging.
 	HLS HLSConfig `yaml:"hls"`
+	// SRT configures the SRT listener (srt.go).
+	SRT SRTConfig `yaml:"srt"`
 	// Hub configures stream buffering and viewer lag policy.
 	Hub HubConfig `yaml:"hub"`
 	// API configures access to the REST API under /api/v1.
@@ -320,6 +322,12 @@ type PathConfig struct {
 	HLS PathHLSConfig `yaml:"hls,omitempty"`
 	// Transcode holds the ABR ladder.
 	Transcode TranscodeConfig `yaml:"transcode,omitempty"`
+	// SRTPassphrase, when set, is the passphrase SRT publishers and
+	// readers of these paths must encrypt with (AES, libsrt's
+	// SRTO_PASSPHRASE; 10..79 characters); callers without it, or with
+	// another, are rejected at handshake. Default "": no encryption
+	// (an encrypting caller is rejected too).
+	SRTPassphrase string `yaml:"srt_passphrase,omitempty"`
 }
 
 // JWT actions: the values of the action claim and of JWTConfig.Actions.

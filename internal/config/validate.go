@@ -52,6 +52,7 @@ func (c *Config) Validate() error {
 	v.between("rtmp.unfinished_budget", c.RTMP.UnfinishedBudget, c.RTMP.MaxUnfinishedBytes, math.MaxInt)
 	v.positiveDuration("rtmp.message_timeout", c.RTMP.MessageTimeout)
 
+	v.srt(c.SRT)
 	v.listen("rtmps.listen", c.RTMPS.Listen)
 	v.certPair("rtmps", c.RTMPS.Cert, c.RTMPS.Key)
 	v.listen("http.listen", c.HTTP.Listen)
@@ -257,6 +258,7 @@ func (v *validator) pathConfig(pattern string, pc PathConfig) {
 	if err := checkPattern(pattern); err != nil {
 		v.fail(prefix, "%v", err)
 	}
+	v.srtPassphrase(prefix, pc.SRTPassphrase)
 	for i, k := range pc.PublishKeys {
 		if k == "" {
 			v.fail(fmt.Sprintf("%s.publish_keys[%d]", prefix, i), "must not be empty")

@@ -64,6 +64,7 @@ type Sluice struct {
 	RTMPSAddr string
 	HTTPAddr  string
 	HTTPSAddr string
+	SRTAddr   string // UDP
 
 	mu    sync.Mutex
 	logs  []map[string]any
@@ -96,6 +97,7 @@ func startSluice(t testing.TB, bin string, env []string, args ...string) *Sluice
 		"SLUICE_HTTP_LISTEN=127.0.0.1:0",
 		"SLUICE_HTTPS_LISTEN=127.0.0.1:0",
 		"SLUICE_WEBRTC_LISTEN=127.0.0.1:0",
+		"SLUICE_SRT_LISTEN=127.0.0.1:0",
 		"SLUICE_LOG_FORMAT=json",
 		"SLUICE_LOG_LEVEL=debug",
 	)
@@ -159,6 +161,8 @@ func (s *Sluice) readLogs(r interface{ Read([]byte) (int, error) }, ready chan s
 				s.HTTPAddr = addr
 			case "https":
 				s.HTTPSAddr = addr
+			case "srt":
+				s.SRTAddr = addr
 			}
 		}
 		if msg, _ := rec["msg"].(string); msg == "sluice started" && !signalled {

@@ -1,9 +1,11 @@
 package mpegts
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // packetSize is the MPEG-TS packet size (ISO 13818-1 §2.4.3.2).
@@ -41,6 +43,9 @@ type guard struct {
 	onBytes  func(int)
 	maxPIDs  int
 	probeMax int
+	// resyncs counts lost syncs since resyncFrom (lostSync).
+	resyncs    int
+	resyncFrom time.Time
 }
 
 func newGuard(r io.Reader, maxPES, maxProbe int, onBytes func(int)) *guard {
@@ -80,41 +85,60 @@ func (g *guard) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// take checks the packets in b and queues them.
+// take checks the packets in b (after what is left of the last read)
+// and queues them. Bytes that are not on the 188-byte grid are skipped to
+// the next sync byte: a sender whose messages are not whole packets loses
+// alignment when SRT drops one. Too many of those in a row of ten seconds
+// mean the stream is not MPEG-TS.
 func (g *guard) take(b []byte) error {
+	data := b
 	if len(g.carry) > 0 {
-		need := packetSize - len(g.carry)
-		if len(b) < need {
-			g.carry = append(g.carry, b...)
-			return nil
+		data = append(g.carry, b...)
+	}
+	i := 0
+	for len(data)-i >= packetSize {
+		if data[i] != 0x47 {
+			if err := g.lostSync(data[i]); err != nil {
+				return err
+			}
+			j := bytes.IndexByte(data[i+1:], 0x47)
+			if j < 0 {
+				i = len(data)
+				break
+			}
+			i += 1 + j
+			continue
 		}
-		g.carry = append(g.carry, b[:need]...)
-		b = b[need:]
-		if err := g.check(g.carry); err != nil {
+		pkt := data[i : i+packetSize]
+		if err := g.check(pkt); err != nil {
 			return err
 		}
-		g.buf = append(g.buf, g.carry...)
-		g.carry = g.carry[:0]
+		g.buf = append(g.buf, pkt...)
+		i += packetSize
 	}
-	whole := len(b) / packetSize * packetSize
-	for i := 0; i < whole; i += packetSize {
-		if err := g.check(b[i : i+packetSize]); err != nil {
-			return err
-		}
+	g.carry = append(g.carry[:0], data[i:]...)
+	return nil
+}
+
+// maxResyncs is how many times in ten seconds the stream may lose the
+// packet grid before it is taken for garbage.
+const maxResyncs = 20
+
+func (g *guard) lostSync(got byte) error {
+	now := time.Now()
+	if now.Sub(g.resyncFrom) > 10*time.Second {
+		g.resyncFrom, g.resyncs = now, 0
 	}
-	if whole > 0 {
-		g.buf = append(g.buf, b[:whole]...)
+	g.resyncs++
+	if g.resyncs > maxResyncs {
+		return fmt.Errorf("%w: lost sync %d times within 10s (byte 0x%02x where 0x47 belongs)", errGarbage, g.resyncs, got)
 	}
-	g.carry = append(g.carry, b[whole:]...)
 	return nil
 }
 
 // check validates one packet's header (ISO 13818-1 §2.4.3.2) and
 // accounts its payload against its PID's unfinished PES.
 func (g *guard) check(pkt []byte) error {
-	if pkt[0] != 0x47 {
-		return fmt.Errorf("%w: lost sync (byte 0x%02x where 0x47 belongs)", errGarbage, pkt[0])
-	}
 	pid := uint16(pkt[1]&0x1f)<<8 | uint16(pkt[2])
 	if pid == 0x1fff { // null packet
 		return nil

@@ -2,6 +2,7 @@ package mpegts
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"io"
 	"os"
@@ -153,8 +154,15 @@ func TestMuxRoundTrip(t *testing.T) {
 }
 
 func TestDemuxRefusesGarbage(t *testing.T) {
-	// Random bytes: no sync.
-	err := Demux(bytes.NewReader(bytes.Repeat([]byte{1, 2, 3}, 10000)), &sink{}, DemuxOptions{})
+	// Random bytes: sync lost over and over.
+	junk := make([]byte, 200_000)
+	_, _ = rand.Read(junk)
+	err := Demux(bytes.NewReader(junk), &sink{}, DemuxOptions{})
+	require.ErrorIs(t, err, errGarbage)
+	require.Contains(t, err.Error(), "lost sync")
+
+	// Bytes without a sync byte at all, forever.
+	err = Demux(&repeatReader{pkt: bytes.Repeat([]byte{1, 2, 3, 4}, 47)}, &sink{}, DemuxOptions{MaxProbeBytes: 1 << 20})
 	require.ErrorIs(t, err, errGarbage)
 
 	// Valid packets forever without a PMT: the probe budget ends it.
@@ -162,6 +170,7 @@ func TestDemuxRefusesGarbage(t *testing.T) {
 	null[0], null[1], null[2], null[3] = 0x47, 0x01, 0x00, 0x10
 	err = Demux(&repeatReader{pkt: null}, &sink{}, DemuxOptions{MaxProbeBytes: 1 << 20})
 	require.ErrorIs(t, err, errGarbage)
+	require.Contains(t, err.Error(), "program map table")
 
 	// A PES that never ends: the PES cap ends it.
 	ts := readFile(t, "h264_aac.ts")
@@ -185,4 +194,30 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 		n += copy(p[n:], r.pkt)
 	}
 	return n, nil
+}
+
+// TestDemuxResyncsAfterALostMessage: a sender whose messages are not
+// whole TS packets loses the grid when one message is lost; the demuxer
+// finds it again instead of dropping the publisher.
+func TestDemuxResyncsAfterALostMessage(t *testing.T) {
+	ts := readFile(t, "h264_aac.ts")
+	var kept []byte
+	for i := 0; i < len(ts); i += 1000 {
+		if i/1000 == len(ts)/1000-3 {
+			continue // lost, near the end
+		}
+		kept = append(kept, ts[i:min(i+1000, len(ts))]...)
+	}
+	s := &sink{}
+	require.ErrorIs(t, Demux(&msgReader{kept}, s, DemuxOptions{}), io.EOF)
+	all := &sink{}
+	require.ErrorIs(t, Demux(bytes.NewReader(ts), all, DemuxOptions{}), io.EOF)
+	n, _, _ := s.count(av.KindVideo)
+	total, _, _ := all.count(av.KindVideo)
+	require.GreaterOrEqual(t, n, total-2, "video packets despite the loss (of %d)", total)
+	a, _, _ := s.count(av.KindAudio)
+	totalA, _, _ := all.count(av.KindAudio)
+	// ffmpeg packs several AAC frames into one PES: a lost message costs
+	// a few of them.
+	require.GreaterOrEqual(t, a, totalA/3, "audio packets around the loss (of %d)", totalA)
 }

@@ -38,7 +38,7 @@ func (c *conn) publish(ctx context.Context, path string, areq auth.Request, acce
 	if s.Auth != nil {
 		defer s.Auth.Ended(areq)
 	}
-	c.log.Info("srt publish started")
+	c.log.Debug("srt publish started") // the hub logs "publish started"
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -70,7 +70,8 @@ func (c *conn) publish(ctx context.Context, path string, areq auth.Request, acce
 	if fault {
 		c.log.Warn("srt connection dropped", "reason", reason)
 	} else {
-		c.log.Info("srt publish ended", "reason", reason)
+		// The hub's "publish stopped" line is the event's.
+		c.log.Debug("srt publish ended", "reason", reason)
 	}
 }
 

@@ -42,7 +42,7 @@ func (c *conn) read(ctx context.Context, path string, areq auth.Request, accepte
 	if s.Auth != nil {
 		defer s.Auth.Ended(areq)
 	}
-	c.log.Info("srt read started")
+	c.log.Debug("srt read started")
 
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
@@ -68,9 +68,12 @@ func (c *conn) read(ctx context.Context, path string, areq auth.Request, accepte
 	case errors.Is(err, hub.ErrLagging):
 		fault = true
 	}
-	if fault {
+	switch {
+	case fault:
 		c.log.Warn("srt connection dropped", "reason", reason)
-	} else {
+	case reason == "peer left":
+		c.log.Debug("srt read ended", "reason", reason)
+	default:
 		c.log.Info("srt read ended", "reason", reason)
 	}
 }

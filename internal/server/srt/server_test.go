@@ -152,6 +152,13 @@ func TestPublishThenRead(t *testing.T) {
 	rc.Close()
 	pr.Close()
 	<-demuxed
+	require.Eventually(t, func() bool { return srv.Stats().Readers == 0 }, 10*time.Second, 10*time.Millisecond,
+		"a reader that left is gone")
+
+	// Kicking the stream (API, shutdown) disconnects its SRT publisher.
+	require.True(t, h.Stream("live/t").Kick("test kick"))
+	require.Eventually(t, func() bool { return srv.Stats().Publishers == 0 }, 5*time.Second, 10*time.Millisecond,
+		"a kicked publisher is disconnected")
 }
 
 // denyAll refuses every request.

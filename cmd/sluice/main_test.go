@@ -148,7 +148,7 @@ func startChild(t *testing.T, mode string, env ...string) (*exec.Cmd, *syncBuffe
 	cmd.Env = append(filterEnv(os.Environ()), childEnv+"="+mode,
 		"SLUICE_RTMP_LISTEN=127.0.0.1:0", "SLUICE_RTMPS_LISTEN=127.0.0.1:0",
 		"SLUICE_HTTP_LISTEN=127.0.0.1:0", "SLUICE_HTTPS_LISTEN=127.0.0.1:0",
-		"SLUICE_WEBRTC_LISTEN=127.0.0.1:0")
+		"SLUICE_WEBRTC_LISTEN=127.0.0.1:0", "SLUICE_SRT_LISTEN=127.0.0.1:0")
 	cmd.Env = append(cmd.Env, env...)
 	pipe, err := cmd.StderrPipe()
 	require.NoError(t, err)

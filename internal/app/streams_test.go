@@ -35,6 +35,7 @@ func newTestAppLog(t *testing.T, body string, logs io.Writer) *App {
 	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
 	cfg, err := config.Load(p, []string{
 		"SLUICE_RTMP_LISTEN=127.0.0.1:0", "SLUICE_HTTP_LISTEN=127.0.0.1:0", "SLUICE_WEBRTC_LISTEN=127.0.0.1:0",
+		"SLUICE_SRT_LISTEN=127.0.0.1:0",
 	})
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
@@ -53,6 +54,7 @@ func newTestAppLog(t *testing.T, body string, logs io.Writer) *App {
 			a.transcoder.Close()
 		}
 		_ = a.webrtc.Close()
+		a.closeSRT()
 		a.audio.Close()
 		for _, ln := range a.listeners {
 			ln.Close()

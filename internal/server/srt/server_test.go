@@ -189,3 +189,22 @@ func TestRejectsAtHandshake(t *testing.T) {
 		return srv.Stats().Refused["auth"] == 1 && srv2.Stats().Refused["passphrase"] == 2
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+// TestMaxConnections: past MaxConnections a caller is rejected at
+// handshake; the connected one keeps publishing.
+func TestMaxConnections(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	srv := &Server{MaxConnections: 1}
+	addr, h := startServer(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pc, err := dial(addr, "publish:live/one")
+	require.NoError(t, err)
+	defer pc.Close()
+	publishLoop(ctx, t, pc)
+	require.Eventually(t, func() bool { return h.Stream("live/one") != nil }, 10*time.Second, 10*time.Millisecond)
+	_, err = dial(addr, "publish:live/two")
+	require.Error(t, err, "a second connection over the cap")
+	require.Equal(t, uint64(1), srv.Stats().Refused["overload"])
+	require.Equal(t, 1, srv.Stats().Publishers)
+}

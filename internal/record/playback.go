@@ -46,7 +46,7 @@ func continues(a, b *span) bool {
 // first one after it), each following one at its file's start. keep
 // decides, per fragment, whether to include it given its wall start and
 // duration; the first keyframe fragment is always included.
-func (c *Catalog) spans(path string, from time.Time, keep func(wall time.Time, d time.Duration) bool) ([]*span, error) {
+func (c *Catalog) spans(path string, from, to time.Time, keep func(wall time.Time, d time.Duration) bool) ([]*span, error) {
 	files, err := c.Files(path)
 	if err != nil {
 		return nil, err
@@ -76,6 +76,9 @@ func (c *Catalog) spans(path string, from time.Time, keep func(wall time.Time, d
 			}
 			if s.first < 0 || s.start.Add(ix.Duration()).Before(from) {
 				continue
+			}
+			if !s.wallOf(s.first).Before(to) {
+				break // the range ends before this file begins
 			}
 		} else {
 			s.first = 0
@@ -115,12 +118,12 @@ func (c *Catalog) WriteClip(w io.Writer, path string, from time.Time, dur time.D
 		return wall.Add(d / 2).Before(end)
 	}
 	// The end counts from the keyframe the clip starts at.
-	probe, err := c.spans(path, from, func(time.Time, time.Duration) bool { return false })
+	probe, err := c.spans(path, from, from.Add(dur), func(time.Time, time.Duration) bool { return false })
 	if err != nil {
 		return err
 	}
 	end = probe[0].wallOf(probe[0].first).Add(dur)
-	spans, err := c.spans(path, from, keepOne)
+	spans, err := c.spans(path, from, from.Add(dur), keepOne)
 	if err != nil {
 		return err
 	}
@@ -204,7 +207,7 @@ func writeFragments(w io.Writer, f *os.File, s *span, t0 float64, seq *uint32) e
 // that does not continue the previous one is marked
 // EXT-X-DISCONTINUITY. fileURL gives the URI of a file.
 func (c *Catalog) WriteVOD(w io.Writer, path string, from, to time.Time, fileURL func(file string) string) error {
-	spans, err := c.spans(path, from, func(wall time.Time, _ time.Duration) bool { return wall.Before(to) })
+	spans, err := c.spans(path, from, to, func(wall time.Time, _ time.Duration) bool { return wall.Before(to) })
 	if err != nil {
 		return err
 	}

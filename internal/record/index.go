@@ -237,7 +237,9 @@ func (ix *FileIndex) parseFragment(r io.ReaderAt, off, moofSize, fileSize int64)
 		return Fragment{}, false
 	}
 	f := Fragment{Offset: off, Size: moofSize + mdatSize, Key: !ix.hasVideo()}
-	start, end := 0.0, 0.0
+	// The fragment starts where its video does (at its keyframe, if any;
+	// audio may begin a frame earlier), else at its earliest track.
+	start, end, haveVideo := 0.0, 0.0, false
 	for i, t := range trafs {
 		ti := ix.track(t.trackID)
 		if ti == nil {
@@ -248,14 +250,14 @@ func (ix *FileIndex) parseFragment(r io.ReaderAt, off, moofSize, fileSize int64)
 		}
 		s := float64(t.base) / float64(ti.Timescale)
 		e := float64(t.base+t.duration) / float64(ti.Timescale)
-		if i == 0 || s < start {
+		if ti.Video {
+			f.Key = t.firstSync
+			start, haveVideo = s, true
+		} else if !haveVideo && (i == 0 || s < start) {
 			start = s
 		}
 		if e > end {
 			end = e
-		}
-		if ti.Video {
-			f.Key = t.firstSync
 		}
 	}
 	if !ix.hasZero {

@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicemedia/sluice/internal/flv"
 	"github.com/sluicemedia/sluice/internal/testutil"
 )
 
@@ -209,3 +211,85 @@ func TestRecordVODPlaylist(t *testing.T) {
 	require.True(t, res.OK, "hls.js plays the VOD and seeks to its middle: %s", line)
 	require.InDelta(t, span, res.Duration, 1.5, "hls.js duration vs ffprobe's")
 }
+
+// waitLogField waits for a log line whose msg contains msg and, when field is
+// set, whose field contains val.
+func waitLogField(t *testing.T, s *testutil.Sluice, msg, field, val string, limit time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		for _, l := range s.Logs(msg) {
+			if v, _ := l[field].(string); field == "" || strings.Contains(v, val) {
+				return l
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "no log %q (%s ~ %q) within %s", msg, field, val, limit)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRecordRotationRetentionWriteError: with 2 s files a stream is
+// recorded in several files; when the stream's directory cannot be
+// written (replaced by a regular file: reliable even for root, unlike
+// permissions) the recording stops with one error line and
+// sluice_record_errors_total while an HTTP-FLV viewer keeps getting media;
+// once the directory is back the recording resumes in a new file; files
+// older than record.delete_after are deleted.
+func TestRecordRotationRetentionWriteError(t *testing.T) {
+	dir := t.TempDir()
+	s := testutil.StartSluice(t, nil, "-config", recordConfig(t, dir, `  segment_duration: 2s
+  part_duration: 500ms
+  delete_after: 6s
+  retry_after: 1s`))
+	publishWithAudio(t, s, "live/rot", 44100, "-c:a", "aac", "-b:a", "64k")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	viewer, err := openHTTPFLV(t, ctx, "http://"+s.HTTPAddr+"/live/rot.flv")
+	require.NoError(t, err)
+	var tags atomicCounter
+	go func() {
+		for {
+			tag, err := viewer.r.ReadTag()
+			if err != nil {
+				return
+			}
+			if tag.Type == flv.TagVideo {
+				tags.add()
+			}
+		}
+	}()
+
+	streamDir := filepath.Join(dir, "live", "rot")
+	recs := waitRecorded(t, s, "live/rot", 5, 30*time.Second)
+	require.GreaterOrEqual(t, len(recs), 2, "rotation every 2 s: %+v", recs)
+
+	// The disk "fails": new files cannot be created.
+	require.NoError(t, os.Rename(streamDir, streamDir+".moved"))
+	require.NoError(t, os.WriteFile(streamDir, []byte("not a directory"), 0o644))
+	before := tags.get()
+	stopped := waitLogField(t, s, "recording stopped", "path", "live/rot", 10*time.Second)
+	require.Equal(t, "ERROR", stopped["level"])
+	require.Len(t, s.Logs("recording stopped"), 1, "one line per stop, not per retry")
+	metrics := getText(t, "http://"+s.HTTPAddr+"/metrics")
+	require.Regexp(t, `(?m)^sluice_record_errors_total [1-9]`, metrics)
+	time.Sleep(2 * time.Second)
+	require.Greater(t, tags.get(), before+25, "the HTTP-FLV viewer keeps getting video while the recording is stopped")
+
+	// Space returns: the next retry starts a new file.
+	require.NoError(t, os.Remove(streamDir))
+	waitLogField(t, s, "recording resumed", "path", "live/rot", 10*time.Second)
+	waitRecorded(t, s, "live/rot", 1, 10*time.Second)
+
+	// Retention: files last written more than 6 s ago go.
+	waitLogField(t, s, "recording deleted", "file", string(filepath.Separator)+"rot"+string(filepath.Separator), 20*time.Second)
+}
+
+// atomicCounter counts across goroutines.
+type atomicCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCounter) add() { c.mu.Lock(); c.n++; c.mu.Unlock() }
+
+func (c *atomicCounter) get() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }

@@ -1,14 +1,11 @@
 package record
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"time"
-
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 )
 
 // The index of a recording file is built by reading its boxes (ISO/IEC
@@ -126,6 +123,7 @@ func boxHeader(r io.ReaderAt, off, fileSize int64) (typ string, size int64, hdr 
 // only for a file that is not a recording (no valid init section); a
 // truncated or corrupt tail just ends the index.
 func (ix *FileIndex) update(r io.ReaderAt, fileSize int64) error {
+	r = &windowReader{r: r, off: -1}
 	if ix.Parsed == 0 {
 		if err := ix.parseInit(r, fileSize); err != nil {
 			return err
@@ -169,53 +167,16 @@ func (ix *FileIndex) parseInit(r io.ReaderAt, fileSize int64) error {
 	if _, err := r.ReadAt(b, 0); err != nil {
 		return fmt.Errorf("record: read init: %w", err)
 	}
-	var init fmp4.Init
-	if err := safeUnmarshalInit(&init, b); err != nil {
+	tracks, err := parseInitTracks(b)
+	if err != nil {
 		return fmt.Errorf("record: init section: %w", err)
 	}
-	for _, t := range init.Tracks {
-		if t == nil || t.TimeScale == 0 {
-			return errors.New("record: track without timescale")
-		}
-		name, video := codecName(t.Codec)
-		ix.Tracks = append(ix.Tracks, TrackInfo{ID: t.ID, Timescale: t.TimeScale, Codec: name, Video: video})
-	}
+	ix.Tracks = tracks
 	if len(ix.Tracks) == 0 {
 		return errors.New("record: init section without tracks")
 	}
 	ix.Init, ix.Parsed = b, int64(len(b))
 	return nil
-}
-
-// safeUnmarshalInit guards against a panic of the box library on a
-// malformed file.
-func safeUnmarshalInit(init *fmp4.Init, b []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed init section: %v", r)
-		}
-	}()
-	return init.Unmarshal(bytes.NewReader(b))
-}
-
-func codecName(c fmp4.Codec) (string, bool) {
-	switch c.(type) {
-	case *fmp4.CodecH264:
-		return "h264", true
-	case *fmp4.CodecH265:
-		return "h265", true
-	case *fmp4.CodecAV1:
-		return "av1", true
-	case *fmp4.CodecVP9:
-		return "vp9", true
-	case *fmp4.CodecMPEG4Audio:
-		return "aac", false
-	case *fmp4.CodecOpus:
-		return "opus", false
-	case *fmp4.CodecMPEG1Audio:
-		return "mp3", false
-	}
-	return "unknown", false
 }
 
 // parseFragment parses the moof at off and checks its mdat follows

@@ -16,6 +16,10 @@ import (
 // entries are evicted and parsed again when asked.
 const maxCached = 50000
 
+// maxCachedFragments bounds the fragments of all cached indexes (about
+// 64 bytes each: 128 MiB); past it the cache is emptied.
+const maxCachedFragments = 2 << 20
+
 // fileRE matches a recording's file name (fileTimeLayout + ".mp4"), the
 // only names the Catalog lists or serves.
 var fileRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z\.mp4$`)
@@ -57,6 +61,8 @@ type Catalog struct {
 
 	mu    sync.Mutex
 	cache map[string]*cached
+	// frags counts the fragments of the cached indexes (guarded by mu).
+	frags int
 }
 
 type cached struct {
@@ -123,7 +129,14 @@ func (c *Catalog) Index(name string) (*FileIndex, int64, error) {
 	}
 	defer f.Close()
 	e.size, e.modTime = st.Size(), st.ModTime()
+	before := len(e.ix.Fragments)
 	e.err = e.ix.update(f, st.Size())
+	c.mu.Lock()
+	if c.frags += len(e.ix.Fragments) - before; c.frags > maxCachedFragments {
+		clear(c.cache) // the next calls parse again
+		c.frags = 0
+	}
+	c.mu.Unlock()
 	return e.snapshot(), e.size, e.err
 }
 

@@ -59,6 +59,9 @@ type Options struct {
 	// Transcoders returns the running ABR ladders for
 	// GET /api/v1/transcoders. Default none.
 	Transcoders func() []Transcoder
+	// Recordings lists the recording files of a path ("" for every path)
+	// for GET /api/v1/recordings. Default none.
+	Recordings func(path string) ([]Recording, error)
 	// WebRTC returns the WebRTC session counts for GET /api/v1/server.
 	// Default nil: not reported.
 	WebRTC func() WebRTCInfo
@@ -114,6 +117,7 @@ func (s *Server) routes() {
 	s.handle("/api/v1/streams/{app}/{name}/publisher", map[string]http.HandlerFunc{"DELETE": s.kickPublisher})
 	s.handle("/api/v1/clients/{id}", map[string]http.HandlerFunc{"DELETE": s.kickClient})
 	s.handle("/api/v1/transcoders", map[string]http.HandlerFunc{"GET": s.listTranscoders})
+	s.handle("/api/v1/recordings", map[string]http.HandlerFunc{"GET": s.listRecordings})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path+" (see docs/api.md)")
 	})

@@ -91,12 +91,13 @@ func (a apiHub) StreamSnapshots() []obs.StreamSnapshot {
 // newAPI builds the REST API handler (mounted at api.Prefix).
 func (a *App) newAPI() http.Handler {
 	return api.New(api.Options{
-		Hub:       apiHub{a.hub},
-		Key:       a.cfg.API.Key,
-		Version:   version(),
-		Started:   time.Now(),
-		Listeners: a.boundListeners,
-		Logger:    a.log.With("component", "api"),
+		Hub:        apiHub{a.hub},
+		Key:        a.cfg.API.Key,
+		Version:    version(),
+		Started:    time.Now(),
+		Listeners:  a.boundListeners,
+		Logger:     a.log.With("component", "api"),
+		Recordings: a.recordings,
 		WebRTC: func() api.WebRTCInfo {
 			c := a.webrtc.Counts()
 			return api.WebRTCInfo{WHEPSessions: c.WHEP, WHIPSessions: c.WHIP}
@@ -133,6 +134,7 @@ func (a *App) newMetrics() http.Handler {
 		return out
 	}))
 	reg.MustRegister(webrtcSessionsCollector(a.webrtc))
+	reg.MustRegister(newRecordCollector(a.recorder))
 	reg.MustRegister(obs.NewHTTPConnCollector(a.httpConnSnapshot))
 	reg.MustRegister(srtCollector(a))
 	return obs.MetricsHandler(reg)

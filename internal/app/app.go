@@ -26,6 +26,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/obs"
+	"github.com/sluicemedia/sluice/internal/record"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	rtmpserver "github.com/sluicemedia/sluice/internal/server/rtmp"
@@ -53,6 +54,8 @@ type App struct {
 	auth *auth.Authorizer
 
 	transcoder *transcode.Manager
+	// recorder writes recorded paths to record.dir and indexes them.
+	recorder *record.Manager
 	// audio gives streams the AAC or Opus track a protocol needs.
 	audio     *transcode.AudioBridges
 	rtmp      *rtmpserver.Server
@@ -102,6 +105,9 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 			if a.auth != nil {
 				_ = a.auth.Close()
 			}
+			if a.recorder != nil {
+				a.recorder.Close(0)
+			}
 		}
 	}()
 	a.hub = hub.New(hub.Options{
@@ -119,6 +125,9 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 				a.transcoder.StreamStarted(path)
 			}
 			a.audio.StreamStarted(path)
+			if a.recorder != nil {
+				a.recorder.StreamStarted(path)
+			}
 		},
 	})
 	a.audio = &transcode.AudioBridges{Hub: a.hub, Logger: log.With("component", "audio-bridge")}
@@ -129,6 +138,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		SourceOf: func(path string) (string, bool) { return renditionSource(cfg, path) }}); err != nil {
 		return nil, err
 	}
+	a.recorder = newRecorder(cfg, a.hub, a.auth, log.With("component", "record"))
 	a.rtmp = &rtmpserver.Server{
 		Hub:              a.hub,
 		ChunkSize:        uint32(cfg.RTMP.ChunkSize),
@@ -192,7 +202,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	}
 	routes := &httpRoutes{hub: a.hub, webrtc: a.webrtc, flv: &flvserver.Server{
 		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"),
-	}, auth: a.auth, cors: origins, log: log.With("component", "http")}
+	}, auth: a.auth, cors: origins, log: log.With("component", "http"), rec: a.recorder}
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
 	routes.hls = newHLS(cfg, a.hub, a.transcoder, log)
 	routes.dash = newDASH(cfg, routes.hls, log)
@@ -360,6 +370,8 @@ wait:
 	a.closeSRT()
 	_ = a.webrtc.Close()
 	a.audio.Close()
+	// The streams have ended: recorders write their last fragment.
+	a.recorder.Close(recordStopWait)
 	if d := a.drainFor(); d > 0 {
 		// Players that poll (rather than block on a reload) would find the
 		// listener closed at their next request and never see the end:

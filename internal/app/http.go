@@ -9,6 +9,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/cors"
 	"github.com/sluicemedia/sluice/internal/hub"
+	"github.com/sluicemedia/sluice/internal/record"
 	dashserver "github.com/sluicemedia/sluice/internal/server/dash"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	hlsserver "github.com/sluicemedia/sluice/internal/server/hls"
@@ -38,6 +39,8 @@ type httpRoutes struct {
 	metrics http.Handler
 	// webrtc serves WHEP and WHIP signalling.
 	webrtc *webrtcserver.Server
+	// rec serves recordings for playback (record.go); nil: none.
+	rec *record.Manager
 	// web serves the dashboard, the player pages and /static/ (default:
 	// web.MustNew()).
 	web *web.Handler

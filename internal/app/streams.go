@@ -115,11 +115,15 @@ func parseStreamURL(p string) (streamURL, error) {
 			}
 		}
 		switch u.dir {
-		case "hls", "dash":
+		case "hls", "dash", recordFilesDir:
 			if u.file == "" {
 				return u, errNoStreamURL
 			}
 		case "whep", "whip":
+		case recordClipDir, recordVODDir:
+			if u.file != "" {
+				return u, errNoStreamURL
+			}
 		default:
 			return u, errNoStreamURL
 		}
@@ -184,6 +188,8 @@ func (h *httpRoutes) entryFor(u streamURL, r *http.Request) *entry {
 		return e
 	case "whep", "whip":
 		return h.webrtcEntry(u)
+	case recordClipDir, recordVODDir, recordFilesDir:
+		return h.recordEntry(u)
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func New(opts Options) (*Authorizer, error) {
 		a.now = time.Now
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	notify := opts.Config.Hooks.OnUnpublish != "" || opts.Config.Hooks.OnStop != ""
+	notify := opts.Config.Hooks.OnUnpublish != "" || opts.Config.Hooks.OnStop != "" || opts.Config.Hooks.OnRecordSegment != ""
 	for pattern, pc := range opts.Config.Paths {
 		r, err := a.compile(pattern, pc)
 		if err != nil {
@@ -173,7 +173,7 @@ func New(opts Options) (*Authorizer, error) {
 			return nil, err
 		}
 		a.rules[pattern] = r
-		notify = notify || r.hooks.OnUnpublish != "" || r.hooks.OnStop != ""
+		notify = notify || r.hooks.OnUnpublish != "" || r.hooks.OnStop != "" || r.hooks.OnRecordSegment != ""
 	}
 	a.noMatch = &rule{hooks: opts.Config.Hooks}
 	a.cache = newAllowCache(maxCacheEntries)

@@ -34,6 +34,11 @@ type HookBody struct {
 	Token string `json:"token"`
 	// Query holds the request's query parameters (first value of each).
 	Query map[string]string `json:"query"`
+	// File, Start (RFC 3339) and Duration (seconds) describe a closed
+	// recording file (action record_segment only).
+	File     string  `json:"file,omitempty"`
+	Start    string  `json:"start,omitempty"`
+	Duration float64 `json:"duration,omitempty"`
 }
 
 func hookBody(action string, req Request) HookBody {

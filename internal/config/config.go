@@ -53,6 +53,8 @@ type Config struct {
 	// play and told when a publisher or viewer leaves (SRS/nginx-rtmp
 	// style). A path pattern may override them (PathConfig.Hooks).
 	Hooks HooksConfig `yaml:"hooks"`
+	// Record configures recording to fMP4 files (record.go).
+	Record RecordConfig `yaml:"record"`
 	// Paths maps glob patterns of stream paths (path.Match syntax) to
 	// per-path settings; see PathSettings for which pattern applies.
 	// Default empty. Not overridable by environment variables.
@@ -328,6 +330,9 @@ type PathConfig struct {
 	// another, are rejected at handshake. Default "": no encryption
 	// (an encrypting caller is rejected too).
 	SRTPassphrase string `yaml:"srt_passphrase,omitempty"`
+	// Record writes the publisher's stream to files under record.dir
+	// (renditions of a ladder are not recorded). Default false.
+	Record bool `yaml:"record,omitempty"`
 }
 
 // JWT actions: the values of the action claim and of JWTConfig.Actions.
@@ -403,6 +408,9 @@ type HooksConfig struct {
 	OnPlay string `yaml:"on_play"`
 	// OnStop is told when a viewer leaves. Default "".
 	OnStop string `yaml:"on_stop"`
+	// OnRecordSegment is told (action "record_segment", with file, start
+	// and duration) when a recording file is closed. Default "".
+	OnRecordSegment string `yaml:"on_record_segment"`
 	// Timeout bounds each call. Default 2s.
 	Timeout Duration `yaml:"timeout"`
 	// FailOpen allows the client when on_publish or on_play cannot be
@@ -426,6 +434,8 @@ type PathHooksConfig struct {
 	OnPlay string `yaml:"on_play,omitempty"`
 	// OnStop overrides hooks.on_stop.
 	OnStop string `yaml:"on_stop,omitempty"`
+	// OnRecordSegment overrides hooks.on_record_segment.
+	OnRecordSegment string `yaml:"on_record_segment,omitempty"`
 	// Timeout overrides hooks.timeout.
 	Timeout Duration `yaml:"timeout,omitempty"`
 	// FailOpen overrides hooks.fail_open.
@@ -444,7 +454,7 @@ func (h *PathHooksConfig) Apply(global HooksConfig) HooksConfig {
 	for _, f := range []struct {
 		dst *string
 		src string
-	}{{&out.OnPublish, h.OnPublish}, {&out.OnUnpublish, h.OnUnpublish}, {&out.OnPlay, h.OnPlay}, {&out.OnStop, h.OnStop}} {
+	}{{&out.OnPublish, h.OnPublish}, {&out.OnUnpublish, h.OnUnpublish}, {&out.OnPlay, h.OnPlay}, {&out.OnStop, h.OnStop}, {&out.OnRecordSegment, h.OnRecordSegment}} {
 		if f.src != "" {
 			*f.dst = f.src
 		}
@@ -515,6 +525,9 @@ func D(d time.Duration) Duration { return Duration{d} }
 // ParseDuration parses a duration string such as "5s" or "250ms". A bare
 // number without a unit is refused, so "5" is never silently 5 ns.
 func ParseDuration(s string) (Duration, error) {
+	if d, ok := parseDays(s); ok { // "7d" (record.delete_after)
+		return Duration{d}, nil
+	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return Duration{}, fmt.Errorf("invalid duration %q (want a number with a unit, e.g. 250ms, 5s, 1m)", truncate(s))

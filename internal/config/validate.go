@@ -96,6 +96,7 @@ func (c *Config) Validate() error {
 
 	v.apiKey("api.key", c.API.Key)
 	v.hooks("hooks", c.Hooks)
+	v.record(c.Record)
 
 	patterns := make([]string, 0, len(c.Paths))
 	for p := range c.Paths {
@@ -370,6 +371,7 @@ func contains(list []string, s string) bool {
 // hooks checks the global hooks section.
 func (v *validator) hooks(prefix string, h HooksConfig) {
 	v.hookURLs(prefix, h.OnPublish, h.OnUnpublish, h.OnPlay, h.OnStop)
+	v.recordHook(prefix, h.OnRecordSegment)
 	v.positiveDuration(prefix+".timeout", h.Timeout)
 	if h.Cache.Duration < 0 {
 		v.fail(prefix+".cache", "must be 0s (off) or a positive duration, got %s", h.Cache)
@@ -379,6 +381,7 @@ func (v *validator) hooks(prefix string, h HooksConfig) {
 // pathHooks checks a per-path hooks block, where zero values inherit.
 func (v *validator) pathHooks(prefix string, h *PathHooksConfig) {
 	v.hookURLs(prefix, h.OnPublish, h.OnUnpublish, h.OnPlay, h.OnStop)
+	v.recordHook(prefix, h.OnRecordSegment)
 	if h.Timeout.Duration < 0 {
 		v.fail(prefix+".timeout", "must be a positive duration such as 2s, got %s", h.Timeout)
 	}

@@ -1,0 +1,95 @@
+package record
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// sweepInterval is how often retention runs: a quarter of DeleteAfter,
+// between 1 s and 1 min.
+func (m *Manager) sweepInterval() time.Duration {
+	d := m.opts.DeleteAfter / 4
+	return min(max(d, time.Second), time.Minute)
+}
+
+// sweepLoop runs retention until the manager closes.
+func (m *Manager) sweepLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.sweepInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+			m.Sweep()
+		}
+	}
+}
+
+// Sweep deletes the files past retention: those last written more than
+// DeleteAfter ago, then, per path, the oldest until the path's files fit
+// MaxBytes. A file being written is never deleted. It returns how many
+// files it deleted.
+func (m *Manager) Sweep() int {
+	paths, err := m.Catalog.Paths()
+	if err != nil {
+		m.opts.Logger.Warn("recording retention: cannot list", "proto", "record", "err", err.Error())
+		return 0
+	}
+	deleted := 0
+	now := m.opts.Now()
+	for _, p := range paths {
+		files, err := m.Catalog.Files(p)
+		if err != nil {
+			continue
+		}
+		var cap int64
+		if m.opts.MaxBytes != nil {
+			cap = m.opts.MaxBytes(p)
+		}
+		type kept struct {
+			name string
+			size int64
+		}
+		var keep []kept
+		var total int64
+		for _, f := range files {
+			name := filepath.Join(m.dirOf(p), f)
+			st, err := os.Stat(name)
+			if err != nil {
+				continue
+			}
+			if m.opts.DeleteAfter > 0 && now.Sub(st.ModTime()) > m.opts.DeleteAfter && !m.isOpen(name) {
+				if m.remove(p, name, "older than record.delete_after") {
+					deleted++
+				}
+				continue
+			}
+			keep = append(keep, kept{name, st.Size()})
+			total += st.Size()
+		}
+		for i := 0; cap > 0 && total > cap && i < len(keep); i++ {
+			if m.isOpen(keep[i].name) {
+				continue
+			}
+			if m.remove(p, keep[i].name, "over the path's record.max_bytes") {
+				deleted++
+				total -= keep[i].size
+			}
+		}
+	}
+	return deleted
+}
+
+func (m *Manager) remove(path, name, why string) bool {
+	err := os.Remove(name)
+	m.Catalog.Invalidate(name)
+	if err != nil {
+		m.opts.Logger.Warn("recording retention: delete failed", "proto", "record", "path", path, "file", name, "err", err.Error())
+		return false
+	}
+	m.opts.Logger.Info("recording deleted", "proto", "record", "path", path, "file", name, "reason", why)
+	return true
+}

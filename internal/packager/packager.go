@@ -593,10 +593,21 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 		if ts == nil {
 			continue
 		}
+		if ts != lead && ts.hasPend && ts.frameDur > 0 && sampleTime(ts, ts.pending) < cutTime {
+			// The newest audio frame starts before the cut but would wait
+			// for its successor to learn its duration, which the codec
+			// already gives: without it every part's audio ended up to a
+			// frame short of its video, so the buffered range (audio ∩
+			// video in MSE) ended just before each part's and segment's
+			// end. At a segment boundary hls.js then looked for the next
+			// media inside the segment it had fully loaded, found
+			// nothing to load and stalled until its live-edge jump.
+			p.finalize(ts, ts.pending.dts+ts.frameDur)
+		}
 		k := len(ts.queue)
 		if ts != lead {
 			k = 0
-			for k < len(ts.queue) && ts.queue[k].pkt.DTS < cutTime {
+			for k < len(ts.queue) && sampleTime(ts, ts.queue[k]) < cutTime {
 				k++
 			}
 		}
@@ -646,6 +657,14 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 	}
 	p.partStart = cut
 	return nil
+}
+
+// sampleTime is when s starts: its decode time in ts's timescale (for
+// audio an exact sample count, audiotime.go), not its packet's
+// millisecond timestamp, so that a part's audio ends where its video does
+// to the sample rather than up to a millisecond short.
+func sampleTime(ts *trackState, s sample) time.Duration {
+	return duration(s.dts, ts.timescale)
 }
 
 // cutSegment ends the open segment before s and opens the next at s.

@@ -759,8 +759,14 @@ func (p *Packager) closeAll() error {
 	for _, s := range p.lead.queue {
 		end += s.dur
 	}
+	endTime := duration(end, p.lead.timescale)
+	for _, ts := range []*trackState{p.video, p.audio} {
+		if ts != nil && ts != p.lead {
+			clipQueue(ts, endTime)
+		}
+	}
 	p.closing = true
-	if err := p.flushPart(end, time.Duration(math.MaxInt64)); err != nil {
+	if err := p.flushPart(end, endTime); err != nil {
 		return err
 	}
 	p.closeSegment(end)
@@ -771,6 +777,32 @@ func (p *Packager) closeAll() error {
 		}
 	}
 	return nil
+}
+
+// clipQueue makes ts's queued samples end by end (media time): the
+// segment closed at a discontinuity must not carry audio past its video.
+// A player maps the next epoch's first video frame to that video end
+// (hls.js: from the playlist), so audio reaching beyond it overlaps the
+// new epoch's first audio and its decode times go backwards; MSE then
+// (coded frame processing, step 6) needs a random access point on every
+// track and drops the new epoch's video up to its second keyframe — the
+// picture froze for a GOP after each republish while audio played on.
+// Samples starting at or after end are dropped, the last one is
+// shortened to end there.
+func clipQueue(ts *trackState, end time.Duration) {
+	k := len(ts.queue)
+	for k > 0 && sampleTime(ts, ts.queue[k-1]) >= end {
+		k--
+	}
+	clear(ts.queue[k:])
+	ts.queue = ts.queue[:k]
+	if k == 0 {
+		return
+	}
+	last := &ts.queue[k-1]
+	if e := ticks(end, ts.timescale); last.dts+last.dur > e {
+		last.dur = max(1, e-last.dts)
+	}
 }
 
 // End closes the open segment and marks the stream ended (playlists get

@@ -77,3 +77,47 @@ func TestPartAudioCoversVideo(t *testing.T) {
 		})
 	}
 }
+
+// TestEpochEndsWithItsVideo: the segment closed at a discontinuity (a
+// republish) or the end carries no audio past its video. The next epoch's
+// first video frame is played at that video end, so audio beyond it made
+// the new epoch's audio decode times go backwards, on which MSE drops
+// video up to the next keyframe: hls.js showed the old publisher's last
+// frame for a whole GOP after each republish while currentTime advanced.
+func TestEpochEndsWithItsVideo(t *testing.T) {
+	for _, until := range []time.Duration{5 * time.Second, 5*time.Second + 10*time.Millisecond, 5*time.Second + 45*time.Millisecond} {
+		t.Run(until.String(), func(t *testing.T) {
+			video, _ := testTracks(t)
+			audio, err := av.NewTrack(av.CodecAAC, []byte{0x11, 0x90}) // AAC-LC 48 kHz stereo
+			require.NoError(t, err)
+			p := New(Options{})
+			require.NoError(t, p.SetTracks(video, audio))
+			msFeed(t, p, video, audio, 30, 60, until)
+			// Audio runs ahead of the video at the cut, as ffmpeg
+			// interleaves it.
+			at := until + 30*time.Millisecond
+			require.NoError(t, p.WritePacket(&av.Packet{Track: audio, DTS: at, PTS: at, Key: true, Data: []byte{0x21, 0x10, 0x04}}))
+			// The new publisher (republish): a discontinuity.
+			vt := until + 100*time.Millisecond
+			require.NoError(t, p.WritePacket(&av.Packet{Track: video, DTS: vt, PTS: vt, Key: true, Data: frame(true), Discontinuity: true}))
+			snap := p.Snapshot()
+			var last *Segment
+			for i := range snap.Segments {
+				if snap.Segments[i].Complete {
+					last = &snap.Segments[i]
+				}
+			}
+			require.NotNil(t, last)
+			part := last.Parts[len(last.Parts)-1]
+			vEnd, ok := trackEnd(t, part, TrackVideo, 90000)
+			require.True(t, ok)
+			aEnd, ok := trackEnd(t, part, TrackAudio, 48000)
+			if !ok { // the last part may hold a frame of video only
+				aEnd, ok = trackEnd(t, last.Parts[len(last.Parts)-2], TrackAudio, 48000)
+				require.True(t, ok)
+			}
+			require.LessOrEqual(t, aEnd, vEnd+1e-9, "segment %d: audio ends %.1f ms past its video", last.MSN, (aEnd-vEnd)*1000)
+			require.Greater(t, aEnd, vEnd-1024.0/48000, "segment %d: audio ends %.1f ms before its video", last.MSN, (vEnd-aEnd)*1000)
+		})
+	}
+}

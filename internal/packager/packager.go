@@ -593,15 +593,23 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 		if ts == nil {
 			continue
 		}
-		if ts != lead && ts.hasPend && ts.frameDur > 0 && sampleTime(ts, ts.pending) < cutTime {
-			// The newest audio frame starts before the cut but would wait
-			// for its successor to learn its duration, which the codec
-			// already gives: without it every part's audio ended up to a
-			// frame short of its video, so the buffered range (audio ∩
-			// video in MSE) ended just before each part's and segment's
-			// end. At a segment boundary hls.js then looked for the next
-			// media inside the segment it had fully loaded, found
-			// nothing to load and stalled until its live-edge jump.
+		if p.closing && ts != lead && ts.hasPend && ts.frameDur > 0 && sampleTime(ts, ts.pending) < cutTime {
+			// A segment's last part: the newest audio frame starts before
+			// the cut but would wait for its successor to learn its
+			// duration, which the codec already gives. Without it every
+			// segment's audio ended up to a frame short of its video, so
+			// the buffered range (audio ∩ video in MSE) ended just before
+			// the segment's end; hls.js then looked for the next media
+			// inside the segment it had fully loaded, found nothing to
+			// load and stalled until its live-edge jump.
+			//
+			// Not for the other parts: their audio may end up to a frame
+			// early (the next part carries on seamlessly), and must not
+			// end exactly with the video in the part before a segment's
+			// last. hls.js counts a fragment it knows to be complete as
+			// fully buffered when no more than 0.2 s of it is missing
+			// (fragment-tracker bufferPadding), exactly one 200 ms part:
+			// the segment's last part was then never fetched.
 			p.finalize(ts, ts.pending.dts+ts.frameDur)
 		}
 		k := len(ts.queue)

@@ -32,15 +32,16 @@ func trackEnd(t *testing.T, part *Part, id int, timescale float64) (float64, boo
 	return 0, false
 }
 
-// TestPartAudioCoversVideo: every part's audio reaches at least as far as
-// its video. A player's buffered range is the intersection of both (MSE),
-// so audio ending a frame short made every part, and every segment, end
-// up to 21 ms before its nominal end in the buffer; at a segment boundary
-// hls.js then searched the fully loaded segment for the next media, found
-// nothing to load, and stalled until it jumped to the live edge (QoE test,
-// 2026-12: three stalls of ~1.8 s in 45 s). The newest audio frame before
-// a cut has its duration from the codec, so it need not wait for its
-// successor to go into the part.
+// TestPartAudioCoversVideo: every segment's last part has audio at least
+// as far as its video. A player's buffered range is the intersection of
+// both (MSE), so audio ending a frame short made every segment end up to
+// 21 ms before its nominal end in the buffer; at a segment boundary hls.js
+// then searched the fully loaded segment for the next media, found nothing
+// to load, and stalled until it jumped to the live edge (QoE test,
+// 2026-12: two to four stalls of ~1.8 s in 45 s). The newest audio frame
+// before the cut has its duration from the codec, so it need not wait for
+// its successor to go into the part. (Other parts keep the audio that has
+// come: see flushPart on hls.js's 0.2 s buffer padding.)
 func TestPartAudioCoversVideo(t *testing.T) {
 	for _, fps := range []float64{30, 25, 29.97} {
 		t.Run(fmt.Sprintf("%gfps", fps), func(t *testing.T) {
@@ -53,7 +54,10 @@ func TestPartAudioCoversVideo(t *testing.T) {
 			snap := p.Snapshot()
 			parts := 0
 			for _, s := range snap.Segments {
-				for _, part := range s.Parts {
+				if !s.Complete {
+					continue
+				}
+				for _, part := range s.Parts[len(s.Parts)-1:] {
 					vEnd, ok := trackEnd(t, part, TrackVideo, 90000)
 					require.True(t, ok, "part %d.%d has video", part.MSN, part.Index)
 					aEnd, ok := trackEnd(t, part, TrackAudio, 48000)
@@ -68,7 +72,7 @@ func TestPartAudioCoversVideo(t *testing.T) {
 					parts++
 				}
 			}
-			require.Greater(t, parts, 40)
+			require.Greater(t, parts, 4)
 			// The audio stays one unbroken run of 1024-sample frames.
 			starts, durs := audioSamples(t, snap)
 			for i := 1; i < len(starts); i++ {

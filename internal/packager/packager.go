@@ -191,6 +191,10 @@ type Packager struct {
 	// closed one's end, in media time (fillGap).
 	segStartTime time.Duration
 	prevEnd      time.Duration
+	// epochFirst: the open segment begins an epoch (the stream's first,
+	// after a discontinuity) and its first part is not out yet; its audio
+	// must not start before its video (flushPart).
+	epochFirst bool
 }
 
 // trackState is one track's timing state.
@@ -572,6 +576,7 @@ func (p *Packager) openSegment(s sample) error {
 	if p.clock.origin && p.clock.refining {
 		p.win.setOrigin(anchor)
 	}
+	p.epochFirst = disc || !p.produced
 	p.pendingDisc, p.open, p.produced = false, true, true
 	p.segStartTime = s.pkt.DTS
 	p.segStart, p.partStart, p.partIndex, p.segBytes, p.segFrames = s.dts, s.dts, 0, 0, 0
@@ -611,6 +616,22 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 			// (fragment-tracker bufferPadding), exactly one 200 ms part:
 			// the segment's last part was then never fetched.
 			p.finalize(ts, ts.pending.dts+ts.frameDur)
+		}
+		if ts != lead && p.epochFirst {
+			// Audio that came after the epoch's first keyframe but starts
+			// before it is dropped: a player syncs a new timeline on
+			// whichever track starts first (hls.js: initPTS from the
+			// audio), and part and segment positions then follow the
+			// audio, which ends a frame past the video at each segment's
+			// end (above): the buffered range (audio ∩ video) then ended
+			// short of each segment and hls.js stalled at every boundary.
+			d := 0
+			for d < len(ts.queue) && sampleTime(ts, ts.queue[d]) < p.segStartTime {
+				d++
+			}
+			rest := copy(ts.queue, ts.queue[d:])
+			clear(ts.queue[rest:])
+			ts.queue = ts.queue[:rest]
 		}
 		k := len(ts.queue)
 		if ts != lead {
@@ -656,6 +677,7 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 		p.segBytes = p.ts.buf.Len()
 	}
 	p.partIndex++
+	p.epochFirst = false
 	for i := 0; i < n; i++ {
 		ts := groups[i].ts
 		k := len(groups[i].samples)

@@ -73,6 +73,16 @@ func TestPartAudioCoversVideo(t *testing.T) {
 				}
 			}
 			require.Greater(t, parts, 4)
+			// and no segment's audio starts before its video (hls.js
+			// would position parts by the audio, see
+			// TestEpochAudioStartsWithVideo).
+			for _, s := range snap.Segments {
+				vStart, ok := trackStart(t, s.Parts[0], TrackVideo, 90000)
+				require.True(t, ok)
+				if aStart, ok := trackStart(t, s.Parts[0], TrackAudio, 48000); ok {
+					require.GreaterOrEqual(t, aStart, vStart-0.001, "segment %d: audio starts %.1f ms before video", s.MSN, (vStart-aStart)*1000)
+				}
+			}
 			// The audio stays one unbroken run of 1024-sample frames.
 			starts, durs := audioSamples(t, snap)
 			for i := 1; i < len(starts); i++ {
@@ -123,5 +133,68 @@ func TestEpochEndsWithItsVideo(t *testing.T) {
 			require.LessOrEqual(t, aEnd, vEnd+1e-9, "segment %d: audio ends %.1f ms past its video", last.MSN, (aEnd-vEnd)*1000)
 			require.Greater(t, aEnd, vEnd-1024.0/48000, "segment %d: audio ends %.1f ms before its video", last.MSN, (vEnd-aEnd)*1000)
 		})
+	}
+}
+
+// trackStart is where track id's samples in part start, in seconds.
+func trackStart(t *testing.T, part *Part, id int, timescale float64) (float64, bool) {
+	t.Helper()
+	var ps fmp4.Parts
+	require.NoError(t, ps.Unmarshal(part.Data), "part %d.%d", part.MSN, part.Index)
+	for _, p := range ps {
+		for _, tr := range p.Tracks {
+			if tr.ID == id && len(tr.Samples) > 0 {
+				return float64(tr.BaseTime) / timescale, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestEpochAudioStartsWithVideo: an epoch's first segment (the stream's
+// first, the first after a republish) has no audio before its first
+// keyframe, even audio that arrives after it. hls.js takes a new
+// timeline's offset from whichever track starts first and then positions
+// parts by that track; positioned by audio, which ends a frame past the
+// video at each segment's end, every segment ended short of its position
+// in the buffer and hls.js stalled at a segment boundary (QoE run of a
+// young stream, 2026-12).
+func TestEpochAudioStartsWithVideo(t *testing.T) {
+	video, _ := testTracks(t)
+	audio, err := av.NewTrack(av.CodecAAC, []byte{0x11, 0x90}) // AAC-LC 48 kHz stereo
+	require.NoError(t, err)
+	p := New(Options{})
+	require.NoError(t, p.SetTracks(video, audio))
+	for epoch, start := range []time.Duration{40 * time.Millisecond, 3 * time.Second} {
+		disc := epoch > 0
+		// The keyframe first, then audio from 30 ms before it.
+		require.NoError(t, p.WritePacket(&av.Packet{Track: video, DTS: start, PTS: start, Key: true, Data: frame(true), Discontinuity: disc}))
+		vn, an := 1, 0
+		for vn < 45 {
+			vt := start + time.Duration(vn)*100*time.Millisecond/3
+			at := start - 30*time.Millisecond + (time.Duration(an) * 1024 * time.Second / 48000).Round(time.Millisecond)
+			if at < vt {
+				require.NoError(t, p.WritePacket(&av.Packet{Track: audio, DTS: at, PTS: at, Key: true, Data: []byte{0x21, 0x10, 0x04}}))
+				an++
+				continue
+			}
+			require.NoError(t, p.WritePacket(&av.Packet{Track: video, DTS: vt, PTS: vt, Data: frame(false)}))
+			vn++
+		}
+		snap := p.Snapshot()
+		var first *Segment
+		for i := range snap.Segments {
+			if s := &snap.Segments[i]; s.Start == start {
+				first = s
+			}
+		}
+		require.NotNil(t, first, "epoch %d segment", epoch)
+		require.NotEmpty(t, first.Parts)
+		vStart, ok := trackStart(t, first.Parts[0], TrackVideo, 90000)
+		require.True(t, ok)
+		aStart, ok := trackStart(t, first.Parts[0], TrackAudio, 48000)
+		require.True(t, ok, "epoch %d: part 0 has audio", epoch)
+		require.GreaterOrEqual(t, aStart, vStart, "epoch %d: audio starts %.1f ms before the video", epoch, (vStart-aStart)*1000)
+		require.Less(t, aStart-vStart, 1024.0/48000, "epoch %d: at most a frame of audio dropped", epoch)
 	}
 }

@@ -191,6 +191,10 @@ type Packager struct {
 	// closed one's end, in media time (fillGap).
 	segStartTime time.Duration
 	prevEnd      time.Duration
+	// epochFirst: the open segment begins an epoch (the stream's first,
+	// after a discontinuity) and its first part is not out yet; its audio
+	// must not start before its video (flushPart).
+	epochFirst bool
 }
 
 // trackState is one track's timing state.
@@ -572,6 +576,7 @@ func (p *Packager) openSegment(s sample) error {
 	if p.clock.origin && p.clock.refining {
 		p.win.setOrigin(anchor)
 	}
+	p.epochFirst = disc || !p.produced
 	p.pendingDisc, p.open, p.produced = false, true, true
 	p.segStartTime = s.pkt.DTS
 	p.segStart, p.partStart, p.partIndex, p.segBytes, p.segFrames = s.dts, s.dts, 0, 0, 0
@@ -593,10 +598,45 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 		if ts == nil {
 			continue
 		}
+		if p.closing && ts != lead && ts.hasPend && ts.frameDur > 0 && sampleTime(ts, ts.pending) < cutTime {
+			// A segment's last part: the newest audio frame starts before
+			// the cut but would wait for its successor to learn its
+			// duration, which the codec already gives. Without it every
+			// segment's audio ended up to a frame short of its video, so
+			// the buffered range (audio ∩ video in MSE) ended just before
+			// the segment's end; hls.js then looked for the next media
+			// inside the segment it had fully loaded, found nothing to
+			// load and stalled until its live-edge jump.
+			//
+			// Not for the other parts: their audio may end up to a frame
+			// early (the next part carries on seamlessly), and must not
+			// end exactly with the video in the part before a segment's
+			// last. hls.js counts a fragment it knows to be complete as
+			// fully buffered when no more than 0.2 s of it is missing
+			// (fragment-tracker bufferPadding), exactly one 200 ms part:
+			// the segment's last part was then never fetched.
+			p.finalize(ts, ts.pending.dts+ts.frameDur)
+		}
+		if ts != lead && p.epochFirst {
+			// Audio that came after the epoch's first keyframe but starts
+			// before it is dropped: a player syncs a new timeline on
+			// whichever track starts first (hls.js: initPTS from the
+			// audio), and part and segment positions then follow the
+			// audio, which ends a frame past the video at each segment's
+			// end (above): the buffered range (audio ∩ video) then ended
+			// short of each segment and hls.js stalled at every boundary.
+			d := 0
+			for d < len(ts.queue) && sampleTime(ts, ts.queue[d]) < p.segStartTime {
+				d++
+			}
+			rest := copy(ts.queue, ts.queue[d:])
+			clear(ts.queue[rest:])
+			ts.queue = ts.queue[:rest]
+		}
 		k := len(ts.queue)
 		if ts != lead {
 			k = 0
-			for k < len(ts.queue) && ts.queue[k].pkt.DTS < cutTime {
+			for k < len(ts.queue) && sampleTime(ts, ts.queue[k]) < cutTime {
 				k++
 			}
 		}
@@ -637,6 +677,7 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 		p.segBytes = p.ts.buf.Len()
 	}
 	p.partIndex++
+	p.epochFirst = false
 	for i := 0; i < n; i++ {
 		ts := groups[i].ts
 		k := len(groups[i].samples)
@@ -646,6 +687,14 @@ func (p *Packager) flushPart(cut int64, cutTime time.Duration) error {
 	}
 	p.partStart = cut
 	return nil
+}
+
+// sampleTime is when s starts: its decode time in ts's timescale (for
+// audio an exact sample count, audiotime.go), not its packet's
+// millisecond timestamp, so that a part's audio ends where its video does
+// to the sample rather than up to a millisecond short.
+func sampleTime(ts *trackState, s sample) time.Duration {
+	return duration(s.dts, ts.timescale)
 }
 
 // cutSegment ends the open segment before s and opens the next at s.
@@ -740,8 +789,14 @@ func (p *Packager) closeAll() error {
 	for _, s := range p.lead.queue {
 		end += s.dur
 	}
+	endTime := duration(end, p.lead.timescale)
+	for _, ts := range []*trackState{p.video, p.audio} {
+		if ts != nil && ts != p.lead {
+			clipQueue(ts, endTime)
+		}
+	}
 	p.closing = true
-	if err := p.flushPart(end, time.Duration(math.MaxInt64)); err != nil {
+	if err := p.flushPart(end, endTime); err != nil {
 		return err
 	}
 	p.closeSegment(end)
@@ -752,6 +807,32 @@ func (p *Packager) closeAll() error {
 		}
 	}
 	return nil
+}
+
+// clipQueue makes ts's queued samples end by end (media time): the
+// segment closed at a discontinuity must not carry audio past its video.
+// A player maps the next epoch's first video frame to that video end
+// (hls.js: from the playlist), so audio reaching beyond it overlaps the
+// new epoch's first audio and its decode times go backwards; MSE then
+// (coded frame processing, step 6) needs a random access point on every
+// track and drops the new epoch's video up to its second keyframe — the
+// picture froze for a GOP after each republish while audio played on.
+// Samples starting at or after end are dropped, the last one is
+// shortened to end there.
+func clipQueue(ts *trackState, end time.Duration) {
+	k := len(ts.queue)
+	for k > 0 && sampleTime(ts, ts.queue[k-1]) >= end {
+		k--
+	}
+	clear(ts.queue[k:])
+	ts.queue = ts.queue[:k]
+	if k == 0 {
+		return
+	}
+	last := &ts.queue[k-1]
+	if e := ticks(end, ts.timescale); last.dts+last.dur > e {
+		last.dur = max(1, e-last.dts)
+	}
 }
 
 // End closes the open segment and marks the stream ended (playlists get

@@ -22,6 +22,10 @@
 //   in  report              print {"report":{...}} with every page's samples
 //                           and media events, then exit
 // Exit code 0 after a report, 2 on a launch error.
+//
+// Diagnosis (environment): QOE_HLS_LOG=1 keeps hls.js's own debug log in
+// the report (qoe.hlsLog, "ms-since-epoch level message" lines);
+// QOE_REQUESTS=N keeps the last N request timings instead of 600.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,8 +55,23 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Runs in every page before its scripts: media events of the <video> and a
 // 4 Hz sampler of the burnt-in clock. Results live in window.__qoe.
-function probe() {
+function probe(diag) {
   const q = (window.__qoe = { events: [], samples: [], firstPlaying: null });
+  if (diag.hlsLog) {
+    // Diagnosis (QOE_HLS_LOG=1): hls.js's own debug log, last 20000 lines.
+    q.hlsLog = [];
+    const log = (kind) => (...a) => {
+      q.hlsLog.push(Date.now() + ' ' + kind + ' ' + a.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
+      if (q.hlsLog.length > 20000) q.hlsLog.shift();
+    };
+    const logger = { debug: log('D'), log: log('L'), info: log('I'), warn: log('W'), error: log('E') };
+    let H;
+    Object.defineProperty(window, 'Hls', {
+      configurable: true,
+      get: () => H,
+      set: (v) => { H = class extends v { constructor(c) { super(Object.assign({}, c, { debug: logger })); } }; },
+    });
+  }
   for (const type of ['waiting', 'playing', 'stalled', 'seeking', 'seeked', 'pause', 'ended', 'error', 'emptied']) {
     document.addEventListener(type, (e) => {
       if (e.target.id !== 'video') return;
@@ -61,7 +80,8 @@ function probe() {
       q.events.push({ t, type, ct: e.target.currentTime });
     }, true);
   }
-  // Request timings (diagnosis: when a player asked for what), last 600.
+  // Request timings (diagnosis: when a player asked for what), the last
+  // 600 (QOE_REQUESTS=N: N).
   q.requests = [];
   try {
     new PerformanceObserver((list) => {
@@ -69,7 +89,7 @@ function probe() {
         const name = e.name.replace(/^.*\//, '');
         if (!/\.(m3u8|mpd|m4s|mp4|ts)(\?|$)/.test(name)) continue;
         q.requests.push({ name, start: Math.round(performance.timeOrigin + e.startTime), first: Math.round(performance.timeOrigin + e.responseStart), end: Math.round(performance.timeOrigin + e.responseEnd) });
-        if (q.requests.length > 600) q.requests.shift();
+        if (q.requests.length > diag.requests) q.requests.shift();
       }
     }).observe({ type: 'resource', buffered: true });
   } catch (e) { /* no resource timing */ }
@@ -144,7 +164,10 @@ async function closeAll(code) {
 }
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => closeAll(1));
 
-await context.addInitScript(probe);
+await context.addInitScript(probe, {
+  hlsLog: !!process.env.QOE_HLS_LOG,
+  requests: Number(process.env.QOE_REQUESTS) || 600,
+});
 const pages = {};
 for (const p of protos) {
   const page = context.pages().length && !Object.keys(pages).length ? context.pages()[0] : await context.newPage();

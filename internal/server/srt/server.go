@@ -185,13 +185,15 @@ func (s *Server) untrack(c *conn) {
 
 // refuse rejects a handshake with reason code, logging one line.
 func (s *Server) refuse(c *conn, code gosrt.RejectionReason, path, why string, level slog.Level, kv ...any) {
-	c.req.Reject(code)
+	// Count and log before rejecting, so a caller that sees the rejection
+	// also finds it in the metrics.
 	args := []any{"reason", why}
 	if path != "" {
 		args = append(args, "path", path)
 	}
 	c.log.Log(context.Background(), level, "srt connection refused", append(args, kv...)...)
 	s.countRefused(refuseLabel(code))
+	c.req.Reject(code)
 }
 
 func (s *Server) countRefused(label string) {

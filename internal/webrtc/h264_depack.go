@@ -6,8 +6,6 @@ import (
 	"errors"
 	"time"
 
-	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-
 	"github.com/sluicemedia/sluice/internal/av"
 )
 
@@ -175,35 +173,13 @@ func (g *h264Ingest) convert(nalus [][]byte) (data []byte, key bool, track *av.T
 		g.track = nil
 	}
 	if g.track == nil && key && g.sps != nil && g.pps != nil {
-		if t, err := av.NewTrack(av.CodecH264, avcDecoderConfig(g.sps, g.pps)); err == nil {
-			g.track = t
+		if cfg, err := av.AVCConfigRecord(g.sps, g.pps); err == nil {
+			if t, err := av.NewTrack(av.CodecH264, cfg); err == nil {
+				g.track = t
+			}
 		}
 	}
 	return data, key, g.track
-}
-
-// avcDecoderConfig builds an AVCDecoderConfigurationRecord (ISO/IEC
-// 14496-15 §5.3.3.1.2) with one SPS and one PPS and 4-byte NAL unit
-// lengths. High profiles get the chroma format and bit depth fields the
-// record requires for them, read from the SPS.
-func avcDecoderConfig(sps, pps []byte) []byte {
-	b := make([]byte, 0, 11+len(sps)+len(pps)+4)
-	b = append(b, 1, sps[1], sps[2], sps[3], 0xfc|3, 0xe0|1)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(sps)))
-	b = append(b, sps...)
-	b = append(b, 1)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(pps)))
-	b = append(b, pps...)
-	switch sps[1] {
-	case 100, 110, 122, 144:
-		chroma, lumaDepth, chromaDepth := uint32(1), uint32(0), uint32(0)
-		var s mch264.SPS
-		if err := s.Unmarshal(sps); err == nil {
-			chroma, lumaDepth, chromaDepth = s.ChromaFormatIdc, s.BitDepthLumaMinus8, s.BitDepthChromaMinus8
-		}
-		b = append(b, 0xfc|byte(chroma&3), 0xf8|byte(lumaDepth&7), 0xf8|byte(chromaDepth&7), 0)
-	}
-	return b
 }
 
 // rtpClock maps one track's RTP timestamps to the stream timeline: the

@@ -159,7 +159,8 @@ func TestReorderBufferBounds(t *testing.T) {
 func TestAVCDecoderConfigHighProfile(t *testing.T) {
 	// 640x360 High profile (64001e) x264 SPS.
 	sps := mustHex("6764001eacd940a02ff970110000030001000003003c0f162d96")
-	cfg := avcDecoderConfig(sps, testPPS)
+	cfg, err := av.AVCConfigRecord(sps, testPPS)
+	require.NoError(t, err)
 	tr, err := av.NewTrack(av.CodecH264, cfg)
 	require.NoError(t, err)
 	require.Equal(t, "avc1.64001e", tr.CodecString)

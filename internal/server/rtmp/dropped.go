@@ -51,7 +51,7 @@ func droppedCodec(typ uint8, body []byte, err error) (kind, name string) {
 	return kind, s
 }
 
-// dropTrack tells the publisher, once per kind and codec, that a track is
+// dropTrack (flv.Ingest.Unsupported) tells the publisher, once per kind and codec, that a track is
 // dropped: an onStatus warning (level "warning", which encoders log and do
 // not treat as a failure) and one log line.
 func (ps *publishSession) dropTrack(typ uint8, body []byte, err error) error {

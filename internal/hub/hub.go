@@ -71,6 +71,10 @@ type Options struct {
 	// period. Consumers that follow every stream (transcoders, always-on
 	// packagers) start from it.
 	OnStreamStart func(path string)
+	// Demand, if set, is asked by Hub.Demand to bring up a stream that
+	// has no publisher (see there): it returns once the stream has media
+	// or it cannot. Nil: streams exist only while published.
+	Demand func(ctx context.Context, path string) error
 }
 
 func (o *Options) setDefaults() {

@@ -411,6 +411,10 @@ func (c *Client) ReadMessage() (*Message, error) {
 // for ReadMessage and WriteMessage after Publish or Play.
 func (c *Client) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
 
+// SetWriteDeadline sets the write deadline of the underlying socket only,
+// for a publisher that reads the server's messages concurrently.
+func (c *Client) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
 // StreamID returns the message stream ID from createStream (0 before
 // Publish or Play).
 func (c *Client) StreamID() uint32 { return c.streamID }

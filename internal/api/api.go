@@ -65,6 +65,9 @@ type Options struct {
 	// WebRTC returns the WebRTC session counts for GET /api/v1/server.
 	// Default nil: not reported.
 	WebRTC func() WebRTCInfo
+	// Relay returns the pulled source and forward targets of a stream
+	// path for GET /api/v1/streams. Default nil: none.
+	Relay func(path string) (*RelaySource, []RelayForward)
 	// BitrateWindow is the span over which bitrate_in_kbps is averaged.
 	// Default 10 s.
 	BitrateWindow time.Duration

@@ -40,6 +40,11 @@ type Stream struct {
 	Drops uint64 `json:"drops"`
 	// Republishes counts publisher reconnects within the grace period.
 	Republishes uint64 `json:"republishes"`
+	// Source is the pulled source of the stream (relay.go), omitted for
+	// published streams.
+	Source *RelaySource `json:"source,omitempty"`
+	// Forwards are the stream's forward targets, omitted when none.
+	Forwards []RelayForward `json:"forwards,omitempty"`
 }
 
 // Publisher is a stream's publisher.
@@ -210,6 +215,9 @@ func (s *Server) stream(st hub.Stats, now time.Time) Stream {
 		Skips:         st.Skips,
 		Drops:         st.Drops,
 		Republishes:   st.Republishes,
+	}
+	if s.opts.Relay != nil {
+		out.Source, out.Forwards = s.opts.Relay(st.Path)
 	}
 	if p := st.Publisher; p != nil {
 		out.Publisher = &Publisher{Protocol: p.Protocol, Remote: p.Remote, Since: st.PublishedAt}

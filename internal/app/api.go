@@ -102,6 +102,7 @@ func (a *App) newAPI() http.Handler {
 			c := a.webrtc.Counts()
 			return api.WebRTCInfo{WHEPSessions: c.WHEP, WHIPSessions: c.WHIP}
 		},
+		Relay: a.relayInfo,
 		Transcoders: func() []api.Transcoder {
 			if a.transcoder == nil {
 				return nil
@@ -135,6 +136,7 @@ func (a *App) newMetrics() http.Handler {
 	}))
 	reg.MustRegister(webrtcSessionsCollector(a.webrtc))
 	reg.MustRegister(newRecordCollector(a.recorder))
+	reg.MustRegister(newRelayCollector(a.relay))
 	reg.MustRegister(obs.NewHTTPConnCollector(a.httpConnSnapshot))
 	reg.MustRegister(srtCollector(a))
 	return obs.MetricsHandler(reg)

@@ -27,6 +27,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/netutil"
 	"github.com/sluicemedia/sluice/internal/obs"
 	"github.com/sluicemedia/sluice/internal/record"
+	"github.com/sluicemedia/sluice/internal/relay"
 	"github.com/sluicemedia/sluice/internal/rtmp"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	rtmpserver "github.com/sluicemedia/sluice/internal/server/rtmp"
@@ -56,6 +57,8 @@ type App struct {
 	transcoder *transcode.Manager
 	// recorder writes recorded paths to record.dir and indexes them.
 	recorder *record.Manager
+	// relay pulls sources and forwards streams (relay.go).
+	relay *relay.Manager
 	// audio gives streams the AAC or Opus track a protocol needs.
 	audio     *transcode.AudioBridges
 	rtmp      *rtmpserver.Server
@@ -128,8 +131,13 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 			if a.recorder != nil {
 				a.recorder.StreamStarted(path)
 			}
+			a.relay.StreamStarted(path)
 		},
+		Demand: a.demand,
 	})
+	if a.relay, err = newRelay(cfg, a.hub, log.With("component", "relay")); err != nil {
+		return nil, err
+	}
 	a.audio = &transcode.AudioBridges{Hub: a.hub, Logger: log.With("component", "audio-bridge")}
 	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
 		return nil, err
@@ -338,6 +346,9 @@ func (a *App) Run(ctx context.Context) error {
 		serve(func() error { return a.pprofSrv.Serve(a.pprofLn) })
 	}
 	a.logStartup()
+	if err := a.relay.Start(); err != nil {
+		a.log.Error("relay start failed", "err", err)
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -362,6 +373,7 @@ wait:
 	defer cancel()
 	// Stop accepting and end streams first, so viewers are told the stream
 	// ended and handlers return; then drain HTTP.
+	a.relay.Close()
 	a.hub.Close()
 	if a.transcoder != nil {
 		a.transcoder.Close()

@@ -306,6 +306,11 @@ func (h *httpRoutes) serveStream(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, slog.LevelError, e.kind, u.path, http.StatusInternalServerError, "entry without access rule")
 		return
 	}
+	if e.access == accessPlay && isStreamPlay(e.kind) {
+		// An on-demand source (or edge pull) starts with its first viewer
+		// of any protocol; if it cannot, the server answers as before.
+		_ = h.hub.Demand(r.Context(), u.path)
+	}
 	e.serve(w, r, u, g)
 }
 

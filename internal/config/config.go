@@ -333,6 +333,9 @@ type PathConfig struct {
 	// Record writes the publisher's stream to files under record.dir
 	// (renditions of a ladder are not recorded). Default false.
 	Record bool `yaml:"record,omitempty"`
+	// PathRelayConfig holds source, source_on_demand… and forward
+	// (relay.go).
+	PathRelayConfig `yaml:",inline"`
 }
 
 // JWT actions: the values of the action claim and of JWTConfig.Actions.

@@ -271,6 +271,7 @@ func (v *validator) pathConfig(pattern string, pc PathConfig) {
 		}
 	}
 	v.jwt(prefix+".jwt", pc.JWT)
+	v.pathRelay(prefix, pattern, pc.PathRelayConfig)
 	if pc.Hooks != nil {
 		v.pathHooks(prefix+".hooks", pc.Hooks)
 	}

@@ -47,6 +47,9 @@ func (c *conn) startPlay(ctx context.Context, cmd *rtmp.Command) error {
 	if err := c.authorize(ctx, areq, "NetStream.Play.Failed"); err != nil {
 		return err
 	}
+	// An on-demand source starts with its first viewer (hub.Demand); if
+	// it cannot, Subscribe answers as before.
+	_ = c.srv.Hub.Demand(ctx, path)
 	reader, err := c.srv.Hub.Subscribe(ctx, path, hub.ClientInfo{Protocol: c.proto, Remote: c.nc.RemoteAddr().String()})
 	if err != nil {
 		if errors.Is(err, hub.ErrNotFound) || errors.Is(err, hub.ErrNotReady) || errors.Is(err, hub.ErrEnded) {

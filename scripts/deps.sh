@@ -56,6 +56,11 @@ if [ "${1:-}" != web ]; then
   # Third-party players the HLS tests drive (VLC, GStreamer's hlsdemux).
   command -v cvlc >/dev/null 2>&1 || need+=(vlc-bin vlc-plugin-base)
   command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
+  # nginx-rtmp: the foreign RTMP server of the relay tests (pull source,
+  # forward target); ss counts its connections.
+  [ -x /usr/sbin/nginx ] || need+=(nginx)
+  [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(libnginx-mod-rtmp)
+  command -v ss >/dev/null 2>&1 || need+=(iproute2)
 fi
 
 node_problem=""

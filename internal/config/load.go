@@ -218,6 +218,12 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		if !f.IsExported() {
 			continue
 		}
+		if _, opts, _ := strings.Cut(f.Tag.Get("yaml"), ","); opts == "inline" && f.Type.Kind() == reflect.Struct {
+			for k, sub := range yamlFields(f.Type) { // keys of an inline struct sit beside ours
+				m[k] = sub
+			}
+			continue
+		}
 		if name := yamlName(f); name != "" {
 			m[name] = f
 		}

@@ -21,8 +21,8 @@ type tagWatch struct {
 	last atomic.Int64 // Unix ns of the last media tag
 	// video is the Unix ns of the newest video tag.
 	video atomic.Int64
-	done chan struct{}
-	err  error
+	done  chan struct{}
+	err   error
 }
 
 func watchTags(st *flvTagStream) *tagWatch {

@@ -6,9 +6,10 @@ import (
 )
 
 // Redact returns u as a string without credentials: the user info and
-// every query value are replaced by "REDACTED", and a stream key in the
-// path (the last segment of an rtmp(s) URL, which services such as
-// YouTube and Twitch use as the secret) is cut to its first 4 characters.
+// every query value are replaced by "REDACTED", and a long stream key in
+// the path (a last segment of more than 16 characters in an rtmp(s) URL:
+// services such as YouTube and Twitch use it as the secret) is cut to its
+// first 4 characters and "-REDACTED".
 func Redact(u *url.URL) string {
 	if u == nil {
 		return ""
@@ -25,8 +26,8 @@ func Redact(u *url.URL) string {
 		c.RawQuery = q.Encode()
 	}
 	if c.Scheme == "rtmp" || c.Scheme == "rtmps" {
-		if i := strings.LastIndexByte(c.Path, '/'); i > 0 && len(c.Path)-i-1 > 8 {
-			c.Path = c.Path[:i+5] + "****"
+		if i := strings.LastIndexByte(c.Path, '/'); i > 0 && len(c.Path)-i-1 > 16 {
+			c.Path = c.Path[:i+5] + "-REDACTED"
 			c.RawPath = ""
 		}
 	}

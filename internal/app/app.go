@@ -143,7 +143,8 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		return nil, err
 	}
 	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth"),
-		SourceOf: func(path string) (string, bool) { return renditionSource(cfg, path) }}); err != nil {
+		SourceOf:  func(path string) (string, bool) { return renditionSource(cfg, path) },
+		OnForward: a.relay.AddForwards}); err != nil {
 		return nil, err
 	}
 	a.recorder = newRecorder(cfg, a.hub, a.auth, log.With("component", "record"))

@@ -107,6 +107,10 @@ type Options struct {
 	// and hooks are told the source's path, so that a rendition is never
 	// more open than what it shows. Default nil: no derived paths.
 	SourceOf func(path string) (string, bool)
+	// OnForward, if set, is given the forward targets an allowing
+	// on_publish hook answer names (HookAnswer), before the publish
+	// starts. Default nil: such answers add nothing.
+	OnForward func(path string, targets []string)
 }
 
 // Authorizer is the access decision point. Build it with New; it is safe
@@ -117,6 +121,8 @@ type Authorizer struct {
 	client   *http.Client
 	now      func() time.Time
 	sourceOf func(path string) (string, bool)
+	// onForward is Options.OnForward.
+	onForward func(path string, targets []string)
 
 	ctx    context.Context // ends JWKS refreshes and notifications
 	cancel context.CancelFunc
@@ -151,7 +157,8 @@ func New(opts Options) (*Authorizer, error) {
 		now:    opts.Now,
 		rules:  make(map[string]*rule, len(opts.Config.Paths)),
 
-		sourceOf: opts.SourceOf,
+		sourceOf:  opts.SourceOf,
+		onForward: opts.OnForward,
 	}
 	if a.log == nil {
 		a.log = slog.Default()

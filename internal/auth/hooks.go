@@ -59,10 +59,13 @@ func (a *Authorizer) askHook(ctx context.Context, url string, h config.HooksConf
 	name := "on_" + string(req.Action)
 	key := cacheKey{url: url, action: req.Action, path: req.Path, token: req.Token, ip: remoteIP(req.Remote)}
 	now := a.now()
-	if h.Cache.Duration > 0 && a.cache.allowed(key, now) {
-		return nil
+	if h.Cache.Duration > 0 {
+		if fwd, ok := a.cache.allowed(key, now); ok {
+			a.forward(req, fwd)
+			return nil
+		}
 	}
-	status, err := a.post(ctx, url, h.Timeout.Duration, hookBody(string(req.Action), req))
+	status, answer, err := a.post(ctx, url, h.Timeout.Duration, hookBody(string(req.Action), req))
 	switch {
 	case err != nil && h.FailOpen:
 		a.log.Warn("auth hook failed, allowing (hooks.fail_open)", "hook", name, "path", req.Path,
@@ -75,19 +78,55 @@ func (a *Authorizer) askHook(ctx context.Context, url string, h config.HooksConf
 	case status < 200 || status > 299:
 		return deny(ErrForbidden, "%s hook answered %d %s", name, status, http.StatusText(status))
 	}
+	fwd := forwardTargets(req, answer)
 	if h.Cache.Duration > 0 {
-		a.cache.put(key, now.Add(h.Cache.Duration), now)
+		a.cache.put(key, cacheEntry{exp: now.Add(h.Cache.Duration), forward: fwd}, now)
 	}
+	a.forward(req, fwd)
 	return nil
 }
 
-// post sends body to url as JSON and returns the answer's status. The
-// answer body is read (up to maxHookAnswer) and discarded, so the
-// connection is reused.
-func (a *Authorizer) post(ctx context.Context, url string, timeout time.Duration, body HookBody) (int, error) {
+// maxHookForwards bounds the forward targets one on_publish answer adds.
+const maxHookForwards = 16
+
+// HookAnswer is the JSON an on_publish hook may answer with (any other
+// body, or none, is fine too): Forward lists URLs the stream is pushed to
+// besides its paths.*.forward, with the same templates ({app}, {name},
+// {path}) — SRS's dynamic forward. At most 16 are taken.
+type HookAnswer struct {
+	Forward []string `json:"forward"`
+}
+
+// forwardTargets reads the forward targets of an allowing on_publish
+// answer.
+func forwardTargets(req Request, answer []byte) []string {
+	if req.Action != Publish || len(answer) == 0 {
+		return nil
+	}
+	var ans HookAnswer
+	if json.Unmarshal(answer, &ans) != nil {
+		return nil
+	}
+	if len(ans.Forward) > maxHookForwards {
+		ans.Forward = ans.Forward[:maxHookForwards]
+	}
+	return ans.Forward
+}
+
+// forward passes an answer's forward targets on (Options.OnForward).
+func (a *Authorizer) forward(req Request, targets []string) {
+	if len(targets) > 0 && a.onForward != nil {
+		a.onForward(req.Path, targets)
+	}
+}
+
+// post sends body to url as JSON and returns the answer's status and body
+// (up to maxHookAnswer bytes; the rest is discarded, so the connection is
+// reused).
+func (a *Authorizer) post(ctx context.Context, url string, timeout time.Duration, body HookBody) (int, []byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return 0, fmt.Errorf("encode body: %w", err)
+		return 0, nil, fmt.Errorf("encode body: %w", err)
 	}
 	if timeout <= 0 {
 		timeout = 2 * time.Second
@@ -96,20 +135,21 @@ func (a *Authorizer) post(ctx context.Context, url string, timeout time.Duration
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
-		return 0, fmt.Errorf("build request: %w", err)
+		return 0, nil, fmt.Errorf("build request: %w", err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("User-Agent", "sluice")
 	resp, err := a.client.Do(hreq)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return 0, fmt.Errorf("no answer within %s", timeout)
+			return 0, nil, fmt.Errorf("no answer within %s", timeout)
 		}
-		return 0, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxHookAnswer))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxHookAnswer))
-	return resp.StatusCode, nil
+	return resp.StatusCode, answer, nil
 }
 
 // remoteIP is the host part of a host:port address (the whole string if
@@ -136,30 +176,37 @@ type cacheKey struct {
 type allowCache struct {
 	mu      sync.Mutex
 	max     int
-	entries map[cacheKey]time.Time // expiry
+	entries map[cacheKey]cacheEntry
+}
+
+// cacheEntry is an allowing answer: its expiry and the forward targets it
+// added.
+type cacheEntry struct {
+	exp     time.Time
+	forward []string
 }
 
 func newAllowCache(max int) *allowCache {
-	return &allowCache{max: max, entries: make(map[cacheKey]time.Time)}
+	return &allowCache{max: max, entries: make(map[cacheKey]cacheEntry)}
 }
 
-func (c *allowCache) allowed(k cacheKey, now time.Time) bool {
+func (c *allowCache) allowed(k cacheKey, now time.Time) (forward []string, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	exp, ok := c.entries[k]
-	if ok && !now.Before(exp) {
+	e, ok := c.entries[k]
+	if ok && !now.Before(e.exp) {
 		delete(c.entries, k)
-		return false
+		return nil, false
 	}
-	return ok
+	return e.forward, ok
 }
 
-func (c *allowCache) put(k cacheKey, exp, now time.Time) {
+func (c *allowCache) put(k cacheKey, e cacheEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
-		for ek, e := range c.entries {
-			if !now.Before(e) {
+		for ek, old := range c.entries {
+			if !now.Before(old.exp) {
 				delete(c.entries, ek)
 			}
 		}
@@ -167,7 +214,7 @@ func (c *allowCache) put(k cacheKey, exp, now time.Time) {
 			clear(c.entries)
 		}
 	}
-	c.entries[k] = exp
+	c.entries[k] = e
 }
 
 // notification is one on_unpublish / on_stop call.
@@ -210,7 +257,7 @@ func (n *notifier) work() {
 		if n.ctx.Err() != nil {
 			continue // shutting down and out of time: drain silently
 		}
-		status, err := n.a.post(n.ctx, m.url, m.timeout, m.body)
+		status, _, err := n.a.post(n.ctx, m.url, m.timeout, m.body)
 		if err == nil && (status < 200 || status > 299) {
 			err = fmt.Errorf("answered %d %s", status, http.StatusText(status))
 		}

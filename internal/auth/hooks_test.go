@@ -191,11 +191,13 @@ func TestAllowCacheBounded(t *testing.T) {
 	c := newAllowCache(3)
 	now := time.Unix(0, 0)
 	for i := range 10 {
-		c.put(cacheKey{path: string(rune('a' + i))}, now.Add(time.Minute), now)
+		c.put(cacheKey{path: string(rune('a' + i))}, cacheEntry{exp: now.Add(time.Minute)}, now)
 		require.LessOrEqual(t, len(c.entries), 3)
 	}
-	require.True(t, c.allowed(cacheKey{path: "j"}, now))
-	require.False(t, c.allowed(cacheKey{path: "j"}, now.Add(time.Minute)))
+	_, ok := c.allowed(cacheKey{path: "j"}, now)
+	require.True(t, ok)
+	_, ok = c.allowed(cacheKey{path: "j"}, now.Add(time.Minute))
+	require.False(t, ok)
 }
 
 func TestNotifications(t *testing.T) {

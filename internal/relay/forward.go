@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicemedia/sluice/internal/hub"
 )
@@ -42,6 +43,7 @@ func (m *Manager) StreamStarted(path string, extra ...*url.URL) {
 		targets = m.opts.ForwardsFor(path)
 	}
 	targets = append(targets, extra...)
+	targets = append(targets, m.takePending(path)...)
 	if len(targets) == 0 {
 		return
 	}
@@ -140,4 +142,68 @@ func (f *forward) run() {
 		}
 	}
 	f.log.Info("forward stopped")
+}
+
+// Pending hook targets: an on_publish answer's targets wait here for the
+// stream's start (StreamStarted), at most pendingTTL and maxPending paths.
+const (
+	pendingTTL     = 30 * time.Second
+	maxPendingHook = 1024
+)
+
+type pendingForwards struct {
+	urls []*url.URL
+	exp  time.Time
+}
+
+// AddForwards adds targets (templates expanded for path) to the next
+// stream that starts at path within 30 s: the targets of an on_publish
+// hook answer, known just before the publish starts. A rejoining
+// publisher (republish grace) starts no stream, so its answer's targets
+// are not added again. Invalid URLs are logged and skipped.
+func (m *Manager) AddForwards(path string, raw []string) {
+	var urls []*url.URL
+	for _, r := range raw {
+		u, err := Expand(r, path)
+		if err == nil && u.Host == "" {
+			err = errors.New("missing host")
+		}
+		if err != nil {
+			m.opts.Logger.Warn("hook forward target skipped", "path", path, "reason", err.Error())
+			continue
+		}
+		urls = append(urls, u)
+	}
+	if len(urls) == 0 {
+		return
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pending == nil {
+		m.pending = map[string]pendingForwards{}
+	}
+	if _, ok := m.pending[path]; !ok && len(m.pending) >= maxPendingHook {
+		for p, e := range m.pending {
+			if now.After(e.exp) {
+				delete(m.pending, p)
+			}
+		}
+		if len(m.pending) >= maxPendingHook {
+			clear(m.pending)
+		}
+	}
+	m.pending[path] = pendingForwards{urls: urls, exp: now.Add(pendingTTL)}
+}
+
+// takePending returns and forgets the hook targets waiting for path.
+func (m *Manager) takePending(path string) []*url.URL {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.pending[path]
+	delete(m.pending, path)
+	if !ok || time.Now().After(e.exp) {
+		return nil
+	}
+	return e.urls
 }

@@ -111,7 +111,9 @@ type Manager struct {
 	mu       sync.Mutex
 	pulls    map[string]*pull // by path
 	forwards map[*forward]struct{}
-	closed   bool
+	// pending holds on_publish hook targets until their stream starts.
+	pending map[string]pendingForwards
+	closed  bool
 }
 
 // New returns a Manager; Start runs it.

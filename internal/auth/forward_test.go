@@ -56,4 +56,3 @@ func TestHookAnswerAddsForwardTargets(t *testing.T) {
 	require.Empty(t, got["live/cam2"], "on_play answers add no targets")
 	require.Empty(t, got["plain/cam3"], "a body that is not the JSON answer adds nothing")
 }
-

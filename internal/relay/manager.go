@@ -147,7 +147,7 @@ func New(opts Options) *Manager {
 // Start starts the always-on pulls.
 func (m *Manager) Start() error {
 	for _, src := range m.opts.Sources {
-		if _, err := m.ensurePull(src); err != nil {
+		if _, _, err := m.ensurePull(src); err != nil {
 			return err
 		}
 	}
@@ -174,30 +174,30 @@ func (src *Source) setDefaults() {
 
 // ensurePull returns the running pull of src.Path, starting one if there
 // is none (or the one there is stopping).
-func (m *Manager) ensurePull(src Source) (*pull, error) {
+func (m *Manager) ensurePull(src Source) (p *pull, created bool, err error) {
 	src.setDefaults()
 	puller, err := m.opts.Registry.Puller(src.URL.Scheme)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, hub.ErrClosed
+		return nil, false, hub.ErrClosed
 	}
 	old := m.pulls[src.Path]
 	if old != nil && !old.stopping() {
 		old.touch()
-		return old, nil
+		return old, false, nil
 	}
 	if old == nil && len(m.pulls) >= m.opts.MaxPulls {
-		return nil, fmt.Errorf("relay: %d pulls running (the limit)", len(m.pulls))
+		return nil, false, fmt.Errorf("relay: %d pulls running (the limit)", len(m.pulls))
 	}
-	p := newPull(m, src, puller, old)
+	p = newPull(m, src, puller, old)
 	m.pulls[src.Path] = p
 	m.wg.Add(1)
 	go p.run()
-	return p, nil
+	return p, true, nil
 }
 
 // removePull forgets p once it ended, unless a successor replaced it.
@@ -227,11 +227,11 @@ func (m *Manager) Demand(ctx context.Context, path string) error {
 	if !ok {
 		return ErrNoSource
 	}
-	p, err := m.ensurePull(src)
+	p, created, err := m.ensurePull(src)
 	if err != nil {
 		return err
 	}
-	return p.waitReady(ctx)
+	return p.waitReady(ctx, created)
 }
 
 // readers counts the readers of st that keep an on-demand pull running.

@@ -199,14 +199,20 @@ func (p *pull) watchIdle() {
 	}
 }
 
-// waitReady waits until the stream has media, the first attempt fails, or
-// StartTimeout passes.
-func (p *pull) waitReady(ctx context.Context) error {
+// waitReady waits until the stream has media, an attempt fails (the first
+// of a pull it created; for a running pull, one already in back-off
+// answers at once), or StartTimeout passes.
+func (p *pull) waitReady(ctx context.Context, created bool) error {
 	ctx, cancel := context.WithTimeout(ctx, p.src.StartTimeout)
 	defer cancel()
 	p.mu.Lock()
-	failed0 := p.attempts
+	failed0, state, lastErr := p.attempts, p.state, p.lastErr
 	p.mu.Unlock()
+	if created {
+		failed0 = 0
+	} else if state == StateBackoff {
+		return errors.New("relay: pull failed: " + lastErr)
+	}
 	t := time.NewTicker(readyPoll)
 	defer t.Stop()
 	for {

@@ -14,15 +14,19 @@ import (
 	"github.com/sluicemedia/sluice/internal/obs"
 	"github.com/sluicemedia/sluice/internal/relay"
 	rtmprelay "github.com/sluicemedia/sluice/internal/relay/rtmp"
+	srtrelay "github.com/sluicemedia/sluice/internal/relay/srt"
 )
 
 // newRelay builds the relay manager (paths.<path>.source, paths.*.forward)
-// with the RTMP/RTMPS/HTTP-FLV clients. Always-on sources are those of
+// with the RTMP/RTMPS/HTTP-FLV and SRT clients. Always-on sources are those of
 // exact path patterns without source_on_demand; every source is also
 // found on demand by SourceFor.
 func newRelay(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*relay.Manager, error) {
 	reg := &relay.Registry{}
 	rtmprelay.Register(reg, &rtmprelay.Puller{}, &rtmprelay.Pusher{WriteTimeout: cfg.Hub.MaxLag.Duration})
+	srtClient := &srtrelay.Client{}
+	reg.RegisterPuller(srtClient, "srt")
+	reg.RegisterPusher(srtClient, "srt")
 	var always []relay.Source
 	patterns := make([]string, 0, len(cfg.Paths))
 	for p := range cfg.Paths {

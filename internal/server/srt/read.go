@@ -19,6 +19,10 @@ import (
 func (c *conn) read(ctx context.Context, path string, areq auth.Request, accepted func()) {
 	s := c.srv
 	sctx, cancel := context.WithTimeout(ctx, subscribeWait)
+	// An on-demand source starts with its first viewer, SRT ones too; the
+	// caller's handshake waits for it within subscribeWait. If it cannot
+	// start, Subscribe answers as before.
+	_ = s.Hub.Demand(sctx, path)
 	rd, err := s.Hub.Subscribe(sctx, path, hub.ClientInfo{Protocol: Proto, Remote: c.remote})
 	cancel()
 	if err != nil {

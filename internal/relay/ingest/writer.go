@@ -104,8 +104,16 @@ func (w *Writer) Video(ing *av.NALUIngest, nalus [][]byte, pts, dts time.Duratio
 	if track == nil || data == nil {
 		return
 	}
+	// pts < dts is a broken source; a negative composition offset is not
+	// ours to pass on, so Packet clamps it.
+	w.Packet(track, data, key, pts, dts)
+}
+
+// Packet publishes one converted video access unit (see Video) whose
+// timestamps the caller worked out.
+func (w *Writer) Packet(track *av.Track, data []byte, key bool, pts, dts time.Duration) {
 	if pts < dts {
-		pts = dts // a broken source; a negative composition offset is not ours to pass on
+		pts = dts
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -325,6 +325,10 @@ func DecodeFile(t testing.TB, file string) int {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil || strings.TrimSpace(stderr.String()) != "" {
+		if d := os.Getenv("PULLTEST_KEEP"); d != "" {
+			b, _ := os.ReadFile(file)
+			os.WriteFile(filepath.Join(d, filepath.Base(file)), b, 0o644)
+		}
 		t.Fatalf("ffmpeg decoding %s: %v\n%s", file, err, stderr.String())
 	}
 	frames := 0

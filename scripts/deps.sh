@@ -56,6 +56,10 @@ if [ "${1:-}" != web ]; then
   # Third-party players the HLS tests drive (VLC, GStreamer's hlsdemux).
   command -v cvlc >/dev/null 2>&1 || need+=(vlc-bin vlc-plugin-base)
   command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
+  # GStreamer's RTSP server (gst-rtsp-server through PyGObject) as the camera
+  # the RTSP pull tests (internal/relay/rtsp) read; Debian's /usr/bin/python3.
+  /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 ||
+    need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 fi
 
 node_problem=""

@@ -123,10 +123,13 @@ func stallWait(body []byte) time.Duration {
 		v = v[:j]
 	}
 	sec, err := strconv.ParseFloat(strings.TrimSpace(string(v)), 64)
-	if err != nil || sec <= 0 {
+	switch {
+	case err != nil || !(sec > 0): // NaN too
 		return 3 * time.Second
+	case sec >= 20:
+		return 30 * time.Second
 	}
-	return min(time.Duration(sec*1.5*float64(time.Second)), 30*time.Second)
+	return time.Duration(sec * 1.5 * float64(time.Second))
 }
 
 // counted wraps a response body so its bytes add to stats.Bytes.

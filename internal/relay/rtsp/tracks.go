@@ -29,6 +29,17 @@ type trackSetup struct {
 // newVideo returns the setup of an H.264 or H.265 format, nil for another
 // codec.
 func newVideo(m *description.Media, f format.Format, w *ingest.Writer) (*trackSetup, error) {
+	v, err := newVideoTrack(f, w)
+	if v == nil || err != nil {
+		return nil, err
+	}
+	return &trackSetup{medi: m, forma: f, handle: v.handle}, nil
+}
+
+// newVideoTrack returns the packet handler of an H.264 or H.265 format
+// (its SDP parameter sets, if any, known in advance), nil for another
+// codec.
+func newVideoTrack(f format.Format, w *ingest.Writer) (*videoTrack, error) {
 	switch f := f.(type) {
 	case *format.H264:
 		dec, err := f.CreateDecoder()
@@ -40,7 +51,7 @@ func newVideo(m *description.Media, f format.Format, w *ingest.Writer) (*trackSe
 				return errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious)
 			}}
 		v.ing.SetParams(nil, f.SPS, f.PPS)
-		return &trackSetup{medi: m, forma: f, handle: v.handle}, nil
+		return v, nil
 	case *format.H265:
 		dec, err := f.CreateDecoder()
 		if err != nil {
@@ -51,7 +62,7 @@ func newVideo(m *description.Media, f format.Format, w *ingest.Writer) (*trackSe
 				return errors.Is(err, rtph265.ErrMorePacketsNeeded) || errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious)
 			}}
 		v.ing.SetParams(f.VPS, f.SPS, f.PPS)
-		return &trackSetup{medi: m, forma: f, handle: v.handle}, nil
+		return v, nil
 	}
 	return nil, nil
 }

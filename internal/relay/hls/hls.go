@@ -53,11 +53,13 @@ func (p Puller) Pull(ctx context.Context, src *url.URL, pub *hub.Publisher, stat
 	hc := p.HTTPClient
 	if hc == nil {
 		jar, _ := cookiejar.New(nil)
-		hc = &http.Client{Jar: jar, Transport: &http.Transport{
+		own := &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			ResponseHeaderTimeout: 10 * time.Second,
 			IdleConnTimeout:       30 * time.Second,
-		}}
+		}
+		defer own.CloseIdleConnections() // no keep-alive goroutines outlive the pull
+		hc = &http.Client{Jar: jar, Transport: own}
 	}
 	counted := *hc
 	base := hc.Transport

@@ -27,7 +27,7 @@ const pullFor = 18 * time.Second
 // dir served over HTTP on an ephemeral loopback port. It returns the
 // playlist URL once the playlist holds enough segments for a client to
 // join 3 from the end, and the server (closing it takes the source away).
-func liveHLS(t *testing.T, extra ...string) (string, *http.Server) {
+func liveHLS(t testing.TB, extra ...string) (string, *http.Server) {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"-hide_banner", "-loglevel", "error", "-re",
@@ -130,6 +130,7 @@ func pullAndCheck(t *testing.T, src string) *pulltest.Session {
 }
 
 func TestPullMPEGTS(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	src, srv := liveHLS(t)
 	pullAndCheck(t, src)
 
@@ -149,6 +150,7 @@ func TestPullMPEGTS(t *testing.T) {
 }
 
 func TestPullFMP4(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	src, _ := liveHLS(t, "-hls_segment_type", "fmp4")
 	pullAndCheck(t, src)
 }
@@ -158,5 +160,21 @@ func TestPullRefusesOtherSchemes(t *testing.T) {
 	err, ended := s.PullErr(5 * time.Second)
 	if !ended || err == nil || !strings.Contains(err.Error(), "scheme") {
 		t.Fatalf("Pull of an rtsp:// URL: ended %v, err %v; want an unsupported-scheme error", ended, err)
+	}
+}
+
+// BenchmarkPullCPU measures the CPU one HLS pull costs (MPEG-TS and fMP4
+// sources of 400 kb/s H.264 + 64 kb/s AAC) over 30 s:
+//
+//	nice -n 10 go test -run '^$' -bench BenchmarkPullCPU -benchtime 1x ./internal/relay/hls/
+func BenchmarkPullCPU(b *testing.B) {
+	for _, variant := range []struct {
+		name  string
+		extra []string
+	}{{"mpegts", nil}, {"fmp4", []string{"-hls_segment_type", "fmp4"}}} {
+		b.Run(variant.name, func(b *testing.B) {
+			src, _ := liveHLS(b, variant.extra...)
+			pulltest.MeasureCPU(b, hls.Puller{}, src, 30*time.Second)
+		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -341,3 +342,34 @@ func DecodeFile(t testing.TB, file string) int {
 }
 
 var _ io.Writer = (*LogBuffer)(nil)
+
+// CPU returns the process's user+system CPU time so far (getrusage, the
+// same counters as /proc/self/stat's utime and stime).
+func CPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// MeasureCPU pulls src with p for d and reports the CPU the test process
+// spent per second of pulling (the puller, the hub and the harness's one
+// reader; the source's processes are not counted) as "cpu-ms/s" and "%cpu"
+// metrics of b. It ignores b.N: one pull is the measurement.
+func MeasureCPU(b *testing.B, p relay.Puller, src string, d time.Duration) {
+	s := Start(b, p, src)
+	s.WaitFor(b, 30*time.Second, "first packets", func(p []Received) bool { return len(p) > 0 })
+	b.ResetTimer()
+	cpu0, wall0 := CPU(), time.Now()
+	s.WaitFor(b, d+10*time.Second, "the measured pull", func([]Received) bool { return time.Since(wall0) >= d })
+	cpu, wall := CPU()-cpu0, time.Since(wall0)
+	b.StopTimer()
+	n := len(s.Packets())
+	s.Stop()
+	perSec := float64(cpu.Milliseconds()) / wall.Seconds()
+	b.ReportMetric(perSec, "cpu-ms/s")
+	b.ReportMetric(perSec/10, "%cpu")
+	b.ReportMetric(float64(n)/wall.Seconds(), "packets/s")
+	b.ReportMetric(float64(s.Stats.Bytes.Load())/wall.Seconds()/1000, "kB/s")
+}

@@ -28,15 +28,26 @@ const pullFor = 18 * time.Second
 // playlist URL once the playlist holds enough segments for a client to
 // join 3 from the end, and the server (closing it takes the source away).
 func liveHLS(t testing.TB, extra ...string) (string, *http.Server) {
+	return liveHLSCodecs(t, h264AAC, extra...)
+}
+
+// Encoder arguments of the live sources: 1 s GOPs with 2 B-frames.
+var (
+	h264AAC = []string{"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-b:v", "400k",
+		"-c:a", "aac", "-b:a", "64k"}
+	h265Opus = []string{"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=none:bframes=2",
+		"-tag:v", "hvc1", "-b:v", "300k", "-c:a", "libopus", "-b:a", "64k"}
+)
+
+func liveHLSCodecs(t testing.TB, codecs []string, extra ...string) (string, *http.Server) {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-pix_fmt", "yuv420p", "-b:v", "400k",
-		"-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
-		"-c:a", "aac", "-b:a", "64k", "-ac", "2",
-		"-f", "hls", "-hls_time", "1", "-hls_list_size", "5", "-hls_flags", "delete_segments"}
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"}
+	args = append(args, codecs...)
+	args = append(args, "-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-ac", "2",
+		"-f", "hls", "-hls_time", "1", "-hls_list_size", "5", "-hls_flags", "delete_segments")
 	args = append(args, extra...)
 	args = append(args, filepath.Join(dir, "index.m3u8"))
 	ff := testutil.Start(t, "ffmpeg", args...)
@@ -68,10 +79,21 @@ func liveHLS(t testing.TB, extra ...string) (string, *http.Server) {
 	return "http://" + ln.Addr().String() + "/index.m3u8", srv
 }
 
+// want is what a pull must deliver.
+type want struct {
+	video, audio av.Codec
+	audioPerSec  int // audio frames per second
+}
+
 // pullAndCheck pulls src for pullFor and checks what the hub got: H.264
 // and AAC, timestamps monotonic and at wall-clock rate, keyframes every
 // second, no timestamp jump seen by the hub, and a file ffmpeg decodes.
 func pullAndCheck(t *testing.T, src string) *pulltest.Session {
+	return pullAndCheckFor(t, src, pullFor, want{av.CodecH264, av.CodecAAC, 46})
+}
+
+// pullAndCheckFor is pullAndCheck for other codecs and durations.
+func pullAndCheckFor(t *testing.T, src string, pullFor time.Duration, w want) *pulltest.Session {
 	s := pulltest.Start(t, hls.Puller{}, src)
 	s.WaitFor(t, 20*time.Second, "first video and audio packets", func(p []pulltest.Received) bool {
 		v, _ := pulltest.Count(p, av.KindVideo)
@@ -93,15 +115,15 @@ func pullAndCheck(t *testing.T, src string) *pulltest.Session {
 
 	v, vc := pulltest.Count(pkts, av.KindVideo)
 	a, ac := pulltest.Count(pkts, av.KindAudio)
-	if vc != av.CodecH264 || ac != av.CodecAAC {
-		t.Errorf("codecs: video %s, audio %s; want h264, aac", vc, ac)
+	if vc != w.video || ac != w.audio {
+		t.Errorf("codecs: video %s, audio %s; want %s, %s", vc, ac, w.video, w.audio)
 	}
-	// 25 fps and 44100/1024 = 43 frames/s over at least pullFor, less
-	// what the start took.
+	// 25 fps and the audio frame rate over at least pullFor, less what
+	// the start took.
 	if min := int(pullFor.Seconds()-3) * 25; v < min {
 		t.Errorf("video packets: %d, want ≥ %d", v, min)
 	}
-	if min := int(pullFor.Seconds()-3) * 43; a < min {
+	if min := int(pullFor.Seconds()-3) * w.audioPerSec; a < min {
 		t.Errorf("audio packets: %d, want ≥ %d", a, min)
 	}
 	pulltest.CheckTimeline(t, pkts, 200*time.Millisecond, 4*time.Second)
@@ -121,7 +143,11 @@ func pullAndCheck(t *testing.T, src string) *pulltest.Session {
 	if s.Stats.Bytes.Load() == 0 {
 		t.Error("Stats.Bytes stayed 0")
 	}
-	frames := pulltest.DecodeFile(t, pulltest.WriteFLV(t, t.TempDir(), pkts))
+	file := pulltest.WriteTS(t, t.TempDir(), pkts)
+	if w.video == av.CodecH264 { // Debian's ffmpeg 5.1 reads no Enhanced FLV (H.265, Opus)
+		file = pulltest.WriteFLV(t, t.TempDir(), pkts)
+	}
+	frames := pulltest.DecodeFile(t, file)
 	if frames < v*9/10 {
 		t.Errorf("ffmpeg decoded %d of %d pulled video frames", frames, v)
 	}
@@ -153,6 +179,14 @@ func TestPullFMP4(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	src, _ := liveHLS(t, "-hls_segment_type", "fmp4")
 	pullAndCheck(t, src)
+}
+
+// TestPullFMP4HEVCOpus is the fMP4 variant with the codecs MPEG-TS
+// segments cannot bring through gohlslib: H.265 (with B-frames) and Opus.
+func TestPullFMP4HEVCOpus(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	src, _ := liveHLSCodecs(t, h265Opus, "-hls_segment_type", "fmp4")
+	pullAndCheckFor(t, src, 10*time.Second, want{av.CodecH265, av.CodecOpus, 48})
 }
 
 func TestPullRefusesOtherSchemes(t *testing.T) {

@@ -61,6 +61,10 @@ if [ "${1:-}" != web ]; then
   [ -x /usr/sbin/nginx ] || need+=(nginx)
   [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(libnginx-mod-rtmp)
   command -v ss >/dev/null 2>&1 || need+=(iproute2)
+  # GStreamer's RTSP server (gst-rtsp-server through PyGObject) as the camera
+  # the RTSP pull tests (internal/relay/rtsp) read; Debian's /usr/bin/python3.
+  /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 ||
+    need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 fi
 
 node_problem=""

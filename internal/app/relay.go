@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,17 +14,23 @@ import (
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/obs"
 	"github.com/sluicemedia/sluice/internal/relay"
+	hlsrelay "github.com/sluicemedia/sluice/internal/relay/hls"
 	rtmprelay "github.com/sluicemedia/sluice/internal/relay/rtmp"
+	rtsprelay "github.com/sluicemedia/sluice/internal/relay/rtsp"
 	srtrelay "github.com/sluicemedia/sluice/internal/relay/srt"
 )
 
 // newRelay builds the relay manager (paths.<path>.source, paths.*.forward)
-// with the RTMP/RTMPS/HTTP-FLV and SRT clients. Always-on sources are those of
+// with the RTMP/RTMPS/HTTP-FLV, HLS, SRT and RTSP clients. Always-on sources are those of
 // exact path patterns without source_on_demand; every source is also
 // found on demand by SourceFor.
 func newRelay(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*relay.Manager, error) {
 	reg := &relay.Registry{}
-	rtmprelay.Register(reg, &rtmprelay.Puller{}, &rtmprelay.Pusher{WriteTimeout: cfg.Hub.MaxLag.Duration})
+	flvPuller := &rtmprelay.Puller{}
+	rtmprelay.Register(reg, flvPuller, &rtmprelay.Pusher{WriteTimeout: cfg.Hub.MaxLag.Duration})
+	// http(s) carries both HTTP-FLV and HLS sources: the path tells them apart.
+	reg.RegisterPuller(httpPuller{flv: flvPuller, hls: hlsrelay.Puller{}}, "http", "https")
+	reg.RegisterPuller(rtsprelay.Puller{}, "rtsp", "rtsps")
 	srtClient := &srtrelay.Client{}
 	reg.RegisterPuller(srtClient, "srt")
 	reg.RegisterPusher(srtClient, "srt")
@@ -48,6 +55,20 @@ func newRelay(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*relay.Manager,
 		ForwardsFor: func(path string) []*url.URL { return forwardsFor(cfg, path, log) },
 		Logger:      log,
 	}), nil
+}
+
+// httpPuller sends http(s):// sources whose path ends in .m3u8 to the HLS
+// client and every other one to the HTTP-FLV client.
+type httpPuller struct {
+	flv relay.Puller
+	hls relay.Puller
+}
+
+func (p httpPuller) Pull(ctx context.Context, src *url.URL, pub *hub.Publisher, stats *relay.Stats, log *slog.Logger) error {
+	if strings.HasSuffix(strings.ToLower(src.Path), ".m3u8") {
+		return p.hls.Pull(ctx, src, pub, stats, log)
+	}
+	return p.flv.Pull(ctx, src, pub, stats, log)
 }
 
 // sourceFor returns the source of path from its path settings, templates

@@ -151,7 +151,11 @@ func (g *NALUIngest) newTrack() *Track {
 		}
 		cfg = c
 	case g.Codec == CodecH264 && len(g.sps) >= 4 && g.pps != nil:
-		cfg = AVCConfigRecord(g.sps, g.pps)
+		c, err := AVCConfigRecord(g.sps, g.pps)
+		if err != nil {
+			return nil
+		}
+		cfg = c
 	default:
 		g.changed = true // try again at the next keyframe
 		return nil
@@ -161,29 +165,4 @@ func (g *NALUIngest) newTrack() *Track {
 		return nil
 	}
 	return t
-}
-
-// AVCConfigRecord builds an AVCDecoderConfigurationRecord (ISO/IEC
-// 14496-15 §5.3.3.1.2) with one SPS and one PPS and 4-byte NAL unit
-// lengths; High profiles get the chroma format and bit depth fields the
-// record requires for them, read from the SPS. sps must be at least 4
-// bytes (NAL header, profile_idc, constraint flags, level_idc).
-func AVCConfigRecord(sps, pps []byte) []byte {
-	b := make([]byte, 0, 11+len(sps)+len(pps)+4)
-	b = append(b, 1, sps[1], sps[2], sps[3], 0xfc|3, 0xe0|1)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(sps)))
-	b = append(b, sps...)
-	b = append(b, 1)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(pps)))
-	b = append(b, pps...)
-	switch sps[1] {
-	case 100, 110, 122, 144: // §5.3.3.1.2: profile_idc of the High profiles
-		chroma, lumaDepth, chromaDepth := uint32(1), uint32(0), uint32(0)
-		var s mch264.SPS
-		if err := s.Unmarshal(sps); err == nil {
-			chroma, lumaDepth, chromaDepth = s.ChromaFormatIdc, s.BitDepthLumaMinus8, s.BitDepthChromaMinus8
-		}
-		b = append(b, 0xfc|byte(chroma&3), 0xf8|byte(lumaDepth&7), 0xf8|byte(chromaDepth&7), 0)
-	}
-	return b
 }

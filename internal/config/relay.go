@@ -11,8 +11,8 @@ import (
 // servers to forward it to.
 type PathRelayConfig struct {
 	// Source is a URL the stream is pulled from: rtmp://, rtmps://,
-	// http(s)://….flv (HTTP-FLV), and, with their clients, http(s)://…m3u8
-	// (HLS), srt://, rtsp(s)://. On a glob pattern it may hold the
+	// http(s)://….flv (HTTP-FLV), http(s)://…m3u8 (HLS), srt://,
+	// rtsp(s)://. On a glob pattern it may hold the
 	// templates {app}, {name} and {path} and must be on demand. Default
 	// "": streams are published to Sluice.
 	Source string `yaml:"source,omitempty"`

@@ -40,7 +40,7 @@ func elementaryStream(key *av.Packet) (format string, b []byte, err error) {
 		// AV1 §5.3 low-overhead format: a temporal delimiter, the
 		// sequence header (from the av1C's configOBUs, AV1-ISOBMFF §2.3,
 		// unless the temporal unit carries one) and the temporal unit.
-		b = []byte{av.OBUTemporalDelimiter << 3 | 0x02, 0}
+		b = []byte{av.OBUTemporalDelimiter<<3 | 0x02, 0}
 		var hasSeq bool
 		if err := av.ForEachOBU(key.Data, func(typ byte, _, _ []byte) bool {
 			hasSeq = hasSeq || typ == av.OBUSequenceHeader

@@ -139,6 +139,7 @@ func (a *App) newMetrics() http.Handler {
 	reg.MustRegister(newRelayCollector(a.relay))
 	reg.MustRegister(obs.NewHTTPConnCollector(a.httpConnSnapshot))
 	reg.MustRegister(srtCollector(a))
+	reg.MustRegister(thumbnailsCollector(a.thumbs))
 	return obs.MetricsHandler(reg)
 }
 

@@ -32,6 +32,7 @@ import (
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	rtmpserver "github.com/sluicemedia/sluice/internal/server/rtmp"
 	srtserver "github.com/sluicemedia/sluice/internal/server/srt"
+	"github.com/sluicemedia/sluice/internal/thumbnail"
 	"github.com/sluicemedia/sluice/internal/transcode"
 	webrtcserver "github.com/sluicemedia/sluice/internal/webrtc"
 )
@@ -73,6 +74,8 @@ type App struct {
 	keyPairs  []*certs.KeyPair
 	webrtc    *webrtcserver.Server
 	srt       *srtserver.Server // nil when srt.listen is ""
+	// thumbs makes GET /APP/NAME.jpg (thumbnail.go).
+	thumbs *thumbnail.Maker
 
 	// httpLimits caps and times out the HTTP and HTTPS connections.
 	httpLimits *netutil.ConnLimiter
@@ -212,6 +215,8 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	routes := &httpRoutes{hub: a.hub, webrtc: a.webrtc, flv: &flvserver.Server{
 		Hub: a.hub, WriteTimeout: cfg.Hub.MaxLag.Duration, Logger: log.With("component", "flv"),
 	}, auth: a.auth, cors: origins, log: log.With("component", "http"), rec: a.recorder}
+	a.thumbs = newThumbnails(cfg, a.hub, log)
+	routes.thumbs, routes.thumbCache = a.thumbs, cfg.Thumbnail.Cache.Duration
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
 	routes.hls = newHLS(cfg, a.hub, a.transcoder, log)
 	routes.dash = newDASH(cfg, routes.hls, log)

@@ -10,7 +10,7 @@ import (
 // FuzzParseStreamURL: the stream router's URL parser never panics, and
 // what it accepts is a valid stream path whose parts rebuild the URL.
 func FuzzParseStreamURL(f *testing.F) {
-	for _, s := range []string{"/live/cam1", "/live/cam1.m3u8", "/live/cam1.flv", "/live/cam1.mpd",
+	for _, s := range []string{"/live/cam1", "/live/cam1.m3u8", "/live/cam1.flv", "/live/cam1.mpd", "/live/cam1.jpg",
 		"/live/cam1/hls/media.m3u8", "/live/cam1/hls/ab_seg1.m4s", "/live/cam1/dash/time",
 		"/live/cam1/whep", "/live/cam1/whip/0123456789abcdef0123456789abcdef", "/api/v1/x/y",
 		"/live/cam1/hls/", "/live//hls/x", "/live/cam1/other/x", "/a/b/c/d/e", "/./../hls/x", "/live/.m3u8"} {

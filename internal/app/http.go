@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/sluicemedia/sluice/internal/api"
 	"github.com/sluicemedia/sluice/internal/auth"
@@ -13,6 +14,7 @@ import (
 	dashserver "github.com/sluicemedia/sluice/internal/server/dash"
 	flvserver "github.com/sluicemedia/sluice/internal/server/flv"
 	hlsserver "github.com/sluicemedia/sluice/internal/server/hls"
+	"github.com/sluicemedia/sluice/internal/thumbnail"
 	"github.com/sluicemedia/sluice/internal/web"
 	webrtcserver "github.com/sluicemedia/sluice/internal/webrtc"
 )
@@ -41,6 +43,10 @@ type httpRoutes struct {
 	webrtc *webrtcserver.Server
 	// rec serves recordings for playback (record.go); nil: none.
 	rec *record.Manager
+	// thumbs makes GET /APP/NAME.jpg (thumbnail.go); thumbCache is
+	// thumbnail.cache, the answers' max-age.
+	thumbs     *thumbnail.Maker
+	thumbCache time.Duration
 	// web serves the dashboard, the player pages and /static/ (default:
 	// web.MustNew()).
 	web *web.Handler

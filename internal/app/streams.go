@@ -75,7 +75,7 @@ type entry struct {
 // streamURL is a parsed stream URL.
 type streamURL struct {
 	path string // APP/NAME, validated
-	ext  string // ".flv", ".m3u8", ".mpd", or "" (see dir)
+	ext  string // ".flv", ".m3u8", ".mpd", ".jpg", or "" (see dir)
 	dir  string // "hls", "dash", "whep", "whip", or "" for /APP/NAME[.EXT]
 	file string // below dir, "" if none
 }
@@ -102,7 +102,7 @@ func parseStreamURL(p string) (streamURL, error) {
 		name := parts[1]
 		if i := strings.LastIndexByte(name, '.'); i > 0 {
 			switch e := name[i:]; e {
-			case ".flv", ".m3u8", ".mpd":
+			case ".flv", ".m3u8", ".mpd", ".jpg":
 				name, u.ext = name[:i], e
 			}
 		}
@@ -169,6 +169,11 @@ func (h *httpRoutes) entryFor(u streamURL, r *http.Request) *entry {
 		case ".mpd":
 			return &entry{kind: "dash mpd", access: accessPlay, proto: "dash", methods: getHead,
 				serve: func(w http.ResponseWriter, r *http.Request, u streamURL, _ auth.Grant) { h.dash.ServeMPD(w, r, u.path) }}
+		case ".jpg": // the newest keyframe: as much of the stream as a play shows
+			return &entry{kind: "thumbnail", access: accessPlay, proto: "thumbnail", methods: getHead,
+				serve: func(w http.ResponseWriter, r *http.Request, u streamURL, _ auth.Grant) {
+					h.serveThumbnail(w, r, u.path)
+				}}
 		}
 	case "hls":
 		if u.file == hlsMediaPlaylist {

@@ -118,6 +118,8 @@ paths:
 		{"GET", "/live/cam1.flv", "play-k", nil},                // HTTP-FLV
 		{"GET", "/live/cam1.flv", "play-k", ws},                 // WS-FLV
 		{"POST", "/live/cam1/whep", "play-k", sdp},              // WHEP
+		{"GET", "/live/cam1.jpg", "play-k", nil},                // thumbnail
+		{"HEAD", "/live/cam1.jpg", "play-k", nil},               // thumbnail, HEAD
 		{"POST", "/live/cam1/whip", "pub-k", sdp},               // WHIP
 		{"GET", "/open/cam1/hls/media.m3u8", "", nil},           // a path without keys stays open
 	} {

@@ -46,7 +46,7 @@ type Request struct {
 	// Path is the validated stream path APP/NAME.
 	Path string
 	// Protocol names the client's protocol: rtmp, rtmps, http-flv, ws-flv,
-	// hls, dash, whep, whip.
+	// hls, dash, whep, whip, thumbnail.
 	Protocol string
 	// Remote is the client's address, host:port.
 	Remote string

@@ -45,6 +45,8 @@ type Config struct {
 	SRT SRTConfig `yaml:"srt"`
 	// Hub configures stream buffering and viewer lag policy.
 	Hub HubConfig `yaml:"hub"`
+	// Thumbnail configures GET /APP/NAME.jpg (thumbnail.go).
+	Thumbnail ThumbnailConfig `yaml:"thumbnail"`
 	// API configures access to the REST API under /api/v1.
 	API APIConfig `yaml:"api"`
 	// Debug configures diagnostics for operators.

@@ -155,7 +155,7 @@ func TestThumbnailConcurrentRequestsShareOneRun(t *testing.T) {
 
 func TestThumbnailCacheFollowsTheNewestKeyframe(t *testing.T) {
 	first := h264Keyframe(t, "320x240")
-	second := *first // another keyframe: a different packet
+	second := &av.Packet{Track: first.Track, Key: true, Data: first.Data} // another keyframe
 	var mu sync.Mutex
 	cur := first
 	m := New(Options{Source: source{latest: func(string) (*av.Packet, bool) {
@@ -166,7 +166,7 @@ func TestThumbnailCacheFollowsTheNewestKeyframe(t *testing.T) {
 	_, err := m.Get(context.Background(), "live/cam1")
 	require.NoError(t, err)
 	mu.Lock()
-	cur = &second
+	cur = second
 	mu.Unlock()
 	// Younger than CacheFor: served from the cache though the keyframe
 	// changed.
@@ -195,9 +195,8 @@ func TestThumbnailErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoKeyframe)
 
 	// A frame that does not decode is a failure, not an image.
-	broken := *key
-	broken.Data = []byte{0, 0, 0, 2, 0x65, 0x88}
-	bad := New(Options{Source: fixed(&broken), Logger: quiet()})
+	broken := &av.Packet{Track: key.Track, Key: true, Data: []byte{0, 0, 0, 2, 0x65, 0x88}}
+	bad := New(Options{Source: fixed(broken), Logger: quiet()})
 	_, err = bad.Get(context.Background(), "live/cam1")
 	require.Error(t, err)
 	require.Equal(t, Stats{Failed: 1}, bad.Stats())

@@ -138,6 +138,7 @@ func TestWebPlayer(t *testing.T) {
 		t.Logf("dashboard card: %q (preview %v), screenshot %s", res.Card, res.Preview, res.Screenshot)
 		require.Empty(t, res.PageErrors, "JavaScript exceptions on the dashboard")
 		require.True(t, res.Listed, "dashboard lists %s: %s", path, res.Error)
+		require.True(t, res.Preview, "the card shows the stream's thumbnail (GET /%s.jpg)", path)
 		for _, want := range []string{path, "H.264", "AAC", "640×360", "Play", "FLV", "WS-FLV", "LL-HLS", "DASH", "WHEP"} {
 			require.Contains(t, res.Card, want)
 		}

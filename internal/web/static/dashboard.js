@@ -168,9 +168,11 @@
     return p;
   }
 
+  /** Draws a video's current frame or an image to cover canvas. */
   function drawCover(canvas, video) {
     const g = canvas.getContext('2d');
-    const cw = canvas.width, ch = canvas.height, vw = video.videoWidth, vh = video.videoHeight;
+    const cw = canvas.width, ch = canvas.height;
+    const vw = video.videoWidth || video.width, vh = video.videoHeight || video.height;
     if (!vw || !vh) return false;
     const scale = Math.max(cw / vw, ch / vh);
     const w = vw * scale, hh = vh * scale;
@@ -178,25 +180,27 @@
     return true;
   }
 
-  /** Grabs one frame of path into the card's canvas. */
+  /**
+   * Draws the stream's thumbnail (GET /APP/NAME.jpg: its newest keyframe,
+   * decoded by the server and shared by every dashboard) into the card's
+   * canvas. 503 means no keyframe yet: asked again for up to 8 s.
+   */
   async function snapshot(card) {
-    const mpegts = await S.vendor('mpegts');
-    const video = h('video', { muted: true, playsinline: true });
-    video.muted = true;
-    const player = flvPlayer(mpegts, card.stream.path, video);
-    try {
-      await new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('no frame within 8 s')), 8000);
-        player.on(mpegts.Events.ERROR, (a, b) => { clearTimeout(t); reject(new Error(`${a} ${b}`)); });
-        video.addEventListener('loadeddata', () => { clearTimeout(t); resolve(); }, { once: true });
-        video.play().catch(() => {});
-      });
-      if (drawCover(card.p.canvas, video)) {
-        card.p.canvas.dataset.snap = '1';
-        card.el.classList.add('has-preview');
+    const deadline = Date.now() + 8000;
+    for (;;) {
+      const r = await fetch(`${location.origin}/${card.stream.path}.jpg`, { cache: 'no-cache' });
+      if (r.ok) {
+        const img = await createImageBitmap(await r.blob());
+        try {
+          if (drawCover(card.p.canvas, img)) {
+            card.p.canvas.dataset.snap = '1';
+            card.el.classList.add('has-preview');
+          }
+        } finally { img.close(); }
+        return;
       }
-    } finally {
-      try { player.destroy(); } catch (e) { /* ignore */ }
+      if (r.status !== 503 || Date.now() > deadline) throw new Error(`thumbnail: HTTP ${r.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
 

@@ -2,6 +2,11 @@
 # `make test` installs test dependencies and runs every test.
 GO       ?= go
 FUZZTIME ?= 3s
+# Fuzz targets run FUZZJOBS at a time (scripts/fuzz.sh), sharing the cores.
+FUZZJOBS ?= 2
+# Tests that call t.Parallel() (test/e2e: those that mostly wait) run this
+# many at a time, after the serial ones; no other package has any.
+E2E_PARALLEL ?= 6
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
@@ -44,10 +49,10 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 15m -parallel $(E2E_PARALLEL) ./...
 
 fuzz:
-	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+	FUZZTIME=$(FUZZTIME) FUZZJOBS=$(FUZZJOBS) scripts/fuzz.sh
 
 test: deps web vet unit fuzz
 

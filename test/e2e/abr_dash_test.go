@@ -57,6 +57,7 @@ type ladderMPD struct {
 // Representations (their own sizes and media URLs), the source's audio;
 // ffprobe sees every Representation and ffmpeg decodes each.
 func TestDASHABRLadder(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(abrDASHConfig), 0o600))
 	s := testutil.StartSluice(t, nil, "-config", cfg)

@@ -82,6 +82,7 @@ func resolve(t *testing.T, base, ref string) string {
 // each, segments with the same number start at the same presentation time
 // in every variant, and rendition playlists report their siblings.
 func TestABRMultivariant(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(abrConfig), 0o600))
 	s := testutil.StartSluice(t, nil, "-config", cfg)

@@ -84,6 +84,7 @@ func scrapeCounter(t *testing.T, base, series string) float64 {
 // and counts the viewers by protocol, kicks one viewer, /metrics counters
 // move, and kicking the publisher ends the stream and the ffmpeg process.
 func TestAPIStreamsViewersMetricsAndKick(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	base := "http://" + s.HTTPAddr
 	pub := testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/api", testutil.PublishOptions{})
@@ -259,6 +260,7 @@ func TestAPIStreamsViewersMetricsAndKick(t *testing.T) {
 // TestAPIKey: with api.key set (SLUICE_API_KEY) every API request needs it;
 // /metrics and /healthz stay open.
 func TestAPIKey(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	const key = "e2e-0123456789abcdef"
 	s := testutil.StartSluice(t, []string{"SLUICE_API_KEY=" + key})
 	base := "http://" + s.HTTPAddr

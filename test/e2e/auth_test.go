@@ -73,6 +73,7 @@ func requireRTMPRefused(t *testing.T, err error, code, desc string) {
 }
 
 func TestAuthKeysRTMPAndHTTPFLV(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := writeConfig(t, `
 paths:
   "live/*":
@@ -167,6 +168,7 @@ func (h *hookRecorder) get(path string) []map[string]any {
 }
 
 func TestAuthHooks(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	rec := &hookRecorder{bodies: map[string][]map[string]any{}}
 	hooks := httptest.NewServer(rec)
 	defer hooks.Close()
@@ -216,6 +218,7 @@ paths:
 }
 
 func TestAuthBadConfigIsStartupError(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	bin := testutil.BuildSluice(t)
 	for _, tc := range []struct{ body, want string }{
 		{`hooks: { on_publish: "ftp://x" }`, "hooks.on_publish"},

@@ -84,6 +84,7 @@ func doEntry(t *testing.T, httpAddr string, e authEntry, key string) (int, strin
 // them without the playlist's query; their URLs hold the packager
 // session's random 128-bit ID, handed out only in an authorized playlist.
 func TestAuthEveryStreamEntryPoint(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := writeConfig(t, `
 paths:
   "live/*":
@@ -230,6 +231,7 @@ paths:
 // §10.2) while a listed origin plays; CORS answers echo the listed origin
 // and give others no Access-Control-Allow-Origin.
 func TestAllowedOrigins(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := writeConfig(t, `
 http:
   allowed_origins: ["https://good.example"]

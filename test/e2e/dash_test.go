@@ -90,6 +90,7 @@ func waitForMPD(t *testing.T, url string) (mpdDoc, http.Header) {
 }
 
 func TestDASHPlayback(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	pub := testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/t", testutil.PublishOptions{})
 	t.Cleanup(func() {
@@ -187,6 +188,7 @@ func samples(t *testing.T, b []byte) map[int][]string {
 // HLS's; the per-track files the MPD references carry exactly the same
 // samples (timing and payload) as the HLS segment of the same number.
 func TestDASHSameBytesAsHLS(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_HLS_VARIANT=lowlatency"})
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/t", testutil.PublishOptions{})
 	waitForStream(t, s, "live/t")
@@ -238,6 +240,7 @@ func TestDASHSameBytesAsHLS(t *testing.T) {
 // play key as ?token=, ?key= or Bearer); media URLs hold the random
 // session ID and need no credential.
 func TestHLSDASHPlayAuth(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := writeConfig(t, `
 paths:
   "live/*":

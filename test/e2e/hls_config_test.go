@@ -14,6 +14,7 @@ import (
 // TestHLSDurationsFromConfig: hls.segment_duration, hls.part_duration and
 // hls.window shape the live playlist.
 func TestHLSDurationsFromConfig(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{
 		"SLUICE_HLS_SEGMENT_DURATION=1s", "SLUICE_HLS_PART_DURATION=100ms", "SLUICE_HLS_WINDOW=3",
 	})

@@ -57,6 +57,7 @@ func poll(url string, interval time.Duration, ended func(string) bool) pollResul
 // for; these players are between polls, and on old main their next poll
 // found the listener closed.
 func TestHLSEndlistReachesPollingPlayers(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_HLS_VARIANT=fmp4"})
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/poll", testutil.PublishOptions{})
 	waitForStream(t, s, "live/poll")

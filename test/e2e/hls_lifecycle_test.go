@@ -22,6 +22,7 @@ import (
 // and the DASH MPD stays valid across it (same session and
 // availabilityStartTime, increasing timeline, every segment served).
 func TestHLSPublisherReconnect(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_HUB_REPUBLISH_GRACE=15s"})
 	rtmpURL := "rtmp://" + s.RTMPAddr + "/live/t"
 	pub := testutil.PublishTestPattern(t, rtmpURL, testutil.PublishOptions{})
@@ -98,6 +99,7 @@ func TestHLSPublisherReconnect(t *testing.T) {
 // when the server gets SIGTERM is answered with the final playlist,
 // ending in EXT-X-ENDLIST, and the server exits 0 within 5 s.
 func TestHLSEndlistOnSIGTERM(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/t", testutil.PublishOptions{})
 	waitForStream(t, s, "live/t")

@@ -48,6 +48,7 @@ func waitForPlaylist(t *testing.T, url string) string {
 }
 
 func TestHLSVariantsDecode(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	for _, variant := range []string{"lowlatency", "fmp4", "mpegts"} {
 		t.Run(variant, func(t *testing.T) {
 			s := testutil.StartSluice(t, []string{"SLUICE_HLS_VARIANT=" + variant})

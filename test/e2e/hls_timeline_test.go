@@ -21,6 +21,7 @@ import (
 // which hls.js stalled), no part exceeds PART-TARGET, and every AAC sample
 // lasts 1024 ticks (old main: 1014/1058 from rounded milliseconds).
 func TestHLSPartLayoutAndAudioDurations(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	const path = "live/grid"
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/"+path, testutil.PublishOptions{Pattern: testutil.Pattern{Rate: 30}})

@@ -19,6 +19,7 @@ import (
 // client is disconnected with one log line naming it, and the viewer keeps
 // receiving live media throughout.
 func TestHostileClientsAreDroppedOthersUnaffected(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_RTMP_HANDSHAKE_TIMEOUT=1s"})
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/h", testutil.PublishOptions{})
 	waitForStream(t, s, "live/h")

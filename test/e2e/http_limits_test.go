@@ -50,6 +50,7 @@ func metricValue(httpAddr, series string) float64 {
 // /metrics counts it. Old main kept such clients (and their handlers and
 // socket memory) for as long as they stayed.
 func TestHTTPWriteTimeoutDropsClientThatStopsReading(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	const timeout = time.Second
 	s := testutil.StartSluice(t, []string{"SLUICE_HTTP_WRITE_TIMEOUT=" + timeout.String(), "SLUICE_HLS_VARIANT=fmp4"})
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/big", testutil.PublishOptions{
@@ -96,6 +97,7 @@ func TestHTTPWriteTimeoutDropsClientThatStopsReading(t *testing.T) {
 // the server after http.idle_timeout, and counted. Old main left idle
 // connections open indefinitely (735 s and counting).
 func TestHTTPIdleKeepAliveClosed(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	const idle = time.Second
 	s := testutil.StartSluice(t, []string{"SLUICE_HTTP_IDLE_TIMEOUT=" + idle.String()})
 	c, err := net.Dial("tcp", s.HTTPAddr)
@@ -126,6 +128,7 @@ func TestHTTPIdleKeepAliveClosed(t *testing.T) {
 // and counted; a freed slot admits the next client. Old main accepted
 // every connection.
 func TestHTTPConnectionCap(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	const limit = 4
 	s := testutil.StartSluice(t, []string{"SLUICE_HTTP_MAX_CONNECTIONS=" + strconv.Itoa(limit)})
 	var held []net.Conn

@@ -63,6 +63,7 @@ func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
 // (packager windows, DASH fragments, caches keyed by stream or path)
 // outlives it.
 func TestMemoryReturnedAfterStreamsEnd(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	testutil.RequireTool(t, "ffmpeg")
 	s := testutil.StartSluiceNoRace(t, []string{"SLUICE_DEBUG_PPROF_LISTEN=127.0.0.1:0"})
 	logs := s.Logs("pprof listening")

@@ -78,6 +78,7 @@ func requireAudio(t *testing.T, url, codec, rate string) {
 // ffmpeg bridges from it for the stream's life (browsers' MSE decodes no
 // MP3 in MP4); FLV viewers keep MP3 although that Opus exists.
 func TestMP3EveryProtocol(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_HLS_VARIANT=lowlatency"})
 	publishMP3(t, s, "live/mp3")
 	base := "http://" + s.HTTPAddr + "/live/mp3"
@@ -98,6 +99,7 @@ func TestMP3EveryProtocol(t *testing.T) {
 // TestMP3MPEGTSVariant (issue 12): with hls.variant mpegts the segments
 // carry the publisher's MP3 (stream type 0x03), not the derived Opus.
 func TestMP3MPEGTSVariant(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_HLS_VARIANT=mpegts"})
 	publishMP3(t, s, "live/mp3ts")
 	url := "http://" + s.HTTPAddr + "/live/mp3ts.m3u8"
@@ -109,6 +111,7 @@ func TestMP3MPEGTSVariant(t *testing.T) {
 // TestMP3InFMP4WithoutFFmpeg (issue 12): where no ffmpeg can bridge, fMP4
 // (LL-HLS and DASH) carries the MP3 itself as mp4a.6B.
 func TestMP3InFMP4WithoutFFmpeg(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"PATH=" + t.TempDir()})
 	publishMP3(t, s, "live/mp3")
 	base := "http://" + s.HTTPAddr + "/live/mp3"
@@ -123,6 +126,7 @@ func TestMP3InFMP4WithoutFFmpeg(t *testing.T) {
 // without audio_bitrate, which would otherwise copy the MP3 and need a
 // bridge of its own.
 func TestMP3Ladder(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(`
 paths:

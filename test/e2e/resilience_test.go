@@ -35,6 +35,7 @@ func readTagsFor(t *testing.T, st *flvTagStream, d time.Duration) (n int, maxTS 
 }
 
 func TestSecondPublisherRefusedFirstKeepsGoing(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/busy", testutil.PublishOptions{})
 	waitForStream(t, s, "live/busy")
@@ -74,6 +75,7 @@ func dialNeverReading(t *testing.T, addr, path string) net.Conn {
 }
 
 func TestStalledViewerDoesNotSlowOthersAndIsDropped(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_HUB_MAX_LAG=2s"})
 	clip := testutil.MakeClip(t, testutil.ClipOptions{Size: "640x360", Bitrate: "3M"})
 	c, err := replay.LoadClip(clip)
@@ -137,6 +139,7 @@ func TestStalledViewerDoesNotSlowOthersAndIsDropped(t *testing.T) {
 }
 
 func TestPublisherReconnectWithinGraceKeepsViewers(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_HUB_REPUBLISH_GRACE=10s"})
 	first := testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/re", testutil.PublishOptions{})
 	waitForStream(t, s, "live/re")

@@ -28,6 +28,7 @@ func rtmpWarnings(s *testutil.Sluice) []map[string]any {
 // is exactly one WARN naming the path; a play of a missing stream names
 // its path.
 func TestRTMPLogsOneLinePerEvent(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	url := "rtmp://" + s.RTMPAddr + "/live/logs"
 	testutil.PublishTestPattern(t, url, testutil.PublishOptions{})
@@ -100,6 +101,7 @@ func TestRTMPLogsOneLinePerEvent(t *testing.T) {
 // track (the publisher also gets an onStatus warning: see
 // TestDroppedTrackTellsThePublisher).
 func TestRTMPDroppedTrackIsTold(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	publishWithAudio(t, s, "live/nelly", 44100, "-c:a", "nellymoser", "-ar", "44100", "-ac", "1")
 	res, err := testutil.Decode(t, "http://"+s.HTTPAddr+"/live/nelly.flv", 2*time.Second)
@@ -116,6 +118,7 @@ func TestRTMPDroppedTrackIsTold(t *testing.T) {
 // SoundFormat 2, ffmpeg's default FLV audio) keeps its audio over RTMP and
 // HTTP-FLV.
 func TestRTMPMP3Carried(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	publishWithAudio(t, s, "live/mp3", 44100, "-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100")
 	for _, url := range []string{"http://" + s.HTTPAddr + "/live/mp3.flv", "rtmp://" + s.RTMPAddr + "/live/mp3"} {

@@ -14,6 +14,7 @@ import (
 // TestWHEPPlaysMP3Publisher (issue 12): an RTMP publisher sending MP3 audio
 // is played over WHEP with Opus audio derived from the MP3.
 func TestWHEPPlaysMP3Publisher(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	publishWithAudio(t, s, "live/mp3w", 48000, "-c:a", "libmp3lame", "-b:a", "64k", "-ar", "48000")
 	v := playWHEP(t, s.HTTPAddr, "live/mp3w")

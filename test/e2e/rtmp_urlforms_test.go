@@ -13,6 +13,7 @@ import (
 // way MediaMTX's gortmplib does — app "live/mtxsrc", an empty stream
 // name — plays the stream live/mtxsrc.
 func TestRTMPFullPathInAppWithFFmpeg(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/mtxsrc", testutil.PublishOptions{})
 	waitForStream(t, s, "live/mtxsrc")

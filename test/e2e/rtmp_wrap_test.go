@@ -46,6 +46,7 @@ func checkNoJump(t *testing.T, name string, samples []wrapSample) {
 // HTTP-FLV across the wrap: timestamps advance with the wall clock, with no
 // jump.
 func TestRTMPTimestampWrap(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	clip, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{}))
 	require.NoError(t, err)

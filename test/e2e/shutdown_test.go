@@ -16,6 +16,7 @@ import (
 // SIGTERM makes the server end the viewer's stream cleanly and exit 0 within
 // the contract's 5 s.
 func TestSIGTERMStopsGracefully(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	pub := testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/bye", testutil.PublishOptions{})
 	waitForStream(t, s, "live/bye")

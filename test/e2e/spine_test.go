@@ -50,6 +50,7 @@ func requireDecodes(t *testing.T, url string, extra ...string) {
 }
 
 func TestPublishAndPlayOverRTMPHTTPFLVAndWSFLV(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/t", testutil.PublishOptions{})
 	waitForStream(t, s, "live/t")
@@ -120,6 +121,7 @@ func lastFrameCount(progress string) int {
 }
 
 func TestRTMPSPublishAndPlay(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cert, key, _ := testutil.SelfSignedCert(t)
 	s := testutil.StartSluice(t, []string{"SLUICE_RTMPS_CERT=" + cert, "SLUICE_RTMPS_KEY=" + key})
 	require.NotEmpty(t, s.RTMPSAddr, "RTMPS listener must be up when cert and key are set")

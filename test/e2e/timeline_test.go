@@ -63,6 +63,7 @@ func publishWithAudioAhead(t *testing.T, ctx context.Context, url string, clip *
 // it. Comparing audio and video with one "last timestamp" rebased on every
 // video frame: in 8 s of wall time the video timeline advanced 364 s.
 func TestAudioAheadOfVideoKeepsTheTimeline(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	const audioAhead = 1500 * time.Millisecond
 	s := testutil.StartSluice(t, nil)
 	clip, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{}))
@@ -113,6 +114,7 @@ func TestAudioAheadOfVideoKeepsTheTimeline(t *testing.T) {
 // viewer from 0 on, and its timestamps keep advancing steadily across the
 // wrap (no jump back, no jump ahead).
 func TestTimelineStartsAtZeroAndCrossesTheRTMPWrap(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	clip, err := replay.LoadClip(testutil.MakeClip(t, testutil.ClipOptions{}))
 	require.NoError(t, err)

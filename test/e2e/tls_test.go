@@ -28,6 +28,7 @@ func certSerial(t *testing.T, addr string) string {
 // certificate for new connections without dropping the RTMPS publisher or
 // the HTTPS viewer.
 func TestHTTPSAndRTMPSWithCertificateReload(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	dir := t.TempDir()
 	certFile, keyFile, err := certs.GenerateSelfSigned(dir)
 	require.NoError(t, err)

@@ -41,6 +41,7 @@ func pidOf(s *testutil.Sluice, substr string) int {
 // at their configured sizes and ffmpeg decodes; killing the transcoder's
 // ffmpeg restarts it while a viewer of a rendition stays connected.
 func TestTranscodeLadder(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(ladderConfig), 0o600))
 	s := testutil.StartSluice(t, nil, "-config", cfg)

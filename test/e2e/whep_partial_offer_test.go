@@ -22,6 +22,7 @@ import (
 // the client's address from its connectivity checks (peer-reflexive
 // candidates, RFC 8445 §7.3.1.3).
 func TestWHEPPartialOfferWithoutPatch(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/p", testutil.PublishOptions{})
 	waitForStream(t, s, "live/p")

@@ -187,6 +187,7 @@ func sessionsAfterClose(t *testing.T, s *testutil.Sluice) float64 {
 }
 
 func TestWHEPPlaysRTMPPublishedStream(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	require.NotEmpty(t, s.Logs("webrtc listening"), "webrtc listener log line")
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/w", testutil.PublishOptions{})
@@ -228,6 +229,7 @@ func TestWHEPPlaysRTMPPublishedStream(t *testing.T) {
 }
 
 func TestWHEPRefusesUnpublishedStreamAndTrickle(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	resp, err := http.Post("http://"+s.HTTPAddr+"/live/nothing/whep", "application/sdp", strings.NewReader(minimalOffer))
 	require.NoError(t, err)

@@ -267,6 +267,7 @@ func probeCodecs(streams []testutil.ProbeStream) map[string]string {
 // gets 409; DELETE ends the publish and the stream goes away after the
 // republish grace.
 func TestWHIPPublishPlaysOverFLVAndHLS(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, []string{"SLUICE_HUB_REPUBLISH_GRACE=1s", "SLUICE_HLS_VARIANT=mpegts"})
 	h264File, oggFile := whipFiles(t, 10*time.Second)
 
@@ -390,6 +391,7 @@ func probeHLSCodecs(t *testing.T, url string) map[string]string {
 
 // The fMP4 variants carry the publisher's Opus as is (no transcoding loss).
 func TestWHIPOpusStaysOpusInFMP4HLS(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	h264File, oggFile := whipFiles(t, 8*time.Second)
 	pub, offer := newWHIPPublisher(t)
@@ -402,6 +404,7 @@ func TestWHIPOpusStaysOpusInFMP4HLS(t *testing.T) {
 // WHIP publish and WHEP play go through the same keys as RTMP and FLV:
 // the bearer token (draft-ietf-wish-whip §4.4) or ?key=.
 func TestWHIPAndWHEPAuthKeys(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	cfg := writeConfig(t, `
 paths:
   "live/*":

@@ -6,7 +6,7 @@ FUZZTIME ?= 3s
 FUZZJOBS ?= 2
 # Tests that call t.Parallel() (test/e2e: those that mostly wait) run this
 # many at a time, after the serial ones; no other package has any.
-E2E_PARALLEL ?= 6
+E2E_PARALLEL ?= 8
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 

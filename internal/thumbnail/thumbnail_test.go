@@ -102,6 +102,38 @@ func h265Keyframe(t *testing.T, size string) *av.Packet {
 	return &av.Packet{Track: track, Key: true, Data: frame}
 }
 
+// av1Keyframe encodes one frame of size with libaom and returns it as
+// the hub carries it (av1C with the sequence header; the temporal unit
+// without its temporal delimiter, with the sequence header in band).
+func av1Keyframe(t *testing.T, size string) *av.Packet {
+	t.Helper()
+	testutil.RequireTool(t, "ffmpeg")
+	out := filepath.Join(t.TempDir(), "one.obu")
+	b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=25",
+		"-frames:v", "1", "-c:v", "libaom-av1", "-cpu-used", "8", "-f", "obu", out).CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	tu, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var data, seq []byte
+	require.NoError(t, av.ForEachOBU(tu, func(typ byte, header, payload []byte) bool {
+		// The OBU's bytes: from its header to the end of its payload.
+		obu := tu[cap(tu)-cap(header) : cap(tu)-cap(payload)+len(payload)]
+		switch typ {
+		case av.OBUTemporalDelimiter:
+		case av.OBUSequenceHeader:
+			seq = obu
+			data = append(data, obu...)
+		default:
+			data = append(data, obu...)
+		}
+		return true
+	}))
+	require.NotEmpty(t, seq, "no sequence header")
+	track, err := av.NewTrack(av.CodecAV1, append([]byte{0x81, 0, 0, 0}, seq...))
+	require.NoError(t, err)
+	return &av.Packet{Track: track, Key: true, Data: data}
+}
+
 // requireJPEG decodes b and checks its size.
 func requireJPEG(t *testing.T, b []byte, w, h int) {
 	t.Helper()
@@ -111,11 +143,11 @@ func requireJPEG(t *testing.T, b []byte, w, h int) {
 	require.Equal(t, [2]int{w, h}, [2]int{got.X, got.Y}, "JPEG size (width, height)")
 }
 
-func TestThumbnailOfH264AndH265Keyframes(t *testing.T) {
+func TestThumbnailOfH264H265AndAV1Keyframes(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		key  func(*testing.T, string) *av.Packet
-	}{{"h264", h264Keyframe}, {"h265", h265Keyframe}} {
+	}{{"h264", h264Keyframe}, {"h265", h265Keyframe}, {"av1", av1Keyframe}} {
 		t.Run(c.name, func(t *testing.T) {
 			key := c.key(t, "352x288")
 			require.Equal(t, 352, key.Track.Width)

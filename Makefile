@@ -9,6 +9,7 @@ FUZZJOBS ?= 2
 E2E_PARALLEL ?= 8
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
+GO_MODULE := github.com/sluicemedia/sluice
 
 # Player libraries for the web pages (internal/web): npm packages pinned in
 # web/package-lock.json, copied into the embedded vendor directory.
@@ -48,13 +49,23 @@ vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
 	$(GO) vet ./...
 
+# Every package but test/e2e and test/arch, then the end-to-end tests with
+# test/arch's cross builds beside them at idle CPU priority
+# (scripts/e2e.sh): the e2e tests' serial ones (browsers, QoE, real-time
+# players) must have the cores to themselves, which `go test ./...` would
+# not give them (it ran test/arch's 227 s of compiling beside them).
 unit:
-	$(GO) test -race -count=1 -timeout 15m -parallel $(E2E_PARALLEL) ./...
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -vx -e '$(GO_MODULE)/test/e2e' -e '$(GO_MODULE)/test/arch')
+	GO=$(GO) E2E_PARALLEL=$(E2E_PARALLEL) E2E_BESIDE="$(E2E_BESIDE)" scripts/e2e.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) FUZZJOBS=$(FUZZJOBS) scripts/fuzz.sh
 
-test: deps web vet unit fuzz
+# vet runs beside the e2e tests (scripts/e2e.sh), on the cores they leave
+# idle.
+test: deps web
+	@$(MAKE) --no-print-directory unit E2E_BESIDE='$(MAKE) --no-print-directory vet'
+	@$(MAKE) --no-print-directory fuzz
 
 clean:
 	rm -rf bin $(WEB_FILES) $(WEB_STAMP)

@@ -16,8 +16,10 @@ import (
 // load of 10: measured); readiness checks, never sleeps, synchronise.
 //
 // A test stays serial (no t.Parallel) when it is CPU-heavy (browsers,
-// encoders beyond one small test pattern) or asserts what load would
-// change: latency, stalls or frame rates of real-time playback (QoE,
-// GStreamer, VLC), first-frame or blocking-reload times, the server's
-// CPU. Serial tests have the package to themselves.
+// encoders beyond one small test pattern) or asserts what a little load
+// would change: browser latency and stalls (QoE), first-frame or
+// blocking-reload times within a second, the server's CPU. Serial tests
+// have the package to themselves. (GStreamer and VLC, real-time players
+// asserting frame rates and no rebuffering, run in parallel: they use
+// 0.11 cores, and passed with the box at a load of 10.)
 func TestMain(m *testing.M) { testutil.Main(m) }

@@ -78,6 +78,7 @@ func playGStreamer(t *testing.T, url string, d time.Duration) ([]gstSample, stri
 // GST_AGE (seconds the stream runs first) and GST_EXTRA (publisher ffmpeg
 // options) are for comparing by hand.
 func TestGStreamerPlaysDefaultHLS(t *testing.T) {
+	t.Parallel() // mostly waits: 0.11 cores, its bounds held at a load of 10 (see main_test.go)
 	var env []string
 	if v := os.Getenv("GST_HLS_VARIANT"); v != "" { // to compare by hand
 		env = append(env, "SLUICE_HLS_VARIANT="+v)

@@ -133,6 +133,7 @@ func playVLC(t *testing.T, url string, d time.Duration) vlcRun {
 // packager listed one segment; VLC started at its end and rebuffered at
 // every segment (10 "Buffering 0%" in 20 s).
 func TestVLCPlaysDefaultHLS(t *testing.T) {
+	t.Parallel() // mostly waits: 0.11 cores, its bounds held at a load of 10 (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	const path = "live/vlc"
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/"+path, testutil.PublishOptions{Pattern: testutil.Pattern{Size: "640x360", Rate: 30, GOP: 60, Bitrate: "800k"}})

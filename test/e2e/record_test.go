@@ -119,6 +119,7 @@ paths:
 // at least 13 s. A server restarted on the same record.dir lists them
 // (from the files) and cuts a 5 s clip from them that decodes to 5 s ± 1 s.
 func TestRecordSurvivesKill9(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	testutil.RequireTool(t, "ffprobe")
 	dir := t.TempDir()
 	cfg := recordConfig(t, dir, "  segment_duration: 6s")
@@ -236,6 +237,7 @@ func waitLogField(t *testing.T, s *testutil.Sluice, msg, field, val string, limi
 // once the directory is back the recording resumes in a new file; files
 // older than record.delete_after are deleted.
 func TestRecordRotationRetentionWriteError(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	dir := t.TempDir()
 	s := testutil.StartSluice(t, nil, "-config", recordConfig(t, dir, `  segment_duration: 2s
   part_duration: 500ms

@@ -19,6 +19,7 @@ import (
 // viewer) that ffmpeg decodes over HTTP-FLV, and an on-demand RTMP source
 // that an HLS playlist request brings up.
 func TestRelayPullsHTTPFLVAlwaysOnAndRTMPForHLS(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	origin := testutil.StartSluice(t, nil)
 	testutil.PublishTestPattern(t, "rtmp://"+origin.RTMPAddr+"/live/src", testutil.PublishOptions{})
 	waitForStream(t, origin, "live/src")

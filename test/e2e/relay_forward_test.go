@@ -152,6 +152,7 @@ func waitRTMPVideo(t *testing.T, url string, within time.Duration) time.Duration
 // publisher, the good target nor an HTTP-FLV viewer; nginx restarting is
 // survived: the forward reconnects by itself within 20 s.
 func TestRelayForwardToNginxRTMP(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	ng := testutil.StartNginxRTMP(t)
 	hole := blackHole(t)
 	stall, stalls := stallProxy(t, ng.Addr, 256<<10)

@@ -15,6 +15,7 @@ import (
 // Sluice's media playlist (LL-HLS, fMP4) on demand, brought up by an
 // HTTP-FLV viewer, and ffmpeg decodes it.
 func TestRelayPullsHLSOnDemand(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	origin := testutil.StartSluice(t, nil)
 	testutil.PublishTestPattern(t, "rtmp://"+origin.RTMPAddr+"/live/src", testutil.PublishOptions{})
 	waitForStream(t, origin, "live/src")

@@ -56,6 +56,7 @@ func watchTags(st *flvTagStream) *tagWatch {
 // is survived (the pull reconnects by itself; the viewer's stream goes
 // on), and a new viewer decodes again.
 func TestRelayOnDemandPullFromNginxRTMP(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	ng := testutil.StartNginxRTMP(t)
 	src := "rtmp://" + ng.Addr + "/live/src"
 	testutil.PublishTestPattern(t, src, testutil.PublishOptions{})

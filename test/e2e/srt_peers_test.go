@@ -15,6 +15,7 @@ import (
 // made by ffmpeg, paced by tsparse's timestamps), HTTP-FLV plays it, and
 // GStreamer's srtsrc reads it back as TS that ffprobe decodes.
 func TestSRTGStreamerPublishAndRead(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	testutil.RequireTool(t, "gst-launch-1.0")
 	for _, el := range []string{"srtsink", "srtsrc", "tsparse"} {
 		if exec.Command("gst-inspect-1.0", el).Run() != nil {
@@ -48,6 +49,7 @@ func TestSRTGStreamerPublishAndRead(t *testing.T) {
 // over SRT; an SRT reader gets both codecs back, and HTTP-FLV (Enhanced
 // FLV hvc1) plays the video.
 func TestSRTCarriesH265AndOpus(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	testutil.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",

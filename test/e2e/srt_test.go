@@ -27,6 +27,7 @@ paths:
 // SRT with each streamid form; the streams are normal hub streams, played
 // by HTTP-FLV, LL-HLS, WHEP and an SRT reader.
 func TestSRTPublishEveryStreamIDFormPlaysEverywhere(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil, "-config", writeConfig(t, srtConfig))
 	require.NotEmpty(t, s.SRTAddr, "srt listening log line")
 	forms := map[string]string{
@@ -104,6 +105,7 @@ func srtRefused(t *testing.T, url string, publish bool) {
 // passphrase and a busy path are each refused at handshake with one log
 // line; the right passphrase is let in.
 func TestSRTRefusesAtHandshake(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil, "-config", writeConfig(t, srtConfig))
 	good := testutil.SRTURL(s.SRTAddr, "publish:secret/cam", "passphrase", "correct-horse-battery")
 	testutil.PublishTestPatternTS(t, good, testutil.PublishOptions{})
@@ -148,6 +150,7 @@ func TestSRTRefusesAtHandshake(t *testing.T) {
 // SRT publisher sending garbage as payload are dropped (one line), while
 // another SRT publisher's viewers keep decoding.
 func TestSRTHostilePublisherHarmsNoOne(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	s := testutil.StartSluice(t, nil)
 	testutil.PublishTestPatternTS(t, testutil.SRTURL(s.SRTAddr, "publish:live/good"), testutil.PublishOptions{})
 	waitForStream(t, s, "live/good")

@@ -276,7 +276,12 @@ func TestHLSLowLatencyPlaylistChecker(t *testing.T) {
 	t.Logf("checked %d playlists, %d URIs", playlists, len(served))
 
 	// A blocking reload for a part two ahead returns when (and not before)
-	// that part exists: about two part durations later, listing it.
+	// that part exists: about two part durations later, listing it. The
+	// hinted part was still being written when the playlist was fetched,
+	// so the one after it cannot be complete until at least a whole part
+	// duration after that fetch began — timed from there, not from the
+	// blocking request, which a loaded machine may send late.
+	fetched := time.Now()
 	_, _, body, _ := get(url)
 	pl := parseLL(t, string(body))
 	hm, hi := partPos(t, pl.hint)
@@ -292,7 +297,8 @@ func TestHLSLowLatencyPlaylistChecker(t *testing.T) {
 	if last.msn == want.msn {
 		require.Equal(t, want, last, "the response holds the requested part and nothing newer")
 	} // else the segment ended early and the next one started: also "or later".
-	require.GreaterOrEqual(t, took, 150*time.Millisecond, "returned before the part could exist")
+	sinceFetch := time.Since(fetched)
+	require.GreaterOrEqual(t, sinceFetch, 150*time.Millisecond, "returned %s after the playlist fetch: before the part could exist", sinceFetch)
 	require.Less(t, took, 6*time.Second)
 
 	// The preload-hinted part request blocks until the part is published.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/certs"
+	"github.com/sluicemedia/sluice/internal/cluster"
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/cors"
 	"github.com/sluicemedia/sluice/internal/hub"
@@ -73,6 +74,8 @@ type App struct {
 	keyPairs  []*certs.KeyPair
 	webrtc    *webrtcserver.Server
 	srt       *srtserver.Server // nil when srt.listen is ""
+	// cluster is the node's Redis membership; nil on a single node.
+	cluster *cluster.Cluster
 
 	// httpLimits caps and times out the HTTP and HTTPS connections.
 	httpLimits *netutil.ConnLimiter
@@ -111,9 +114,14 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 			if a.recorder != nil {
 				a.recorder.Close(0)
 			}
+			a.closeCluster()
 		}
 	}()
+	if err = a.newCluster(cfg); err != nil {
+		return nil, err
+	}
 	a.hub = hub.New(hub.Options{
+		Claimer:        a.claimer(),
 		MaxLag:         cfg.Hub.MaxLag.Duration,
 		MaxGOPDuration: cfg.Hub.MaxGOPDuration.Duration,
 		// WHIP publishers are asked for a keyframe on the segment grid.
@@ -346,6 +354,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.pprofSrv != nil {
 		serve(func() error { return a.pprofSrv.Serve(a.pprofLn) })
 	}
+	a.startCluster()
 	a.logStartup()
 	if err := a.relay.Start(); err != nil {
 		a.log.Error("relay start failed", "err", err)
@@ -385,6 +394,7 @@ wait:
 	a.audio.Close()
 	// The streams have ended: recorders write their last fragment.
 	a.recorder.Close(recordStopWait)
+	a.closeCluster()
 	if d := a.drainFor(); d > 0 {
 		// Players that poll (rather than block on a reload) would find the
 		// listener closed at their next request and never see the end:

@@ -78,9 +78,11 @@ func (f *flakyStore) do(name string) error {
 	return nil
 }
 
-func (f *flakyStore) Put(_ context.Context, name string, _ []byte, _ Meta) error { return f.do("put " + name) }
-func (f *flakyStore) Delete(_ context.Context, name string) error                { return f.do("del " + name) }
-func (f *flakyStore) List(context.Context, string, int) ([]string, error)        { return nil, nil }
+func (f *flakyStore) Put(_ context.Context, name string, _ []byte, _ Meta) error {
+	return f.do("put " + name)
+}
+func (f *flakyStore) Delete(_ context.Context, name string) error         { return f.do("del " + name) }
+func (f *flakyStore) List(context.Context, string, int) ([]string, error) { return nil, nil }
 
 func (f *flakyStore) done() []string {
 	f.mu.Lock()

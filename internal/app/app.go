@@ -76,6 +76,8 @@ type App struct {
 	srt       *srtserver.Server // nil when srt.listen is ""
 	// cluster is the node's Redis membership; nil on a single node.
 	cluster *cluster.Cluster
+	// uploads mirrors HLS to object storage; nil without storage.s3.
+	uploads *hlsUploads
 
 	// httpLimits caps and times out the HTTP and HTTPS connections.
 	httpLimits *netutil.ConnLimiter
@@ -140,6 +142,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 				a.recorder.StreamStarted(path)
 			}
 			a.relay.StreamStarted(path)
+			a.uploads.StreamStarted(path)
 		},
 		Demand: a.demand,
 	})
@@ -223,6 +226,9 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
 	routes.hls = newHLS(cfg, a.hub, a.transcoder, log)
 	routes.dash = newDASH(cfg, routes.hls, log)
+	if a.uploads, err = newUploads(cfg, routes.hls.Packagers, log); err != nil {
+		return nil, err
+	}
 	a.httpSrv = &http.Server{
 		Handler:           a.trackPlaylists(routes.handler()),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.Duration,
@@ -394,6 +400,7 @@ wait:
 	a.audio.Close()
 	// The streams have ended: recorders write their last fragment.
 	a.recorder.Close(recordStopWait)
+	a.uploads.Close(time.Second)
 	a.closeCluster()
 	if d := a.drainFor(); d > 0 {
 		// Players that poll (rather than block on a reload) would find the

@@ -98,6 +98,7 @@ func (a *App) newAPI() http.Handler {
 		Listeners:  a.boundListeners,
 		Logger:     a.log.With("component", "api"),
 		Recordings: a.recordings,
+		Cluster:    a.clusterAPI(),
 		WebRTC: func() api.WebRTCInfo {
 			c := a.webrtc.Counts()
 			return api.WebRTCInfo{WHEPSessions: c.WHEP, WHIPSessions: c.WHIP}
@@ -139,6 +140,7 @@ func (a *App) newMetrics() http.Handler {
 	reg.MustRegister(newRelayCollector(a.relay))
 	reg.MustRegister(obs.NewHTTPConnCollector(a.httpConnSnapshot))
 	reg.MustRegister(srtCollector(a))
+	a.registerClusterMetrics(reg)
 	return obs.MetricsHandler(reg)
 }
 

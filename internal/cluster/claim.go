@@ -114,6 +114,18 @@ func (c *Cluster) Owner(path string) (Owner, bool, error) {
 	return o, true, nil
 }
 
+// OwnerID returns the node owning path: this node for its own claims
+// (no Redis call), else what Redis says; "" if unclaimed or unknown.
+func (c *Cluster) OwnerID(path string) string {
+	c.mu.Lock()
+	_, mine := c.claims[path]
+	c.mu.Unlock()
+	if mine {
+		return c.opts.NodeID
+	}
+	return c.ownerOf(path).Node
+}
+
 // release forgets cl and deletes its Redis claim if this node still holds
 // it. Redis down: the claim expires by itself within TTL.
 func (c *Cluster) release(path string, cl *claim) {

@@ -32,6 +32,9 @@ func (c *Cluster) countKeys(pattern string) (int, error) {
 // NodeView is one node and the paths it owns, for the API.
 type NodeView struct {
 	Node
+	// Alive is false for a node whose heartbeat expired while claims of
+	// it still live (it died less than a TTL ago).
+	Alive bool `json:"alive"`
 	// Streams are the paths the node owns, sorted.
 	Streams []string `json:"streams"`
 }
@@ -51,7 +54,7 @@ func (c *Cluster) View() ([]NodeView, error) {
 	if err := c.mget(ctx, nodeKeys, func(_ string, v string) {
 		var n Node
 		if json.Unmarshal([]byte(v), &n) == nil && n.ID != "" {
-			byID[n.ID] = &NodeView{Node: n, Streams: []string{}}
+			byID[n.ID] = &NodeView{Node: n, Alive: true, Streams: []string{}}
 		}
 	}); err != nil {
 		return nil, err

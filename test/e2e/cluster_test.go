@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,4 +155,53 @@ func TestClusterRedisRestartUnderLoad(t *testing.T) {
 	n2, ts2 := readTagsFor(t, st, 2*time.Second)
 	require.Greater(t, n2, 50, "media tags after Redis came back")
 	require.Greater(t, ts2, ts, "the same viewer's timeline continues")
+}
+
+func TestClusterAPIAndMetrics(t *testing.T) {
+	r := testutil.StartRedis(t)
+	a := startNode(t, r.URL(), "a")
+	b := startNode(t, r.URL(), "b")
+	testutil.PublishTestPattern(t, "rtmp://"+a.RTMPAddr+"/live/api", testutil.PublishOptions{})
+	waitForStream(t, a, "live/api")
+	require.Equal(t, "NetStream.Publish.BadName", statusCode(tryPublish(t, b, "live/api")))
+
+	var info struct {
+		Enabled bool   `json:"enabled"`
+		Node    string `json:"node"`
+		Nodes   []struct {
+			ID      string   `json:"id"`
+			Alive   bool     `json:"alive"`
+			Streams []string `json:"streams"`
+		} `json:"nodes"`
+	}
+	require.Eventually(t, func() bool {
+		getJSON(t, "http://"+b.HTTPAddr+"/api/v1/cluster", &info)
+		return len(info.Nodes) == 2
+	}, 10*time.Second, 100*time.Millisecond, "both nodes registered: %+v", info)
+	require.True(t, info.Enabled)
+	require.Equal(t, "b", info.Node)
+	require.Equal(t, "a", info.Nodes[0].ID)
+	require.True(t, info.Nodes[0].Alive)
+	require.Equal(t, []string{"live/api"}, info.Nodes[0].Streams)
+	require.Empty(t, info.Nodes[1].Streams)
+
+	var list struct {
+		Streams []struct {
+			Path  string `json:"path"`
+			Owner string `json:"owner"`
+		} `json:"streams"`
+	}
+	getJSON(t, "http://"+a.HTTPAddr+"/api/v1/streams", &list)
+	require.Len(t, list.Streams, 1)
+	require.Equal(t, "a", list.Streams[0].Owner)
+
+	var m string
+	require.Eventually(t, func() bool { // counted at each heartbeat (TTL/4)
+		m = getText(t, "http://"+a.HTTPAddr+"/metrics")
+		return strings.Contains(m, "sluice_cluster_nodes 2")
+	}, 2*clusterTTL, 100*time.Millisecond, "a's metrics never saw 2 nodes")
+	require.Contains(t, m, "sluice_cluster_owned_streams 1")
+	mb := getText(t, "http://"+b.HTTPAddr+"/metrics")
+	require.Contains(t, mb, "sluice_cluster_claim_failures_total 1")
+	require.Contains(t, mb, "sluice_cluster_owned_streams 0")
 }

@@ -118,4 +118,8 @@ paths:
 	res, err := testutil.Decode(t, s3.URL(playlist), 3*time.Second)
 	require.NoError(t, err)
 	require.Greater(t, res.VideoFrames, 50, "frames decoded from the stored HLS (errors: %v)", res.Errors)
+
+	m := getText(t, "http://"+s.HTTPAddr+"/metrics")
+	require.Regexp(t, `sluice_uploads_ok_total [1-9]`, m)
+	require.Contains(t, m, "sluice_uploads_dropped_total 0")
 }

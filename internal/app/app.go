@@ -146,14 +146,14 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		},
 		Demand: a.demand,
 	})
-	if a.relay, err = newRelay(cfg, a.hub, log.With("component", "relay")); err != nil {
+	if a.relay, err = newRelay(cfg, a.hub, a.edge(), log.With("component", "relay")); err != nil {
 		return nil, err
 	}
 	a.audio = &transcode.AudioBridges{Hub: a.hub, Logger: log.With("component", "audio-bridge")}
 	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
 		return nil, err
 	}
-	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth"),
+	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth"), ClusterSecret: cfg.Cluster.Secret,
 		SourceOf:  func(path string) (string, bool) { return renditionSource(cfg, path) },
 		OnForward: a.relay.AddForwards}); err != nil {
 		return nil, err

@@ -1,13 +1,19 @@
 package app
 
 import (
+	"context"
+	"net/url"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicemedia/sluice/internal/api"
+	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/cluster"
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/obs"
+	"github.com/sluicemedia/sluice/internal/relay"
 )
 
 // newCluster builds the cluster membership from cluster.*, or nil on a
@@ -23,6 +29,9 @@ func (a *App) newCluster(cfg *config.Config) error {
 		Role:      cfg.Cluster.Role,
 		TTL:       cfg.Cluster.TTL.Duration,
 		Logger:    a.log,
+		// Pulled streams: an edge copy of another node's stream claims
+		// nothing.
+		PullProtocol: relay.PublisherProtocol,
 	})
 	if err != nil {
 		return err
@@ -95,10 +104,11 @@ func (a *App) registerClusterMetrics(reg *prometheus.Registry) {
 			{"cluster_ownership_changes_total", "Paths this node claimed or lost to another node.", prometheus.CounterValue},
 			{"cluster_claims_remade_total", "Claims re-made after Redis lost them (restart).", prometheus.CounterValue},
 			{"cluster_redis_errors_total", "Failed Redis calls.", prometheus.CounterValue},
+			{"cluster_edge_pulls", "Streams this node pulls from their owner nodes (one per path, whatever its viewers).", prometheus.GaugeValue},
 		}, func() []float64 {
 			s := a.cluster.Stats()
 			return []float64{float64(s.Nodes), float64(s.Owned), float64(s.ClaimFailures),
-				float64(s.OwnershipChanges), float64(s.Remade), float64(s.RedisErrors)}
+				float64(s.OwnershipChanges), float64(s.Remade), float64(s.RedisErrors), float64(a.edgePulls())}
 		}))
 	}
 	// a.uploads is built after the metrics handler: read it at scrape time.
@@ -151,4 +161,70 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, v := range c.values() {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], c.kinds[i], v)
 	}
+}
+
+// edgeLocator finds the owner of a path for the relay: a viewer on this
+// node of a stream another node owns starts one pull from that node's
+// advertised RTMP address, authenticated by the cluster secret; the relay
+// shares it among this node's viewers and stops it after the last plus its
+// idle delay. Nil on a single node or without cluster.secret.
+type edgeLocator struct {
+	c      *cluster.Cluster
+	secret string
+}
+
+// edge returns the locator, or nil.
+func (a *App) edge() *edgeLocator {
+	if a.cluster == nil || a.cfg.Cluster.Secret == "" {
+		return nil
+	}
+	return &edgeLocator{c: a.cluster, secret: a.cfg.Cluster.Secret}
+}
+
+// ownedElsewhere reports whether another node owns path: its configured
+// source (if any) is then not pulled here, the owner is.
+func (e *edgeLocator) ownedElsewhere(path string) bool {
+	if e == nil {
+		return false
+	}
+	o, ok, err := e.c.Owner(path)
+	return err == nil && ok && o.Node != e.c.NodeID()
+}
+
+// locate is relay.Options.Locate: the owner's internal pull URL,
+// rtmp://ADVERTISE/APP/NAME?cluster_token=SECRET. Never this node (no
+// loop); nothing when the owner advertises no address.
+func (e *edgeLocator) locate(_ context.Context, path string) (*url.URL, bool) {
+	if e == nil {
+		return nil, false
+	}
+	o, ok, err := e.c.Owner(path)
+	if err != nil || !ok || o.Node == e.c.NodeID() || o.Advertise == "" {
+		return nil, false
+	}
+	u := &url.URL{Scheme: "rtmp", Host: o.Advertise, Path: "/" + path,
+		RawQuery: url.Values{auth.ClusterTokenParam: {e.secret}}.Encode()}
+	return u, true
+}
+
+// locateFunc is locate as a relay option (nil without a locator).
+func (e *edgeLocator) locateFunc() func(context.Context, string) (*url.URL, bool) {
+	if e == nil {
+		return nil
+	}
+	return e.locate
+}
+
+// edgePulls counts the relay pulls from other nodes.
+func (a *App) edgePulls() int {
+	if a.relay == nil {
+		return 0
+	}
+	n := 0
+	for _, p := range a.relay.Pulls() {
+		if strings.Contains(p.URL, auth.ClusterTokenParam+"=") {
+			n++
+		}
+	}
+	return n
 }

@@ -40,11 +40,14 @@ return 0
 // Claim implements hub.Claimer: it takes path for this node with SET NX PX,
 // or accepts a claim this node's value already holds (left by a publisher
 // that just left). A path held by another node is refused with hub.ErrBusy;
-// Redis down refuses with ErrUnavailable (fail closed). Edge pulls claim
-// nothing.
+// Redis down refuses with ErrUnavailable (fail closed). An edge pull of a
+// path another node owns claims nothing.
 func (c *Cluster) Claim(path string, info hub.ClientInfo, lost func(string)) (func(), error) {
-	if info.Protocol == PullProtocol {
-		return func() {}, nil
+	if c.opts.PullProtocol != "" && info.Protocol == c.opts.PullProtocol {
+		o, owned, err := c.Owner(path)
+		if err == nil && owned && o.Node != c.opts.NodeID {
+			return func() {}, nil // a copy of o's stream
+		}
 	}
 	if c.opts.Role == RoleEdge {
 		c.claimFailures.Add(1)

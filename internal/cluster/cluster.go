@@ -38,11 +38,6 @@ const (
 	RoleEdge = "edge"
 )
 
-// PullProtocol is the hub.ClientInfo protocol of an edge pull: its publish
-// into the edge's hub is a copy of a stream owned elsewhere and claims
-// nothing.
-const PullProtocol = "cluster-pull"
-
 // keyPrefix starts every key Sluice stores in Redis.
 const keyPrefix = "sluice:"
 
@@ -69,6 +64,12 @@ type Options struct {
 	TTL time.Duration
 	// OpTimeout bounds each Redis call. Default TTL/4.
 	OpTimeout time.Duration
+	// PullProtocol is the hub.ClientInfo protocol of pulled streams
+	// (relay.PublisherProtocol). Such a publish of a path another node
+	// owns is an edge copy and claims nothing; of an unowned path (a
+	// source this node pulls itself) it claims as any publish. Default "":
+	// none.
+	PullProtocol string
 	// Logger receives ownership events. Default slog.Default().
 	Logger *slog.Logger
 }

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { testutil.Main(m) }
 
 func newNode(t *testing.T, url, id string, ttl time.Duration) *Cluster {
 	t.Helper()
-	c, err := New(Options{Redis: url, NodeID: id, Advertise: id + ":1935", TTL: ttl,
+	c, err := New(Options{Redis: url, NodeID: id, Advertise: id + ":1935", TTL: ttl, PullProtocol: "relay",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	c.Run()
@@ -55,13 +55,24 @@ func TestClaimExclusiveAcrossNodes(t *testing.T) {
 	require.NoError(t, err, "released: b takes the path at once")
 	rb()
 
-	// Edge pulls claim nothing.
-	ra, err := a.Claim("live/y", hub.ClientInfo{Protocol: PullProtocol}, nil)
+	// An edge pull of a's path on b claims nothing; a pull of an unowned
+	// path (a source b pulls itself) claims it.
+	ra, err := a.Claim("live/y", rtmpInfo, nil)
 	require.NoError(t, err)
+	pull := hub.ClientInfo{Protocol: "relay", Remote: "rtmp://a/live/y"}
+	rp, err := b.Claim("live/y", pull, nil)
+	require.NoError(t, err, "an edge copy of a's stream")
+	rp()
+	o, _, err = b.Owner("live/y")
+	require.NoError(t, err)
+	require.Equal(t, "a", o.Node, "an edge pull must not claim or release")
 	ra()
-	_, ok, err = a.Owner("live/y")
+	rp, err = b.Claim("live/z", pull, nil)
 	require.NoError(t, err)
-	require.False(t, ok, "an edge pull must not claim")
+	o, _, err = a.Owner("live/z")
+	require.NoError(t, err)
+	require.Equal(t, "b", o.Node, "a pull of an unowned path claims it")
+	rp()
 
 	view, err := a.View()
 	require.NoError(t, err)

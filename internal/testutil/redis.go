@@ -102,3 +102,8 @@ func freeLoopbackPort(t testing.TB) string {
 	defer ln.Close()
 	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
+
+// FreePort returns a loopback host:port that was free a moment ago, for a
+// server address a test must know before the server starts (e.g. a
+// cluster node's advertised RTMP address).
+func FreePort(t testing.TB) string { return freeLoopbackPort(t) }

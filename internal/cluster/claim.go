@@ -110,11 +110,31 @@ func (c *Cluster) Owner(path string) (Owner, bool, error) {
 		c.redisFailed("owner", err)
 		return Owner{}, false, err
 	}
-	var o Owner
-	if err := json.Unmarshal([]byte(v), &o); err != nil {
-		return Owner{}, false, fmt.Errorf("cluster: bad claim value at %s: %w", path, err)
+	o, err := parseOwner(v)
+	if err != nil {
+		return Owner{}, false, fmt.Errorf("cluster: claim of %s: %w", path, err)
 	}
 	return o, true, nil
+}
+
+// maxValue bounds a claim value read from Redis (a node id and an
+// address are far shorter).
+const maxValue = 4096
+
+// parseOwner parses a claim value. Redis is shared: a value another
+// program (or a newer Sluice) wrote must give an error, never a panic.
+func parseOwner(v string) (Owner, error) {
+	if len(v) > maxValue {
+		return Owner{}, fmt.Errorf("value of %d bytes, more than %d", len(v), maxValue)
+	}
+	var o Owner
+	if err := json.Unmarshal([]byte(v), &o); err != nil {
+		return Owner{}, fmt.Errorf("bad value: %w", err)
+	}
+	if o.Node == "" {
+		return Owner{}, errors.New("bad value: no node id")
+	}
+	return o, nil
 }
 
 // OwnerID returns the node owning path: this node for its own claims

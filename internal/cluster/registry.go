@@ -65,8 +65,8 @@ func (c *Cluster) View() ([]NodeView, error) {
 		return nil, err
 	}
 	if err := c.mget(ctx, streamKeys, func(k string, v string) {
-		var o Owner
-		if json.Unmarshal([]byte(v), &o) != nil {
+		o, err := parseOwner(v)
+		if err != nil {
 			return
 		}
 		nv := byID[o.Node]

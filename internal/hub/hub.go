@@ -141,7 +141,7 @@ func (h *Hub) Publish(path string, info ClientInfo) (*Publisher, error) {
 	if h.opts.Claimer == nil {
 		return h.publish(path, info, nil)
 	}
-	if s := h.Stream(path); s != nil && s.hasPublisher() {
+	if s := h.Stream(path); s != nil && s.HasPublisher() {
 		return nil, ErrBusy // busy here: do not touch this node's own claim
 	}
 	var (

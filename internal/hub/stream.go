@@ -124,13 +124,6 @@ func (s *Stream) Kinds() (hasVideo, hasAudio bool) {
 	return s.hasVideo, s.hasAudio
 }
 
-// hasPublisher reports whether a publisher is attached now.
-func (s *Stream) hasPublisher() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.publisher != nil && !s.ended
-}
-
 func (s *Stream) attachPublisher(info ClientInfo, release func()) (*Publisher, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

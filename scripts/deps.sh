@@ -65,6 +65,8 @@ if [ "${1:-}" != web ]; then
   # the RTSP pull tests (internal/relay/rtsp) read; Debian's /usr/bin/python3.
   /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 ||
     need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+  # Redis: the cluster tests' ownership store (internal/cluster).
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 fi
 
 node_problem=""
@@ -95,6 +97,18 @@ if ((${#need[@]})); then
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# versitygw: the real S3 server of the object storage tests, a Go program
+# installed with go install into $(go env GOPATH)/bin, where
+# internal/testutil/s3.go looks for it (or in PATH).
+VERSITYGW=github.com/versity/versitygw/cmd/versitygw@v1.8.0
+if [ "${1:-}" != web ] && command -v go >/dev/null 2>&1; then
+  gobin="$(go env GOPATH)/bin/versitygw"
+  # go version -m names the module version the binary was built from.
+  if ! [ -x "$gobin" ] || ! go version -m "$gobin" 2>/dev/null | grep -Eq '^\s+mod\s+github.com/versity/versitygw\s+v1\.8\.0\s'; then
+    go install "$VERSITYGW"
+  fi
 fi
 
 if [ -n "$node_problem" ]; then

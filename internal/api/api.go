@@ -75,6 +75,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time. Default time.Now (tests replace it).
 	Now func() time.Time
+	// Cluster answers GET /api/v1/cluster and each stream's owner.
+	// Default nil: a single node.
+	Cluster ClusterSource
 }
 
 // Server serves the REST API. Create it with New.
@@ -121,6 +124,7 @@ func (s *Server) routes() {
 	s.handle("/api/v1/clients/{id}", map[string]http.HandlerFunc{"DELETE": s.kickClient})
 	s.handle("/api/v1/transcoders", map[string]http.HandlerFunc{"GET": s.listTranscoders})
 	s.handle("/api/v1/recordings", map[string]http.HandlerFunc{"GET": s.listRecordings})
+	s.handle("/api/v1/cluster", map[string]http.HandlerFunc{"GET": s.getCluster})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path+" (see docs/api.md)")
 	})

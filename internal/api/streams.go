@@ -16,6 +16,8 @@ import (
 type Stream struct {
 	// Path is the stream path, "APP/NAME".
 	Path string `json:"path"`
+	// Owner is the cluster node owning the path, omitted on a single node.
+	Owner string `json:"owner,omitempty"`
 	// Publisher is the connected publisher; null while the stream waits
 	// for a publisher to reconnect (republish grace period).
 	Publisher *Publisher `json:"publisher"`
@@ -206,6 +208,7 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stream(st hub.Stats, now time.Time) Stream {
 	out := Stream{
 		Path:          st.Path,
+		Owner:         s.owner(st.Path),
 		BitrateInKbps: s.rate.kbps(st.Path, st.Created, st.BytesIn, now),
 		BytesIn:       st.BytesIn,
 		PacketsIn:     st.PacketsIn,

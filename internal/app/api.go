@@ -98,6 +98,7 @@ func (a *App) newAPI() http.Handler {
 		Listeners:  a.boundListeners,
 		Logger:     a.log.With("component", "api"),
 		Recordings: a.recordings,
+		Cluster:    a.clusterAPI(),
 		WebRTC: func() api.WebRTCInfo {
 			c := a.webrtc.Counts()
 			return api.WebRTCInfo{WHEPSessions: c.WHEP, WHIPSessions: c.WHIP}
@@ -140,6 +141,7 @@ func (a *App) newMetrics() http.Handler {
 	reg.MustRegister(obs.NewHTTPConnCollector(a.httpConnSnapshot))
 	reg.MustRegister(srtCollector(a))
 	reg.MustRegister(thumbnailsCollector(a.thumbs))
+	a.registerClusterMetrics(reg)
 	return obs.MetricsHandler(reg)
 }
 

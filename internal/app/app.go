@@ -21,6 +21,7 @@ import (
 
 	"github.com/sluicemedia/sluice/internal/auth"
 	"github.com/sluicemedia/sluice/internal/certs"
+	"github.com/sluicemedia/sluice/internal/cluster"
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/cors"
 	"github.com/sluicemedia/sluice/internal/hub"
@@ -76,6 +77,10 @@ type App struct {
 	srt       *srtserver.Server // nil when srt.listen is ""
 	// thumbs makes GET /APP/NAME.jpg (thumbnail.go).
 	thumbs *thumbnail.Maker
+	// cluster is the node's Redis membership; nil on a single node.
+	cluster *cluster.Cluster
+	// uploads mirrors HLS to object storage; nil without storage.s3.
+	uploads *hlsUploads
 
 	// httpLimits caps and times out the HTTP and HTTPS connections.
 	httpLimits *netutil.ConnLimiter
@@ -114,9 +119,14 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 			if a.recorder != nil {
 				a.recorder.Close(0)
 			}
+			a.closeCluster()
 		}
 	}()
+	if err = a.newCluster(cfg); err != nil {
+		return nil, err
+	}
 	a.hub = hub.New(hub.Options{
+		Claimer:        a.claimer(),
 		MaxLag:         cfg.Hub.MaxLag.Duration,
 		MaxGOPDuration: cfg.Hub.MaxGOPDuration.Duration,
 		// WHIP publishers are asked for a keyframe on the segment grid.
@@ -135,17 +145,18 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 				a.recorder.StreamStarted(path)
 			}
 			a.relay.StreamStarted(path)
+			a.uploads.StreamStarted(path)
 		},
 		Demand: a.demand,
 	})
-	if a.relay, err = newRelay(cfg, a.hub, log.With("component", "relay")); err != nil {
+	if a.relay, err = newRelay(cfg, a.hub, a.edge(), log.With("component", "relay")); err != nil {
 		return nil, err
 	}
 	a.audio = &transcode.AudioBridges{Hub: a.hub, Logger: log.With("component", "audio-bridge")}
 	if a.transcoder, err = newTranscoder(cfg, a.hub, log.With("component", "transcode")); err != nil {
 		return nil, err
 	}
-	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth"),
+	if a.auth, err = auth.New(auth.Options{Config: cfg, Logger: log.With("component", "auth"), ClusterSecret: cfg.Cluster.Secret,
 		SourceOf:  func(path string) (string, bool) { return renditionSource(cfg, path) },
 		OnForward: a.relay.AddForwards}); err != nil {
 		return nil, err
@@ -220,6 +231,9 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 	routes.api, routes.metrics = a.newAPI(), a.newMetrics()
 	routes.hls = newHLS(cfg, a.hub, a.transcoder, log)
 	routes.dash = newDASH(cfg, routes.hls, log)
+	if a.uploads, err = newUploads(cfg, routes.hls.Packagers, log); err != nil {
+		return nil, err
+	}
 	a.httpSrv = &http.Server{
 		Handler:           a.trackPlaylists(routes.handler()),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.Duration,
@@ -351,6 +365,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.pprofSrv != nil {
 		serve(func() error { return a.pprofSrv.Serve(a.pprofLn) })
 	}
+	a.startCluster()
 	a.logStartup()
 	if err := a.relay.Start(); err != nil {
 		a.log.Error("relay start failed", "err", err)
@@ -390,6 +405,8 @@ wait:
 	a.audio.Close()
 	// The streams have ended: recorders write their last fragment.
 	a.recorder.Close(recordStopWait)
+	a.uploads.Close(time.Second)
+	a.closeCluster()
 	if d := a.drainFor(); d > 0 {
 		// Players that poll (rather than block on a reload) would find the
 		// listener closed at their next request and never see the end:

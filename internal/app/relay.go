@@ -24,7 +24,7 @@ import (
 // with the RTMP/RTMPS/HTTP-FLV, HLS, SRT and RTSP clients. Always-on sources are those of
 // exact path patterns without source_on_demand; every source is also
 // found on demand by SourceFor.
-func newRelay(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*relay.Manager, error) {
+func newRelay(cfg *config.Config, h *hub.Hub, edge *edgeLocator, log *slog.Logger) (*relay.Manager, error) {
 	reg := &relay.Registry{}
 	flvPuller := &rtmprelay.Puller{}
 	rtmprelay.Register(reg, flvPuller, &rtmprelay.Pusher{WriteTimeout: cfg.Hub.MaxLag.Duration})
@@ -48,10 +48,16 @@ func newRelay(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*relay.Manager,
 		}
 	}
 	return relay.New(relay.Options{
-		Hub:         h,
-		Registry:    reg,
-		Sources:     always,
-		SourceFor:   func(path string) (relay.Source, bool) { return sourceFor(cfg, path) },
+		Hub:      h,
+		Registry: reg,
+		Sources:  always,
+		SourceFor: func(path string) (relay.Source, bool) {
+			if edge.ownedElsewhere(path) {
+				return relay.Source{}, false // pulled from its owner (Locate)
+			}
+			return sourceFor(cfg, path)
+		},
+		Locate:      edge.locateFunc(),
 		ForwardsFor: func(path string) []*url.URL { return forwardsFor(cfg, path, log) },
 		Logger:      log,
 	}), nil

@@ -111,6 +111,10 @@ type Options struct {
 	// on_publish hook answer names (HookAnswer), before the publish
 	// starts. Default nil: such answers add nothing.
 	OnForward func(path string, targets []string)
+	// ClusterSecret is cluster.secret: a play request whose query carries
+	// it as cluster_token is an internal pull from another node, allowed
+	// without keys or hooks (cluster.go). Default "": internal pulls off.
+	ClusterSecret string
 }
 
 // Authorizer is the access decision point. Build it with New; it is safe
@@ -123,6 +127,8 @@ type Authorizer struct {
 	sourceOf func(path string) (string, bool)
 	// onForward is Options.OnForward.
 	onForward func(path string, targets []string)
+	// clusterSecret is Options.ClusterSecret.
+	clusterSecret string
 
 	ctx    context.Context // ends JWKS refreshes and notifications
 	cancel context.CancelFunc
@@ -157,8 +163,9 @@ func New(opts Options) (*Authorizer, error) {
 		now:    opts.Now,
 		rules:  make(map[string]*rule, len(opts.Config.Paths)),
 
-		sourceOf:  opts.SourceOf,
-		onForward: opts.OnForward,
+		sourceOf:      opts.SourceOf,
+		onForward:     opts.OnForward,
+		clusterSecret: opts.ClusterSecret,
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -221,6 +228,9 @@ func (a *Authorizer) ruleFor(path string) *rule {
 // the log; it never contains the token). It may call a hook, so it can
 // take up to the hook timeout; ctx ends it early (a denial).
 func (a *Authorizer) Authorize(ctx context.Context, req Request) error {
+	if handled, err := a.internalPull(req); handled {
+		return err
+	}
 	req = a.asSource(req)
 	if req.Action != Publish && req.Action != Play {
 		return deny(ErrForbidden, "unknown action %q", req.Action)

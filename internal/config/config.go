@@ -57,6 +57,10 @@ type Config struct {
 	Hooks HooksConfig `yaml:"hooks"`
 	// Record configures recording to fMP4 files (record.go).
 	Record RecordConfig `yaml:"record"`
+	// Cluster configures several nodes sharing stream ownership in Redis.
+	Cluster ClusterConfig `yaml:"cluster"`
+	// Storage configures object storage for HLS/DASH uploads.
+	Storage StorageConfig `yaml:"storage"`
 	// Paths maps glob patterns of stream paths (path.Match syntax) to
 	// per-path settings; see PathSettings for which pattern applies.
 	// Default empty. Not overridable by environment variables.
@@ -481,6 +485,10 @@ type PathHLSConfig struct {
 	// AlwaysOn packages HLS/DASH from the moment a stream is published
 	// instead of when the first HLS/DASH viewer asks. Default false.
 	AlwaysOn bool `yaml:"always_on"`
+	// Upload mirrors the stream's HLS (and DASH) segments, init sections
+	// and playlists to storage.s3 as they are produced, for a CDN to serve.
+	// Default false.
+	Upload bool `yaml:"upload,omitempty"`
 }
 
 // TranscodeConfig is the "transcode" block of a PathConfig.

@@ -94,6 +94,7 @@ func (c *Config) Validate() error {
 	v.between("hub.max_skips", c.Hub.MaxSkips, 1, math.MaxInt32)
 	v.positiveDuration("hub.wait_timeout", c.Hub.WaitTimeout)
 	v.thumbnail(c.Thumbnail)
+	v.validateCluster(c)
 
 	v.apiKey("api.key", c.API.Key)
 	v.hooks("hooks", c.Hooks)

@@ -75,6 +75,21 @@ type Options struct {
 	// has no publisher (see there): it returns once the stream has media
 	// or it cannot. Nil: streams exist only while published.
 	Demand func(ctx context.Context, path string) error
+	// Claimer, if set, is asked before every publish whether this node may
+	// publish the path (cluster ownership, internal/cluster). Nil: every
+	// publish is local-only, as on a single node.
+	Claimer Claimer
+}
+
+// Claimer gates publishes across nodes. Claim is called outside the hub's
+// locks before a publisher attaches; an error refuses the publish (wrap
+// ErrBusy for a path held elsewhere so protocols answer "busy"). lost is
+// called, at most once and from any goroutine, if the claim is taken away
+// later (another node owns the path now): the hub then kicks the
+// publisher. release is called exactly once when the publisher detaches
+// or the publish fails locally.
+type Claimer interface {
+	Claim(path string, info ClientInfo, lost func(reason string)) (release func(), err error)
 }
 
 func (o *Options) setDefaults() {
@@ -123,6 +138,45 @@ func (h *Hub) Options() Options { return h.opts }
 // grace period, the publisher continues the existing stream's timeline. A
 // path with an active publisher returns ErrBusy.
 func (h *Hub) Publish(path string, info ClientInfo) (*Publisher, error) {
+	if h.opts.Claimer == nil {
+		return h.publish(path, info, nil)
+	}
+	if s := h.Stream(path); s != nil && s.HasPublisher() {
+		return nil, ErrBusy // busy here: do not touch this node's own claim
+	}
+	var (
+		pubMu sync.Mutex
+		pub   *Publisher
+		lost  bool
+	)
+	release, err := h.opts.Claimer.Claim(path, info, func(reason string) {
+		pubMu.Lock()
+		p := pub
+		lost = true
+		pubMu.Unlock()
+		if p != nil {
+			p.Kick(reason)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err := h.publish(path, info, release)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	pubMu.Lock()
+	pub = p
+	kick := lost
+	pubMu.Unlock()
+	if kick {
+		p.Kick("cluster ownership lost")
+	}
+	return p, nil
+}
+
+func (h *Hub) publish(path string, info ClientInfo, release func()) (*Publisher, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -134,7 +188,7 @@ func (h *Hub) Publish(path string, info ClientInfo) (*Publisher, error) {
 		s = newStream(h, path)
 		h.streams[path] = s
 	}
-	p, err := s.attachPublisher(info)
+	p, err := s.attachPublisher(info, release)
 	if err != nil {
 		return nil, err
 	}

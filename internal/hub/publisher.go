@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"sync"
 	"time"
 
 	"github.com/sluicemedia/sluice/internal/av"
@@ -15,6 +16,10 @@ type Publisher struct {
 	done  chan struct{}
 	// keyReq carries keyframe requests (keyframes.go); buffered, one.
 	keyReq chan string
+	// release gives up the cluster claim (Options.Claimer); nil without
+	// one. Called once, by releaseClaim, outside s.mu.
+	release     func()
+	releaseOnce sync.Once
 
 	// Guarded by s.mu.
 	closed   bool
@@ -65,3 +70,11 @@ func (p *Publisher) Close(reason string) { p.s.detachPublisher(p, reason) }
 
 // Kick ends the whole stream at once, without a grace period.
 func (p *Publisher) Kick(reason string) { p.s.end(reason) }
+
+// releaseClaim gives up the publisher's cluster claim, once. Safe on nil.
+func (p *Publisher) releaseClaim() {
+	if p == nil || p.release == nil {
+		return
+	}
+	p.releaseOnce.Do(p.release)
+}

@@ -124,7 +124,7 @@ func (s *Stream) Kinds() (hasVideo, hasAudio bool) {
 	return s.hasVideo, s.hasAudio
 }
 
-func (s *Stream) attachPublisher(info ClientInfo) (*Publisher, error) {
+func (s *Stream) attachPublisher(info ClientInfo, release func()) (*Publisher, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -138,7 +138,7 @@ func (s *Stream) attachPublisher(info ClientInfo) (*Publisher, error) {
 		s.graceTimer = nil
 		s.republishes.Add(1)
 	}
-	p := &Publisher{s: s, info: info, since: time.Now(), done: make(chan struct{}), keyReq: make(chan string, 1)}
+	p := &Publisher{s: s, info: info, since: time.Now(), done: make(chan struct{}), keyReq: make(chan string, 1), release: release}
 	s.publisher = p
 	s.hub.opts.Logger.Info("publish started", "path", s.path, "proto", info.Protocol, "remote", info.Remote)
 	return p, nil
@@ -248,6 +248,7 @@ func (s *Stream) detachPublisher(p *Publisher, reason string) {
 	}
 	p.closed = true
 	close(p.done)
+	defer p.releaseClaim()
 	if s.publisher != p || s.ended {
 		s.mu.Unlock()
 		return
@@ -283,10 +284,13 @@ func (s *Stream) end(reason string) {
 	if s.graceTimer != nil {
 		s.graceTimer.Stop()
 	}
+	var kicked *Publisher
 	if p := s.publisher; p != nil && !p.closed {
 		p.closed = true
 		close(p.done)
+		kicked = p
 	}
+	defer kicked.releaseClaim()
 	if !s.announced {
 		s.announced = true
 		close(s.ready)

@@ -44,12 +44,12 @@ func defaults(t *testing.T) map[string]string {
 
 var (
 	// defaultRow is a table row: | `key` | `default` | ...
-	defaultRow = regexp.MustCompile("(?m)^\\| `([a-z_]+\\.[a-z_.]+)` \\| `([^`]*)` \\|")
+	defaultRow = regexp.MustCompile("(?m)^\\| `([a-z_]+\\.[a-z0-9_.]+)` \\| `([^`]*)` \\|")
 	// defaultInline is prose: `key` (`default`)
-	defaultInline = regexp.MustCompile("`([a-z_]+\\.[a-z_.]+)`\\s+\\(`([^`]*)`\\)")
+	defaultInline = regexp.MustCompile("`([a-z_]+\\.[a-z0-9_.]+)`\\s+\\(`([^`]*)`\\)")
 	// defaultAdjacent is the README's key list: `key` `default`, or
 	// `key` 64 MiB / `key` 16384 (a size or count without a code span).
-	defaultAdjacent = regexp.MustCompile("`([a-z_]+\\.[a-z_.]+)`\\s+(?:`([^`]*)`|(\\d+(?: [KMG]iB)?)\\b)")
+	defaultAdjacent = regexp.MustCompile("`([a-z_]+\\.[a-z0-9_.]+)`\\s+(?:`([^`]*)`|(\\d+(?: [KMG]iB)?)\\b)")
 )
 
 // stated is one default a document states.

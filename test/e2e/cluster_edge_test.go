@@ -51,6 +51,7 @@ func (a *arrivals) watch(t *testing.T, st *flvTagStream, until time.Time) {
 }
 
 func TestClusterEdgePullsOnceFromOwner(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	r := testutil.StartRedis(t)
 	a := startOrigin(t, r.URL(), "a")
 	b := startNode(t, r.URL(), "b", "SLUICE_CLUSTER_SECRET="+clusterSecret, "SLUICE_CLUSTER_ROLE=edge")
@@ -128,6 +129,7 @@ func TestClusterEdgePullsOnceFromOwner(t *testing.T) {
 }
 
 func TestClusterInternalPullWrongSecretRefused(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	r := testutil.StartRedis(t)
 	a := startOrigin(t, r.URL(), "a")
 	testutil.PublishTestPattern(t, "rtmp://"+a.RTMPAddr+"/live/secret", testutil.PublishOptions{})

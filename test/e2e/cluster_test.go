@@ -65,6 +65,7 @@ func requireLive(t *testing.T, s *testutil.Sluice, path, what string) {
 }
 
 func TestClusterPublishOnOtherNodeRefused(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	r := testutil.StartRedis(t)
 	a := startNode(t, r.URL(), "a")
 	b := startNode(t, r.URL(), "b")
@@ -86,6 +87,7 @@ func TestClusterPublishOnOtherNodeRefused(t *testing.T) {
 }
 
 func TestClusterOwnerKilledPathMoves(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	r := testutil.StartRedis(t)
 	a := startNode(t, r.URL(), "a")
 	b := startNode(t, r.URL(), "b")
@@ -118,6 +120,7 @@ func TestClusterOwnerKilledPathMoves(t *testing.T) {
 }
 
 func TestClusterRedisRestartUnderLoad(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	r := testutil.StartRedis(t)
 	a := startNode(t, r.URL(), "a")
 	b := startNode(t, r.URL(), "b")
@@ -158,6 +161,7 @@ func TestClusterRedisRestartUnderLoad(t *testing.T) {
 }
 
 func TestClusterAPIAndMetrics(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	r := testutil.StartRedis(t)
 	a := startNode(t, r.URL(), "a")
 	b := startNode(t, r.URL(), "b")

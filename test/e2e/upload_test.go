@@ -45,6 +45,7 @@ func anonGet(t *testing.T, url string) (int, string) {
 var segNumRE = regexp.MustCompile(`_seg(\d+)\.(m4s|ts)$`)
 
 func TestHLSUploadToS3(t *testing.T) {
+	t.Parallel() // mostly waits (see main_test.go)
 	for _, variant := range []string{"fmp4", "mpegts"} {
 		t.Run(variant, func(t *testing.T) { testHLSUpload(t, variant) })
 	}

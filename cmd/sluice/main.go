@@ -3,6 +3,7 @@
 //	sluice                     run with the embedded default config
 //	sluice -config FILE        overlay a YAML file on the defaults
 //	sluice -print-config       print the effective config as YAML and exit
+//	sluice -check-config FILE  validate FILE as startup would, without starting, and exit
 //	sluice -version            print the version and exit
 //
 // Every config key can also be set with a SLUICE_* environment variable
@@ -57,10 +58,12 @@ func run(args, environ []string, stdout, stderr io.Writer, runApp runFunc) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "overlay the YAML config `FILE` on the embedded defaults")
 	printConfig := fs.Bool("print-config", false, "print the effective config as YAML and exit")
+	checkConfig := fs.String("check-config", "", "validate the YAML config `FILE` as startup would (defaults, the file, SLUICE_* variables, the files it names), "+
+		"without binding a port, and exit: 0 and \"config FILE ok\", or 2 and the error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	genCert := fs.String("gen-cert", "", "write a self-signed certificate and key for local testing into `DIR` (cert.pem, key.pem) and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sluice [-config FILE] [-print-config] [-version] [-gen-cert DIR]\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: sluice [-config FILE] [-print-config] [-check-config FILE] [-version] [-gen-cert DIR]\n\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEvery config key can be set with SLUICE_<KEY_PATH>, e.g. SLUICE_RTMP_LISTEN=:19350.\n")
 	}
@@ -90,6 +93,13 @@ func run(args, environ []string, stdout, stderr io.Writer, runApp runFunc) int {
 		return exitOK
 	}
 
+	if *checkConfig != "" {
+		if *cfgPath != "" && *cfgPath != *checkConfig {
+			fmt.Fprintf(stderr, "sluice: -check-config %s and -config %s name different files (give one)\n", *checkConfig, *cfgPath)
+			return exitConfig
+		}
+		*cfgPath = *checkConfig
+	}
 	cfg, err := config.Load(*cfgPath, environ)
 	if err == nil {
 		err = cfg.Validate()
@@ -97,6 +107,20 @@ func run(args, environ []string, stdout, stderr io.Writer, runApp runFunc) int {
 	if err != nil {
 		printConfigError(stderr, err)
 		return exitConfig
+	}
+	if *checkConfig != "" {
+		// The rest of what startup checks before it binds anything: the
+		// logger and the files and programs the config names.
+		if _, err := obs.NewLogger(cfg.Log.Level, cfg.Log.Format, io.Discard); err != nil {
+			printConfigError(stderr, err)
+			return exitConfig
+		}
+		if err := app.CheckConfig(cfg); err != nil {
+			printConfigError(stderr, err)
+			return exitConfig
+		}
+		fmt.Fprintf(stdout, "config %s ok\n", *checkConfig)
+		return exitOK
 	}
 	if *printConfig {
 		b, err := cfg.YAML()

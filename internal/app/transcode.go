@@ -9,19 +9,24 @@ import (
 	"github.com/sluicemedia/sluice/internal/transcode"
 )
 
+// hasLadder reports whether any path has a transcoding ladder (then
+// ffmpeg must be installed).
+func hasLadder(cfg *config.Config) bool {
+	for _, pc := range cfg.Paths {
+		if len(pc.Transcode.Ladder) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // newTranscoder returns the ABR ladder manager, or nil when no path has a
 // ladder. A ladder without the ffmpeg program is a startup error. A
 // ladder runs from the start of its source stream when the path's
 // hls.always_on is set, else on demand: from the first multivariant
 // playlist request until 60 s without HLS requests for its streams.
 func newTranscoder(cfg *config.Config, h *hub.Hub, log *slog.Logger) (*transcode.Manager, error) {
-	any := false
-	for _, pc := range cfg.Paths {
-		if len(pc.Transcode.Ladder) > 0 {
-			any = true
-		}
-	}
-	if !any {
+	if !hasLadder(cfg) {
 		return nil, nil
 	}
 	if err := transcode.CheckFFmpeg(""); err != nil {

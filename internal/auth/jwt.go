@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -35,6 +36,34 @@ type jwtVerifier struct {
 	play        bool        // tokens may grant play
 	pathClaim   string
 	actionClaim string
+}
+
+// CheckJWKSFiles reads and parses every paths.*.jwt.jwks_file of cfg, as
+// New does, but fetches no jwks_url: for sluice -check-config, which must
+// not depend on the network. It reports every bad file in one error.
+func CheckJWKSFiles(cfg *config.Config) error {
+	patterns := make([]string, 0, len(cfg.Paths))
+	for p := range cfg.Paths {
+		patterns = append(patterns, p)
+	}
+	sort.Strings(patterns)
+	var errs []error
+	for _, p := range patterns {
+		c := cfg.Paths[p].JWT
+		if c.JWKSFile == "" {
+			continue
+		}
+		key := fmt.Sprintf("paths.%q.jwt", p)
+		b, err := os.ReadFile(c.JWKSFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("auth: %s.jwks_file: %w", key, err))
+			continue
+		}
+		if _, err := keyfunc.NewJWKSetJSON(b); err != nil {
+			errs = append(errs, fmt.Errorf("auth: %s.jwks_file %s: not a usable JWK Set: %w", key, c.JWKSFile, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // newJWTVerifier builds a verifier from c; key names the config block in

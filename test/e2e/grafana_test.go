@@ -32,8 +32,9 @@ var documentedOnly = map[string]bool{
 
 // TestGrafanaDashboardMetricsExist: every metric name a query of
 // deploy/grafana/sluice.json uses is served by a real Sluice's /metrics
-// (a stream published, played once over HTTP-FLV, one SRT handshake
-// refused, so that the per-protocol and per-reason series exist), so the
+// (a cluster node with object storage; a stream published, played once
+// over HTTP-FLV, one SRT handshake refused, so that the per-protocol and
+// per-reason series exist), so the
 // dashboard does not show "No data" for a renamed or invented metric.
 func TestGrafanaDashboardMetricsExist(t *testing.T) {
 	t.Parallel() // mostly waits (see main_test.go)
@@ -49,7 +50,14 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 		used[m] = true
 	}
 
-	s := testutil.StartSluice(t, nil)
+	// A cluster node (real Redis) with object storage (real S3 server), so
+	// that the cluster and upload series are registered too.
+	redis := testutil.StartRedis(t)
+	s3 := testutil.StartS3(t)
+	cfg := writeConfig(t, `storage:
+  s3: { endpoint: "`+s3.Endpoint+`", bucket: `+s3.Bucket+`, access_key: `+s3.AccessKey+`, secret_key: `+s3.SecretKey+`, insecure: true }
+`)
+	s := testutil.StartSluice(t, []string{"SLUICE_CLUSTER_REDIS=" + redis.URL(), "SLUICE_CLUSTER_NODE_ID=grafana"}, "-config", cfg)
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/grafana", testutil.PublishOptions{})
 	waitForStream(t, s, "live/grafana") // one HTTP-FLV play: sluice_viewers{protocol="http-flv"} once counted
 	srtRefused(t, testutil.SRTURL(s.SRTAddr, "publish:nopath"), true)

@@ -50,6 +50,10 @@ type Source struct {
 	// CloseAfter is the idle delay of an on-demand pull. Default
 	// DefaultCloseAfter.
 	CloseAfter time.Duration
+	// Located: the URL came from Options.Locate (a cluster edge's pull of
+	// the owner node), so every retry asks Locate again and follows the
+	// stream when its owner changed.
+	Located bool
 }
 
 // Options configure a Manager. Zero values take the documented defaults.
@@ -221,7 +225,7 @@ func (m *Manager) Demand(ctx context.Context, path string) error {
 	}
 	if !ok && m.opts.Locate != nil {
 		if u, found := m.opts.Locate(ctx, path); found {
-			src, ok = Source{Path: path, URL: u, OnDemand: true}, true
+			src, ok = Source{Path: path, URL: u, OnDemand: true, Located: true}, true
 		}
 	}
 	if !ok {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,4 +174,105 @@ func TestBackoffDoublesAndResets(t *testing.T) {
 	}
 	require.Equal(t, []time.Duration{100e6, 200e6, 400e6, 800e6, 1e9, 1e9}, got)
 	require.Equal(t, 100*time.Millisecond, b.after(true), "an attempt that established starts over")
+}
+
+// hostPuller records the hosts it pulled from and fails every pull from
+// a host in dead at once.
+type hostPuller struct {
+	fakePuller
+	mu    sync.Mutex
+	hosts []string
+	dead  map[string]bool
+}
+
+func (h *hostPuller) Pull(ctx context.Context, src *url.URL, pub *hub.Publisher, stats *Stats, log *slog.Logger) error {
+	h.mu.Lock()
+	h.hosts = append(h.hosts, src.Host)
+	dead := h.dead[src.Host]
+	h.mu.Unlock()
+	if dead {
+		return errors.New("connection refused")
+	}
+	return h.fakePuller.Pull(ctx, src, pub, stats, log)
+}
+
+func (h *hostPuller) pulledFrom() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.hosts...)
+}
+
+// TestLocatedPullFollowsTheOwner: a cluster edge's pull whose owner node
+// dies asks Locate again on each retry and moves to the new owner, on the
+// same hub stream (its viewer keeps reading), while a configured source
+// keeps its URL.
+func TestLocatedPullFollowsTheOwner(t *testing.T) {
+	h := hub.New(hub.Options{Logger: quiet, RepublishGrace: 5 * time.Second})
+	defer h.Close()
+	hp := &hostPuller{dead: map[string]bool{}}
+	hp.failAfter.Store(20) // node a's stream ends after 20 frames
+	var owner atomic.Value
+	owner.Store("a")
+	reg := &Registry{}
+	reg.RegisterPuller(hp, "fake")
+	m := New(Options{Hub: h, Registry: reg, Logger: quiet, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		Locate: func(ctx context.Context, path string) (*url.URL, bool) {
+			return &url.URL{Scheme: "fake", Host: owner.Load().(string), Path: "/" + path}, true
+		}})
+	defer m.Close()
+	require.NoError(t, m.Demand(context.Background(), "edge/x"))
+	rd, err := h.Subscribe(context.Background(), "edge/x", hub.ClientInfo{Protocol: "test"})
+	require.NoError(t, err)
+	defer rd.Close()
+
+	// Node a dies: its pulls are refused until the path moves to b.
+	hp.mu.Lock()
+	hp.dead["a"] = true
+	hp.mu.Unlock()
+	require.Eventually(t, func() bool { return m.Pulls()[0].Reconnects >= 2 }, 5*time.Second, 5*time.Millisecond)
+	owner.Store("b")
+	hp.failAfter.Store(0)
+	require.Eventually(t, func() bool {
+		st := m.Pulls()
+		return len(st) == 1 && st[0].State == StateLive && strings.Contains(st[0].URL, "//b/")
+	}, 5*time.Second, 5*time.Millisecond, "the pull never moved to the new owner")
+	hosts := hp.pulledFrom()
+	require.Equal(t, "a", hosts[0])
+	require.Equal(t, "b", hosts[len(hosts)-1])
+
+	// The viewer that was reading from a reads b's media on the same stream.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got := 0
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		pkts, err := rd.Read(ctx, nil)
+		require.NoError(t, err, "the edge viewer was dropped while the pull moved")
+		got += len(pkts)
+	}
+	require.Positive(t, got, "the edge viewer reads the new owner's media")
+}
+
+// TestConfiguredSourceIsNotRelocated: Locate is never asked again for a
+// configured source that fails.
+func TestConfiguredSourceIsNotRelocated(t *testing.T) {
+	h := hub.New(hub.Options{Logger: quiet})
+	defer h.Close()
+	fp := &fakePuller{}
+	fp.refuse.Store(true)
+	var located atomic.Int32
+	src := Source{Path: "pull/c", URL: &url.URL{Scheme: "fake", Host: "origin"}}
+	reg := &Registry{}
+	reg.RegisterPuller(fp, "fake")
+	m := New(Options{Hub: h, Registry: reg, Logger: quiet, MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Sources:   []Source{src},
+		SourceFor: func(path string) (Source, bool) { return src, path == src.Path },
+		Locate: func(ctx context.Context, path string) (*url.URL, bool) {
+			located.Add(1)
+			return &url.URL{Scheme: "fake", Host: "elsewhere"}, true
+		}})
+	defer m.Close()
+	m.Start()
+	require.Eventually(t, func() bool { return fp.pulls.Load() >= 4 }, 5*time.Second, 5*time.Millisecond)
+	require.Zero(t, located.Load())
+	require.Contains(t, m.Pulls()[0].URL, "//origin")
 }

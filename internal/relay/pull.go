@@ -103,7 +103,10 @@ func (p *pull) run() {
 	}
 	bo := backoff{min: p.m.opts.MinBackoff, max: p.m.opts.MaxBackoff}
 	p.log.Info("relay pull started", "on_demand", p.src.OnDemand)
-	for {
+	for first := true; ; first = false {
+		if !first {
+			p.relocate()
+		}
 		p.setState(StateConnecting, nil)
 		connected, err := p.attempt()
 		if p.ctx.Err() != nil {
@@ -120,6 +123,33 @@ func (p *pull) run() {
 	}
 	p.setState(StateIdle, nil)
 	p.log.Info("relay pull stopped", "reason", p.stopReason())
+}
+
+// relocateTimeout bounds one Locate call before a retry.
+const relocateTimeout = 2 * time.Second
+
+// relocate asks Locate again where a located source is now: after its
+// owner node died, the path moves to the node the publisher reconnected
+// to, and the pull follows it there on the same hub stream (within the
+// republish grace, viewers see a discontinuity, not an end). Nothing
+// found (no owner yet): the pull keeps its URL and backs off again.
+// Only run's goroutine writes p.src.URL and p.log; status reads the URL
+// under p.mu.
+func (p *pull) relocate() {
+	if !p.src.Located || p.m.opts.Locate == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, relocateTimeout)
+	defer cancel()
+	u, ok := p.m.opts.Locate(ctx, p.src.Path)
+	if !ok || u.String() == p.src.URL.String() {
+		return
+	}
+	p.log.Info("relay source moved", "to", Redact(u))
+	p.mu.Lock()
+	p.src.URL = u
+	p.mu.Unlock()
+	p.log = p.m.opts.Logger.With("proto", "relay", "path", p.src.Path, "source", Redact(u))
 }
 
 func (p *pull) stopReason() string {

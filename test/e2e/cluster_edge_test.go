@@ -73,7 +73,8 @@ func TestClusterEdgePullsOnceFromOwner(t *testing.T) {
 	}
 	t.Logf("time to first frame on a cold edge (HTTP-FLV): %s", time.Since(start).Round(time.Millisecond))
 
-	// More viewers on b, of several protocols, share the one pull.
+	// More viewers on b, of several protocols (HTTP-FLV, HLS, DASH, WHEP),
+	// share the one pull.
 	more := make([]*flvTagStream, 3)
 	for i := range more {
 		more[i], err = openHTTPFLV(t, ctx, "http://"+b.HTTPAddr+"/live/edge.flv")
@@ -85,6 +86,12 @@ func TestClusterEdgePullsOnceFromOwner(t *testing.T) {
 	res, err = testutil.Decode(t, "http://"+b.HTTPAddr+"/live/edge.flv", 2*time.Second)
 	require.NoError(t, err)
 	require.Greater(t, res.VideoFrames, 30, "ffmpeg HTTP-FLV frames from the edge")
+	res, err = testutil.Decode(t, "http://"+b.HTTPAddr+"/live/edge.mpd", 3*time.Second)
+	require.NoError(t, err, "DASH from the edge")
+	require.Greater(t, res.VideoFrames, 50, "DASH frames decoded from the edge (errors %v)", res.Errors)
+	// A pion WHEP viewer on the edge receives video.
+	whep := playWHEP(t, b.HTTPAddr, "live/edge")
+	whep.waitFrames(t, 25, 15*time.Second)
 
 	var st struct {
 		Viewers struct {
@@ -97,7 +104,7 @@ func TestClusterEdgePullsOnceFromOwner(t *testing.T) {
 	require.Equal(t, 1, st.Viewers.Total, "a serves b once, whatever b's viewers: %+v", st.Viewers)
 	require.Equal(t, 1, st.Viewers.ByProtocol["rtmp"], "the pull is one RTMP play: %+v", st.Viewers)
 	getJSON(t, "http://"+b.HTTPAddr+"/api/v1/streams/live/edge", &st)
-	require.GreaterOrEqual(t, st.Viewers.Total, 4, "b's own viewers: %+v", st.Viewers)
+	require.GreaterOrEqual(t, st.Viewers.Total, 5, "b's own viewers (4 HTTP-FLV, 1 WHEP): %+v", st.Viewers)
 	require.Equal(t, "a", st.Owner, "b's copy names its owner")
 	require.Contains(t, getText(t, "http://"+b.HTTPAddr+"/metrics"), "sluice_cluster_edge_pulls 1")
 

@@ -1,13 +1,7 @@
 package rtsp_test
 
 import (
-	"bufio"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,92 +13,9 @@ import (
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
-// serverPython is Debian's interpreter, which has python3-gi (a pyenv
-// python3 earlier on PATH would not).
-const serverPython = "/usr/bin/python3"
-
-// camera is a real RTSP server (GStreamer's gst-rtsp-server, through
-// testdata/rtsp_server.py) fed H.264 with B-frames and AAC by ffmpeg.
-type camera struct {
-	URL    string
-	server *exec.Cmd
-	exited chan struct{}
-}
-
-// Encoder arguments of the camera's two codec sets (1 s GOPs, 2 B-frames).
-var (
-	h264AAC = []string{"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-b:v", "400k",
-		"-x264-params", "repeat-headers=1", "-c:a", "aac", "-b:a", "64k"}
-	h265Opus = []string{"-c:v", "libx265", "-preset", "ultrafast",
-		"-x265-params", "log-level=none:bframes=2:repeat-headers=1", "-b:v", "300k", "-c:a", "libopus", "-b:a", "64k"}
-)
-
-// startCamera starts ffmpeg and the RTSP server with H.264 + AAC; both are
-// killed when the test ends.
-func startCamera(t testing.TB) *camera { return startCameraCodecs(t, "h264-aac", h264AAC) }
-
-// startCameraCodecs starts a camera of the server's codec set name fed by
-// ffmpeg with the encoder arguments enc.
-func startCameraCodecs(t testing.TB, name string, enc []string) *camera {
-	t.Helper()
-	if _, err := os.Stat(serverPython); err != nil {
-		t.Fatalf("%s missing: scripts/deps.sh installs python3-gi and gir1.2-gst-rtsp-server-1.0", serverPython)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsPort := pc.LocalAddr().(*net.UDPAddr).Port
-	pc.Close()
-
-	cmd := exec.Command(serverPython, "testdata/rtsp_server.py", fmt.Sprint(tsPort), name)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr := &pulltest.LogBuffer{}
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start RTSP server: %v", err)
-	}
-	cam := &camera{server: cmd, exited: make(chan struct{})}
-	ports := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if p, ok := strings.CutPrefix(sc.Text(), "PORT "); ok {
-				ports <- p
-			}
-		}
-	}()
-	go func() { cmd.Wait(); close(cam.exited) }()
-	t.Cleanup(cam.Kill)
-	select {
-	case p := <-ports:
-		cam.URL = "rtsp://127.0.0.1:" + p + "/cam"
-	case <-cam.exited:
-		t.Fatalf("RTSP server exited: %s", stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("RTSP server did not report its port within 20 s: %s", stderr.String())
-	}
-
-	args := []string{"-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"}
-	args = append(args, enc...)
-	args = append(args, "-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-ac", "2",
-		"-f", "mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", tsPort))
-	testutil.Start(t, "ffmpeg", args...)
-	return cam
-}
-
-// Kill stops the RTSP server.
-func (c *camera) Kill() {
-	if c.server.Process != nil {
-		c.server.Process.Kill()
-	}
-	<-c.exited
+// startCamera starts a camera sending H.264 (B-frames) + AAC.
+func startCamera(t testing.TB) *testutil.RTSPCamera {
+	return testutil.StartRTSPCamera(t, testutil.CameraH264AAC)
 }
 
 // pullFor is how long each camera pull runs.
@@ -204,7 +115,7 @@ func TestPullUDP(t *testing.T) {
 // gortsplib's automatic transport choice (UDP on loopback).
 func TestPullHEVCOpus(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	cam := startCameraCodecs(t, "h265-opus", h265Opus)
+	cam := testutil.StartRTSPCamera(t, testutil.CameraH265Opus)
 	pullCameraCodecs(t, cam.URL, "UDP", av.CodecH265, av.CodecOpus, 48)
 }
 

@@ -12,7 +12,8 @@ the PCR, a live source is stamped by arrival and jitters by milliseconds).
 It listens on an ephemeral port on 127.0.0.1 and prints "PORT <n>" on
 stdout once it is bound.
 
-Usage: rtsp_server.py UDP_TS_PORT [h264-aac|h265-opus]
+Usage: rtsp_server.py UDP_TS_PORT [h264-aac|h265-opus] [RTSP_PORT]
+(RTSP_PORT default 0: ephemeral; a fixed one restarts a camera in place)
 """
 import sys
 
@@ -26,6 +27,7 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 def main():
     ts_port = int(sys.argv[1])
     codecs = sys.argv[2] if len(sys.argv) > 2 else "h264-aac"
+    rtsp_port = sys.argv[3] if len(sys.argv) > 3 else "0"
     if codecs == "h265-opus":
         tracks = ("d. ! queue ! h265parse config-interval=-1 ! rtph265pay name=pay0 pt=96 config-interval=-1 "
                   "d. ! queue ! opusparse ! rtpopuspay name=pay1 pt=97")
@@ -35,7 +37,7 @@ def main():
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
-    server.set_service("0")
+    server.set_service(rtsp_port)
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
         "( udpsrc address=127.0.0.1 port=%d buffer-size=2097152 caps=video/mpegts,systemstream=true "

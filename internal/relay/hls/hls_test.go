@@ -1,10 +1,7 @@
 package hls_test
 
 import (
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,61 +19,9 @@ func TestMain(m *testing.M) { testutil.Main(m) }
 // several times under the client.
 const pullFor = 18 * time.Second
 
-// liveHLS runs ffmpeg writing a live HLS playlist (1 s segments, a window
-// of 5, old segments deleted) of H.264 with B-frames and AAC into a temp
-// dir served over HTTP on an ephemeral loopback port. It returns the
-// playlist URL once the playlist holds enough segments for a client to
-// join 3 from the end, and the server (closing it takes the source away).
+// liveHLS is testutil.StartLiveHLS of H.264 (B-frames) + AAC.
 func liveHLS(t testing.TB, extra ...string) (string, *http.Server) {
-	return liveHLSCodecs(t, h264AAC, extra...)
-}
-
-// Encoder arguments of the live sources: 1 s GOPs with 2 B-frames.
-var (
-	h264AAC = []string{"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-b:v", "400k",
-		"-c:a", "aac", "-b:a", "64k"}
-	h265Opus = []string{"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=none:bframes=2",
-		"-tag:v", "hvc1", "-b:v", "300k", "-c:a", "libopus", "-b:a", "64k"}
-)
-
-func liveHLSCodecs(t testing.TB, codecs []string, extra ...string) (string, *http.Server) {
-	t.Helper()
-	dir := t.TempDir()
-	args := []string{"-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"}
-	args = append(args, codecs...)
-	args = append(args, "-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-ac", "2",
-		"-f", "hls", "-hls_time", "1", "-hls_list_size", "5", "-hls_flags", "delete_segments")
-	args = append(args, extra...)
-	args = append(args, filepath.Join(dir, "index.m3u8"))
-	ff := testutil.Start(t, "ffmpeg", args...)
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, _ := os.ReadFile(filepath.Join(dir, "index.m3u8"))
-		if strings.Count(string(b), "#EXTINF") >= 4 {
-			break
-		}
-		select {
-		case <-ff.Done():
-			t.Fatalf("ffmpeg exited: %s", ff.Stderr())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ffmpeg wrote no 4-segment playlist within 30 s: %q\n%s", b, ff.Stderr())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "http://" + ln.Addr().String() + "/index.m3u8", srv
+	return testutil.StartLiveHLS(t, testutil.LiveHLSH264AAC, extra...)
 }
 
 // want is what a pull must deliver.
@@ -185,7 +130,7 @@ func TestPullFMP4(t *testing.T) {
 // segments cannot bring through gohlslib: H.265 (with B-frames) and Opus.
 func TestPullFMP4HEVCOpus(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	src, _ := liveHLSCodecs(t, h265Opus, "-hls_segment_type", "fmp4")
+	src, _ := testutil.StartLiveHLS(t, testutil.LiveHLSH265Opus, "-hls_segment_type", "fmp4")
 	pullAndCheckFor(t, src, 10*time.Second, want{av.CodecH265, av.CodecOpus, 48})
 }
 

@@ -78,6 +78,9 @@ type Options struct {
 	// Cluster answers GET /api/v1/cluster and each stream's owner.
 	// Default nil: a single node.
 	Cluster ClusterSource
+	// Config returns the effective config, secrets redacted, for GET
+	// /api/v1/config. Default nil: 404.
+	Config func() (any, error)
 }
 
 // Server serves the REST API. Create it with New.
@@ -125,6 +128,7 @@ func (s *Server) routes() {
 	s.handle("/api/v1/transcoders", map[string]http.HandlerFunc{"GET": s.listTranscoders})
 	s.handle("/api/v1/recordings", map[string]http.HandlerFunc{"GET": s.listRecordings})
 	s.handle("/api/v1/cluster", map[string]http.HandlerFunc{"GET": s.getCluster})
+	s.handle("/api/v1/config", map[string]http.HandlerFunc{"GET": s.getConfig})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path+" (see docs/api.md)")
 	})
@@ -177,4 +181,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// getConfig serves the effective config (Options.Config).
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Config == nil {
+		writeError(w, http.StatusNotFound, "no config to show")
+		return
+	}
+	cfg, err := s.opts.Config()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "config: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, cfg)
 }

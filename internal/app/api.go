@@ -99,6 +99,7 @@ func (a *App) newAPI() http.Handler {
 		Logger:     a.log.With("component", "api"),
 		Recordings: a.recordings,
 		Cluster:    a.clusterAPI(),
+		Config:     func() (any, error) { return effectiveConfig(a.cfg) },
 		WebRTC: func() api.WebRTCInfo {
 			c := a.webrtc.Counts()
 			return api.WebRTCInfo{WHEPSessions: c.WHEP, WHIPSessions: c.WHIP}

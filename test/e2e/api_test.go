@@ -273,4 +273,19 @@ func TestAPIKey(t *testing.T) {
 	require.Empty(t, list.Streams)
 	require.Equal(t, http.StatusOK, apiCall(t, "GET", base+"/api/v1/server", nil, "X-API-Key", key))
 	require.Equal(t, 0.0, scrapeCounter(t, base, "sluice_streams"))
+
+	// The effective config: behind the key, the key itself redacted.
+	require.Equal(t, http.StatusUnauthorized, apiCall(t, "GET", base+"/api/v1/config", &e))
+	var cfg struct {
+		API  struct{ Key string } `json:"api"`
+		RTMP struct {
+			Listen string `json:"listen"`
+		} `json:"rtmp"`
+	}
+	require.Equal(t, http.StatusOK, apiCall(t, "GET", base+"/api/v1/config", &cfg, "X-API-Key", key))
+	require.Equal(t, "REDACTED", cfg.API.Key)
+	// testutil starts Sluice with SLUICE_RTMP_LISTEN=127.0.0.1:0: the
+	// configured value, env overrides applied (the bound port is in
+	// /api/v1/server).
+	require.Equal(t, "127.0.0.1:0", cfg.RTMP.Listen)
 }

@@ -412,6 +412,9 @@ func (h *hlsViewer) onTS(data []byte, now time.Time, slack time.Duration) error 
 // retry counts a failed request and waits a little; too many in a row end
 // the viewer.
 func (h *hlsViewer) retry(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // the measurement ended during the request: not a failure
+	}
 	h.errs++
 	if h.errs > 20 {
 		return err

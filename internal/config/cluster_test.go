@@ -43,6 +43,8 @@ func TestClusterValidation(t *testing.T) {
 		{"upload without s3", func(c *Config) {
 			c.Paths = map[string]PathConfig{"live/*": {HLS: PathHLSConfig{Upload: true}}}
 		}, "paths.live/*.hls.upload: needs storage.s3.endpoint"},
+		{"delete local without s3", func(c *Config) { c.Record.DeleteLocalAfterUpload = true },
+			"record.delete_local_after_upload: needs storage.s3.endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Load("", nil)

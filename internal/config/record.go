@@ -29,6 +29,10 @@ type RecordConfig struct {
 	// RetryAfter is how long a recording stopped by a write error (disk
 	// full) waits before it tries a new file. Default 10s.
 	RetryAfter Duration `yaml:"retry_after"`
+	// DeleteLocalAfterUpload removes a file once it is uploaded to
+	// storage.s3 (closed files are uploaded whenever storage.s3 is set).
+	// Needs storage.s3.endpoint. Default false.
+	DeleteLocalAfterUpload bool `yaml:"delete_local_after_upload"`
 }
 
 // daysRE matches a duration with a leading day count, "7d" or "1d12h".

@@ -99,9 +99,9 @@ func newRecordCollector(m *record.Manager, upload bool) *recordCollector {
 	return &recordCollector{m: m, upload: upload,
 		uploads: prometheus.NewDesc(name("record_uploads_total"), "Recording file uploads to storage.s3 by result: ok, failed (the file stays and is retried).", []string{"result"}, nil),
 		upQueue: prometheus.NewDesc(name("record_upload_queue"), "Recording files queued or being uploaded to storage.s3.", nil, nil),
-		errs:   prometheus.NewDesc(name("record_errors_total"), "Write errors that stopped a recording (it retries after record.retry_after).", nil, nil),
-		bytes:  prometheus.NewDesc(name("record_bytes_total"), "Bytes written to recordings.", nil, nil),
-		recNow: prometheus.NewDesc(name("recordings_active"), "Streams being recorded.", nil, nil),
+		errs:    prometheus.NewDesc(name("record_errors_total"), "Write errors that stopped a recording (it retries after record.retry_after).", nil, nil),
+		bytes:   prometheus.NewDesc(name("record_bytes_total"), "Bytes written to recordings.", nil, nil),
+		recNow:  prometheus.NewDesc(name("recordings_active"), "Streams being recorded.", nil, nil),
 	}
 }
 

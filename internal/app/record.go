@@ -32,7 +32,7 @@ const maxClipDuration = 24 * time.Hour
 // record: true (not a ladder's renditions, which are derived streams) and
 // serves every recording under record.dir for playback.
 //
-// With storage.s3 every closed file is uploaded to the bucket as
+// With record.upload every closed file is uploaded to the bucket as
 // PREFIX + recordings/APP/NAME/FILE.mp4.
 func newRecorder(cfg *config.Config, h *hub.Hub, az *auth.Authorizer, log *slog.Logger) (*record.Manager, error) {
 	rc := cfg.Record
@@ -57,7 +57,7 @@ func newRecorder(cfg *config.Config, h *hub.Hub, az *auth.Authorizer, log *slog.
 	if rc.MaxBytes > 0 {
 		opts.MaxBytes = func(string) int64 { return rc.MaxBytes }
 	}
-	if s3 := cfg.Storage.S3; s3.Endpoint != "" {
+	if s3 := cfg.Storage.S3; rc.Upload && s3.Endpoint != "" {
 		store, err := storage.NewS3(storage.S3Options{Endpoint: s3.Endpoint, Bucket: s3.Bucket, Region: s3.Region,
 			AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Prefix: s3.Prefix, Insecure: s3.Insecure})
 		if err != nil {

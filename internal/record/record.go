@@ -56,7 +56,8 @@ type Options struct {
 	// DeleteLocalAfterUpload removes a file once it is uploaded to Store.
 	DeleteLocalAfterUpload bool
 	// UploadRetry is how often files not yet uploaded are looked for
-	// (failed uploads, files of an earlier run). Default 30 s.
+	// (files of an earlier run, files a full queue left out), and the
+	// longest back-off after failed uploads. Default 30 s.
 	UploadRetry time.Duration
 	// UploadQueue bounds the files queued for upload; more wait for the
 	// next look. Default 256.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,180 +15,116 @@ import (
 	"github.com/sluicemedia/sluice/internal/storage"
 )
 
-// memStore keeps uploaded files in memory; fail makes every put fail,
-// block makes puts wait for their context.
-type memStore struct {
-	mu      sync.Mutex
-	objects map[string][]byte
-	fail    atomic.Bool
-	block   atomic.Bool
-	puts    atomic.Int64
+// fakeStore keeps uploaded files in memory. The first failFirst puts
+// fail; while block is open every put waits for it (or its context).
+type fakeStore struct {
+	failFirst int32
+	block     chan struct{}
+
+	attempts atomic.Int32
+	mu       sync.Mutex
+	objects  map[string][]byte
+	metas    map[string]storage.Meta
 }
 
-func newMemStore() *memStore { return &memStore{objects: map[string][]byte{}} }
-
-func (s *memStore) PutFile(ctx context.Context, name, path string, _ storage.Meta) error {
-	s.puts.Add(1)
-	if s.block.Load() {
-		<-ctx.Done()
-		return ctx.Err()
+func (s *fakeStore) PutFile(ctx context.Context, name, path string, meta storage.Meta) error {
+	if s.block != nil {
+		select {
+		case <-s.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	if s.fail.Load() {
-		return errors.New("store down")
+	if s.attempts.Add(1) <= s.failFirst {
+		return errors.New("injected: store unavailable")
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.objects[name] = b
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.objects == nil {
+		s.objects, s.metas = map[string][]byte{}, map[string]storage.Meta{}
+	}
+	s.objects[name], s.metas[name] = b, meta
 	return nil
 }
 
-func (s *memStore) names() []string {
+func (s *fakeStore) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []string
-	for n := range s.objects {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return len(s.objects)
 }
 
-func (s *memStore) get(name string) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.objects[name]
-}
-
-// recordFiles publishes 6 s at path in 2 s files and ends the stream.
-func recordFiles(t *testing.T, r *rig, path string) {
+// recordThreeFiles records 6 s of live/a in 2 s files and waits until the
+// three are closed.
+func recordThreeFiles(t *testing.T, opts Options) *rig {
+	var closed atomic.Int32
+	opts.PartDuration, opts.SegmentDuration = 500*time.Millisecond, 2*time.Second
+	opts.OnSegment = func(Segment) { closed.Add(1) }
+	r := newRig(t, opts)
 	video, audio := testTracks(t)
-	p := r.publish(t, path)
+	p := r.publish(t, "live/a")
 	feed(t, p, video, audio, 0, 150, 25)
 	p.Kick("test over")
+	require.Eventually(t, func() bool { return closed.Load() == 3 }, 5*time.Second, 5*time.Millisecond,
+		"expected 3 closed files, seen %d", closed.Load())
+	return r
 }
 
-func TestUploadClosedFiles(t *testing.T) {
+func TestUploadRetriesFailedFiles(t *testing.T) {
 	dir := t.TempDir()
-	store := newMemStore()
-	r := newRig(t, Options{Dir: dir, SegmentDuration: 2 * time.Second, Store: store})
-	recordFiles(t, r, "live/a")
-	require.Eventually(t, func() bool { return len(store.names()) == 3 }, 5*time.Second, 10*time.Millisecond,
-		"3 closed files uploaded, got %v", store.names())
+	store := &fakeStore{failFirst: 2}
+	r := recordThreeFiles(t, Options{Dir: dir, Store: store})
+	// Two failures: back-offs of 1 s and 2 s before the last attempts.
+	require.Eventually(t, func() bool { return store.count() == 3 }, 15*time.Second, 20*time.Millisecond,
+		"expected 3 objects after the retries, seen %d", store.count())
+
 	files, err := r.m.Catalog.Files("live/a")
 	require.NoError(t, err)
-	require.Len(t, files, 3, "kept locally without DeleteLocalAfterUpload")
+	require.Len(t, files, 3, "the files stay on disk: %v", files)
 	for _, f := range files {
-		local, err := os.ReadFile(filepath.Join(dir, "live", "a", f))
+		name := filepath.Join(dir, "live", "a", f)
+		want, err := os.ReadFile(name)
 		require.NoError(t, err)
-		require.Equal(t, local, store.get("recordings/live/a/"+f), "object of %s", f)
-		require.FileExists(t, filepath.Join(dir, "live", "a", f+uploadedSuffix), "marker of an uploaded file")
+		store.mu.Lock()
+		got, meta := store.objects["recordings/live/a/"+f], store.metas["recordings/live/a/"+f]
+		store.mu.Unlock()
+		require.Equal(t, want, got, "object of %s holds the file", f)
+		require.Equal(t, "video/mp4", meta.ContentType)
+		require.FileExists(t, name+uploadedSuffix, "the marker of an uploaded file")
 	}
-	require.Eventually(t, func() bool { return r.m.UploadStats().Queued == 0 }, 2*time.Second, 10*time.Millisecond)
-	require.Equal(t, UploadStats{OK: 3}, r.m.UploadStats())
-	// A later scan finds nothing to do: the markers say uploaded.
-	r.m.up.scan()
-	require.Eventually(t, func() bool { return r.m.UploadStats().Queued == 0 }, 2*time.Second, 10*time.Millisecond)
-	require.EqualValues(t, 3, store.puts.Load(), "each file uploaded once")
-	// The catalog lists recordings only, not markers.
-	recs, err := r.m.Catalog.List("live/a")
-	require.NoError(t, err)
-	require.Len(t, recs, 3)
-}
-
-func TestUploadDeletesLocalAfterUpload(t *testing.T) {
-	dir := t.TempDir()
-	store := newMemStore()
-	r := newRig(t, Options{Dir: dir, SegmentDuration: 2 * time.Second, Store: store, DeleteLocalAfterUpload: true})
-	recordFiles(t, r, "live/d")
-	require.Eventually(t, func() bool {
-		files, _ := r.m.Catalog.Files("live/d")
-		return len(store.names()) == 3 && len(files) == 0
-	}, 5*time.Second, 10*time.Millisecond, "uploaded, then deleted locally")
-	ents, err := os.ReadDir(filepath.Join(dir, "live", "d"))
-	require.NoError(t, err)
-	require.Empty(t, ents, "no file or marker left")
-}
-
-func TestUploadFailureRetried(t *testing.T) {
-	dir := t.TempDir()
-	store := newMemStore()
-	store.fail.Store(true)
-	r := newRig(t, Options{Dir: dir, SegmentDuration: 2 * time.Second, Store: store, DeleteLocalAfterUpload: true,
-		UploadRetry: 100 * time.Millisecond})
-	recordFiles(t, r, "live/f")
-	require.Eventually(t, func() bool { return r.m.UploadStats().Failed >= 4 }, 10*time.Second, 10*time.Millisecond,
-		"each of the 3 files failed, and was tried again")
-	files, err := r.m.Catalog.Files("live/f")
-	require.NoError(t, err)
-	require.Len(t, files, 3, "a file whose upload failed stays on disk")
-	store.fail.Store(false)
-	require.Eventually(t, func() bool {
-		files, _ := r.m.Catalog.Files("live/f")
-		return len(store.names()) == 3 && len(files) == 0
-	}, 5*time.Second, 10*time.Millisecond, "uploaded once the store is back, got %v", store.names())
-	require.EqualValues(t, 3, r.m.UploadStats().OK)
-}
-
-func TestUploadStartupScan(t *testing.T) {
-	dir := t.TempDir()
-	d := filepath.Join(dir, "live", "s")
-	require.NoError(t, os.MkdirAll(d, 0o755))
-	mk := func(name string, data string) string {
-		p := filepath.Join(d, name)
-		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
-		return p
-	}
-	// An earlier run: one file uploaded (marker), one not (a crash or a
-	// store down), one marker whose file was deleted, a foreign file.
-	mk("2026-12-02T10-00-00.000Z.mp4", "done")
-	mk("2026-12-02T10-00-00.000Z.mp4"+uploadedSuffix, "")
-	mk("2026-12-02T11-00-00.000Z.mp4", "pending")
-	orphan := mk("2026-12-02T09-00-00.000Z.mp4"+uploadedSuffix, "")
-	mk("notes.txt", "x")
-	store := newMemStore()
-	m := New(nil, Options{Dir: dir, Logger: quiet, Store: store})
-	defer m.Close(0)
-	require.Eventually(t, func() bool { return len(store.names()) == 1 }, 5*time.Second, 10*time.Millisecond)
-	require.Equal(t, []string{"recordings/live/s/2026-12-02T11-00-00.000Z.mp4"}, store.names(),
-		"only the closed file not yet uploaded")
-	require.Equal(t, "pending", string(store.get("recordings/live/s/2026-12-02T11-00-00.000Z.mp4")))
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(filepath.Join(d, "2026-12-02T11-00-00.000Z.mp4"+uploadedSuffix))
-		return err == nil
-	}, 2*time.Second, 10*time.Millisecond, "marked once uploaded")
-	require.NoFileExists(t, orphan, "a marker without its file is removed")
-}
-
-func TestUploadSlowStoreNeverBlocksRecording(t *testing.T) {
-	dir := t.TempDir()
-	store := newMemStore()
-	store.block.Store(true)
-	r := newRig(t, Options{Dir: dir, SegmentDuration: time.Second, Store: store, UploadQueue: 2})
-	video, audio := testTracks(t)
-	p := r.publish(t, "live/slow")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		feed(t, p, video, audio, 0, 250, 25) // 10 s in 1 s files
-		p.Kick("test over")
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the publisher was blocked by a store that never answers")
-	}
-	require.Eventually(t, func() bool { files, _ := r.m.Catalog.Files("live/slow"); return len(files) == 10 },
-		5*time.Second, 10*time.Millisecond, "every file written")
 	s := r.m.UploadStats()
-	require.LessOrEqual(t, s.Queued, 2, "queue bounded, got %+v", s)
-	start := time.Now()
-	r.h.Close()
-	r.m.Close(time.Second)
-	require.Less(t, time.Since(start), 3*time.Second, "close gives up on a stuck store")
-	files, _ := r.m.Catalog.Files("live/slow")
-	require.Len(t, files, 10, "nothing dropped: the files wait on disk")
+	require.Equal(t, UploadStats{OK: 3, Failed: 2, Queued: 0}, s)
+
+	// A restart finds every file marked: nothing is uploaded again.
+	again := &fakeStore{}
+	m2 := New(r.h, Options{Dir: dir, Store: again, Logger: quiet, Enabled: func(string) bool { return false }})
+	m2.up.scan()
+	m2.Close(time.Second)
+	require.Equal(t, int32(0), again.attempts.Load(), "marked files are not uploaded again")
+}
+
+func TestUploadNeverBlocksRecordingAndDeletesLocal(t *testing.T) {
+	dir := t.TempDir()
+	store := &fakeStore{block: make(chan struct{})}
+	// recordThreeFiles returns once the files are closed: the recorder
+	// did not wait for the stalled store.
+	r := recordThreeFiles(t, Options{Dir: dir, Store: store, DeleteLocalAfterUpload: true})
+	require.Equal(t, 3, r.m.UploadStats().Queued, "the three files wait for the store")
+	files, err := r.m.Catalog.Files("live/a")
+	require.NoError(t, err)
+	require.Len(t, files, 3, "kept until uploaded")
+
+	close(store.block)
+	require.Eventually(t, func() bool { return store.count() == 3 }, 5*time.Second, 20*time.Millisecond,
+		"expected 3 objects, seen %d", store.count())
+	require.Eventually(t, func() bool {
+		files, _ = r.m.Catalog.Files("live/a")
+		return len(files) == 0
+	}, 5*time.Second, 20*time.Millisecond, "expected the local files deleted after upload, seen %v", files)
+	ents, err := os.ReadDir(filepath.Join(dir, "live", "a"))
+	require.NoError(t, err)
+	require.Empty(t, ents, "no file nor marker left")
 }

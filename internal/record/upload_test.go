@@ -3,8 +3,10 @@ package record
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,6 +65,7 @@ func recordThreeFiles(t *testing.T, opts Options) *rig {
 	var closed atomic.Int32
 	opts.PartDuration, opts.SegmentDuration = 500*time.Millisecond, 2*time.Second
 	opts.OnSegment = func(Segment) { closed.Add(1) }
+	opts.Logger = slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r := newRig(t, opts)
 	video, audio := testTracks(t)
 	p := r.publish(t, "live/a")
@@ -71,6 +74,14 @@ func recordThreeFiles(t *testing.T, opts Options) *rig {
 	require.Eventually(t, func() bool { return closed.Load() == 3 }, 5*time.Second, 5*time.Millisecond,
 		"expected 3 closed files, seen %d", closed.Load())
 	return r
+}
+
+// testLog writes log lines to the test's log (shown when it fails).
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
 }
 
 func TestUploadRetriesFailedFiles(t *testing.T) {

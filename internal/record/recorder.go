@@ -133,6 +133,13 @@ func (r *recorder) openFile(pkt *av.Packet) error {
 	var err error
 	for i := 0; i < 10; i++ { // two files within one millisecond
 		name = fileName(dir, start)
+		// A closed file of that name may wait for its upload: marking it
+		// open, even briefly, would make the uploader pass it over.
+		if _, serr := os.Lstat(name); serr == nil {
+			err = os.ErrExist
+			start = start.Add(time.Millisecond)
+			continue
+		}
 		// Open before it exists: the upload scan never takes a file
 		// being created.
 		r.m.setOpen(name, true)

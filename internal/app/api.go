@@ -137,7 +137,7 @@ func (a *App) newMetrics() http.Handler {
 		return out
 	}))
 	reg.MustRegister(webrtcSessionsCollector(a.webrtc))
-	reg.MustRegister(newRecordCollector(a.recorder))
+	reg.MustRegister(newRecordCollector(a.recorder, a.cfg.Record.Upload))
 	reg.MustRegister(newRelayCollector(a.relay))
 	reg.MustRegister(obs.NewHTTPConnCollector(a.httpConnSnapshot))
 	reg.MustRegister(srtCollector(a))

@@ -161,7 +161,9 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		OnForward: a.relay.AddForwards}); err != nil {
 		return nil, err
 	}
-	a.recorder = newRecorder(cfg, a.hub, a.auth, log.With("component", "record"))
+	if a.recorder, err = newRecorder(cfg, a.hub, a.auth, log.With("component", "record")); err != nil {
+		return nil, err
+	}
 	a.rtmp = &rtmpserver.Server{
 		Hub:              a.hub,
 		ChunkSize:        uint32(cfg.RTMP.ChunkSize),

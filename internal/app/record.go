@@ -18,6 +18,7 @@ import (
 	"github.com/sluicemedia/sluice/internal/hub"
 	"github.com/sluicemedia/sluice/internal/obs"
 	"github.com/sluicemedia/sluice/internal/record"
+	"github.com/sluicemedia/sluice/internal/storage"
 )
 
 // recordStopWait bounds how long the stop waits for recorders to write
@@ -30,14 +31,18 @@ const maxClipDuration = 24 * time.Hour
 // newRecorder builds the recording manager: it records the paths that set
 // record: true (not a ladder's renditions, which are derived streams) and
 // serves every recording under record.dir for playback.
-func newRecorder(cfg *config.Config, h *hub.Hub, az *auth.Authorizer, log *slog.Logger) *record.Manager {
+//
+// With record.upload every closed file is uploaded to the bucket as
+// PREFIX + recordings/APP/NAME/FILE.mp4.
+func newRecorder(cfg *config.Config, h *hub.Hub, az *auth.Authorizer, log *slog.Logger) (*record.Manager, error) {
 	rc := cfg.Record
 	opts := record.Options{
-		Dir:             rc.Dir,
-		PartDuration:    rc.PartDuration.Duration,
-		SegmentDuration: rc.SegmentDuration.Duration,
-		RetryAfter:      rc.RetryAfter.Duration,
-		DeleteAfter:     rc.DeleteAfter.Duration,
+		Dir:                    rc.Dir,
+		PartDuration:           rc.PartDuration.Duration,
+		SegmentDuration:        rc.SegmentDuration.Duration,
+		RetryAfter:             rc.RetryAfter.Duration,
+		DeleteAfter:            rc.DeleteAfter.Duration,
+		DeleteLocalAfterUpload: rc.DeleteLocalAfterUpload,
 		Enabled: func(path string) bool {
 			if _, rendition := renditionSource(cfg, path); rendition {
 				return false
@@ -52,7 +57,15 @@ func newRecorder(cfg *config.Config, h *hub.Hub, az *auth.Authorizer, log *slog.
 	if rc.MaxBytes > 0 {
 		opts.MaxBytes = func(string) int64 { return rc.MaxBytes }
 	}
-	return record.New(h, opts)
+	if s3 := cfg.Storage.S3; rc.Upload && s3.Endpoint != "" {
+		store, err := storage.NewS3(storage.S3Options{Endpoint: s3.Endpoint, Bucket: s3.Bucket, Region: s3.Region,
+			AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Prefix: s3.Prefix, Insecure: s3.Insecure})
+		if err != nil {
+			return nil, err
+		}
+		opts.Store = store
+	}
+	return record.New(h, opts), nil
 }
 
 // recordings lists recordings for GET /api/v1/recordings.
@@ -71,18 +84,24 @@ func (a *App) recordings(path string) ([]api.Recording, error) {
 
 // recordCollector exports the recorder's counters at scrape time:
 // sluice_record_errors_total (write errors that stopped a recording),
-// sluice_record_bytes_total, sluice_recordings_active.
+// sluice_record_bytes_total, sluice_recordings_active and, with
+// storage.s3, sluice_record_uploads_total{result} and
+// sluice_record_upload_queue.
 type recordCollector struct {
 	m                   *record.Manager
+	upload              bool
 	errs, bytes, recNow *prometheus.Desc
+	uploads, upQueue    *prometheus.Desc
 }
 
-func newRecordCollector(m *record.Manager) *recordCollector {
+func newRecordCollector(m *record.Manager, upload bool) *recordCollector {
 	name := func(n string) string { return prometheus.BuildFQName(obs.MetricsNamespace, "", n) }
-	return &recordCollector{m: m,
-		errs:   prometheus.NewDesc(name("record_errors_total"), "Write errors that stopped a recording (it retries after record.retry_after).", nil, nil),
-		bytes:  prometheus.NewDesc(name("record_bytes_total"), "Bytes written to recordings.", nil, nil),
-		recNow: prometheus.NewDesc(name("recordings_active"), "Streams being recorded.", nil, nil),
+	return &recordCollector{m: m, upload: upload,
+		uploads: prometheus.NewDesc(name("record_uploads_total"), "Recording file uploads to storage.s3 by result: ok, failed (the file stays and is retried).", []string{"result"}, nil),
+		upQueue: prometheus.NewDesc(name("record_upload_queue"), "Recording files queued or being uploaded to storage.s3.", nil, nil),
+		errs:    prometheus.NewDesc(name("record_errors_total"), "Write errors that stopped a recording (it retries after record.retry_after).", nil, nil),
+		bytes:   prometheus.NewDesc(name("record_bytes_total"), "Bytes written to recordings.", nil, nil),
+		recNow:  prometheus.NewDesc(name("recordings_active"), "Streams being recorded.", nil, nil),
 	}
 }
 
@@ -91,6 +110,10 @@ func (c *recordCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.errs
 	ch <- c.bytes
 	ch <- c.recNow
+	if c.upload {
+		ch <- c.uploads
+		ch <- c.upQueue
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -98,6 +121,12 @@ func (c *recordCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.errs, prometheus.CounterValue, float64(c.m.Errors()))
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(c.m.BytesWritten()))
 	ch <- prometheus.MustNewConstMetric(c.recNow, prometheus.GaugeValue, float64(c.m.Active()))
+	if c.upload {
+		s := c.m.UploadStats()
+		ch <- prometheus.MustNewConstMetric(c.uploads, prometheus.CounterValue, float64(s.OK), "ok")
+		ch <- prometheus.MustNewConstMetric(c.uploads, prometheus.CounterValue, float64(s.Failed), "failed")
+		ch <- prometheus.MustNewConstMetric(c.upQueue, prometheus.GaugeValue, float64(s.Queued))
+	}
 }
 
 // Playback URLs (streams.go routes them):

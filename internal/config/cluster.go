@@ -85,6 +85,12 @@ func (v *validator) validateCluster(c *Config) {
 		v.fail("storage.s3.bucket", "must be set with storage.s3.endpoint")
 	}
 	v.between("storage.max_queue", c.Storage.MaxQueue, 16, 100000)
+	if c.Record.Upload && s3.Endpoint == "" {
+		v.fail("record.upload", "needs storage.s3.endpoint (recordings are uploaded there)")
+	}
+	if c.Record.DeleteLocalAfterUpload && !c.Record.Upload {
+		v.fail("record.delete_local_after_upload", "needs record.upload: true (a file is deleted only once uploaded)")
+	}
 	for pattern, pc := range c.Paths {
 		if pc.HLS.Upload && s3.Endpoint == "" {
 			v.fail("paths."+pattern+".hls.upload", "needs storage.s3.endpoint")

@@ -43,6 +43,12 @@ func TestClusterValidation(t *testing.T) {
 		{"upload without s3", func(c *Config) {
 			c.Paths = map[string]PathConfig{"live/*": {HLS: PathHLSConfig{Upload: true}}}
 		}, "paths.live/*.hls.upload: needs storage.s3.endpoint"},
+		{"record upload without s3", func(c *Config) { c.Record.Upload = true },
+			"record.upload: needs storage.s3.endpoint"},
+		{"delete local without upload", func(c *Config) {
+			c.Storage.S3 = S3Config{Endpoint: "s3.example.com", Bucket: "b"}
+			c.Record.DeleteLocalAfterUpload = true
+		}, "record.delete_local_after_upload: needs record.upload: true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Load("", nil)

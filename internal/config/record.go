@@ -29,6 +29,13 @@ type RecordConfig struct {
 	// RetryAfter is how long a recording stopped by a write error (disk
 	// full) waits before it tries a new file. Default 10s.
 	RetryAfter Duration `yaml:"retry_after"`
+	// Upload uploads every closed file to storage.s3 as
+	// PREFIX + recordings/APP/NAME/FILE.mp4. Needs storage.s3.endpoint.
+	// Default false.
+	Upload bool `yaml:"upload"`
+	// DeleteLocalAfterUpload removes a file from Dir once it is uploaded.
+	// Needs Upload. Default false.
+	DeleteLocalAfterUpload bool `yaml:"delete_local_after_upload"`
 }
 
 // daysRE matches a duration with a leading day count, "7d" or "1d12h".

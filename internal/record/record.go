@@ -49,6 +49,19 @@ type Options struct {
 	// OnSegment, if set, is called (in the recorder's goroutine; it must
 	// not block) when a file is closed.
 	OnSegment func(Segment)
+	// Store, if set, receives every closed file as
+	// recordings/APP/NAME/FILE.mp4 (upload.go); a file whose upload fails
+	// stays on disk and is tried again.
+	Store FileStore
+	// DeleteLocalAfterUpload removes a file once it is uploaded to Store.
+	DeleteLocalAfterUpload bool
+	// UploadRetry is how often files not yet uploaded are looked for
+	// (files of an earlier run, files a full queue left out), and the
+	// longest back-off after failed uploads. Default 30 s.
+	UploadRetry time.Duration
+	// UploadQueue bounds the files queued for upload; more wait for the
+	// next look. Default 256.
+	UploadQueue int
 	// OpenFile creates a recording file; default os.OpenFile with
 	// O_CREATE|O_EXCL|O_WRONLY. Tests inject write errors with it.
 	OpenFile func(name string) (File, error)
@@ -70,6 +83,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = 10 * time.Second
+	}
+	if o.UploadRetry <= 0 {
+		o.UploadRetry = 30 * time.Second
+	}
+	if o.UploadQueue <= 0 {
+		o.UploadQueue = 256
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -106,6 +125,8 @@ type Manager struct {
 	hub  *hub.Hub
 	// Catalog indexes the files for listing and playback.
 	Catalog *Catalog
+	// up uploads closed files; nil without Options.Store.
+	up *uploader
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -130,6 +151,9 @@ func New(h *hub.Hub, opts Options) *Manager {
 	if opts.DeleteAfter > 0 || opts.MaxBytes != nil {
 		m.wg.Add(1)
 		go m.sweepLoop()
+	}
+	if opts.Store != nil {
+		m.up = newUploader(m)
 	}
 	return m
 }
@@ -177,7 +201,9 @@ func (m *Manager) StreamStarted(path string) {
 
 // Close waits (at most wait) for the recorders to write their last
 // fragment once their streams have ended (close the hub first), then
-// stops them and the retention sweep.
+// stops them and the retention sweep, and lets the uploads of the last
+// files finish for up to a second (the rest are uploaded at the next
+// start).
 func (m *Manager) Close(wait time.Duration) {
 	m.mu.Lock()
 	m.closed = true
@@ -192,9 +218,20 @@ func (m *Manager) Close(wait time.Duration) {
 	}
 	m.cancel()
 	<-done
+	if m.up != nil {
+		m.up.close(uploadStopWait)
+	}
 }
 
-// setOpen marks a file as being written (retention leaves it alone).
+// fileDone hands a file that will not be written again to the uploader.
+func (m *Manager) fileDone(name string) {
+	if m.up != nil {
+		m.up.enqueue(name)
+	}
+}
+
+// setOpen marks a file as being written (retention and uploads leave it
+// alone).
 func (m *Manager) setOpen(name string, open bool) {
 	m.mu.Lock()
 	if open {

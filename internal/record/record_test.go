@@ -65,7 +65,9 @@ func newRig(t *testing.T, opts Options) *rig {
 	if opts.Enabled == nil {
 		opts.Enabled = func(string) bool { return true }
 	}
-	opts.Logger = quiet
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
 	mu.Lock()
 	r.m = New(r.h, opts)
 	mu.Unlock()

@@ -133,7 +133,21 @@ func (r *recorder) openFile(pkt *av.Packet) error {
 	var err error
 	for i := 0; i < 10; i++ { // two files within one millisecond
 		name = fileName(dir, start)
-		if f, err = r.m.opts.OpenFile(name); !os.IsExist(err) {
+		// A closed file of that name may wait for its upload: marking it
+		// open, even briefly, would make the uploader pass it over.
+		if _, serr := os.Lstat(name); serr == nil {
+			err = os.ErrExist
+			start = start.Add(time.Millisecond)
+			continue
+		}
+		// Open before it exists: the upload scan never takes a file
+		// being created.
+		r.m.setOpen(name, true)
+		if f, err = r.m.opts.OpenFile(name); err == nil {
+			break
+		}
+		r.m.setOpen(name, false)
+		if !os.IsExist(err) {
 			break
 		}
 		start = start.Add(time.Millisecond)
@@ -145,12 +159,12 @@ func (r *recorder) openFile(pkt *av.Packet) error {
 	if err != nil {
 		_ = f.Close()
 		_ = os.Remove(name)
+		r.m.setOpen(name, false)
 		return err
 	}
 	r.m.bytes.Add(uint64(len(w.init)))
 	r.cur = w
 	r.rotateNext = false
-	r.m.setOpen(name, true)
 	if r.failed {
 		r.failed = false
 		r.log.Info("recording resumed", "file", name)
@@ -173,6 +187,7 @@ func (r *recorder) closeFile() {
 		r.fail(err)
 	}
 	r.m.Catalog.Invalidate(w.name)
+	r.m.fileDone(w.name)
 	seg := Segment{Path: r.path, File: w.name, Start: w.start, Duration: w.dur, Size: w.size}
 	r.log.Info("recording file closed", "file", w.name, "duration", w.dur.Round(time.Millisecond).String(), "bytes", w.size)
 	if r.m.opts.OnSegment != nil {
@@ -190,6 +205,8 @@ func (r *recorder) fail(err error) {
 		w.abort()
 		r.m.setOpen(w.name, false)
 		r.m.Catalog.Invalidate(w.name)
+		// It plays up to its last complete fragment: upload that.
+		r.m.fileDone(w.name)
 	}
 	r.retryAt = r.m.opts.Now().Add(r.m.opts.RetryAfter)
 	if !r.failed {

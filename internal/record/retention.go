@@ -86,6 +86,7 @@ func (m *Manager) Sweep() int {
 func (m *Manager) remove(path, name, why string) bool {
 	err := os.Remove(name)
 	m.Catalog.Invalidate(name)
+	_ = os.Remove(name + uploadedSuffix)
 	if err != nil {
 		m.opts.Logger.Warn("recording retention: delete failed", "proto", "record", "path", path, "file", name, "err", err.Error())
 		return false

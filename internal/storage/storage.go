@@ -107,3 +107,20 @@ func (s *S3) List(ctx context.Context, prefix string, limit int) ([]string, erro
 	}
 	return out, nil
 }
+
+// PutFile stores the local file path under name, read from disk as it is
+// sent (never whole in memory). The object appears only once complete:
+// a single PUT, or above 16 MiB a multipart upload that S3 makes visible
+// at its completion, so an upload cut short leaves no partial object
+// (only, for multipart, invisible parts a bucket lifecycle rule
+// "AbortIncompleteMultipartUpload" reclaims).
+func (s *S3) PutFile(ctx context.Context, name, path string, meta Meta) error {
+	_, err := s.c.FPutObject(ctx, s.bucket, s.prefix+name, path, minio.PutObjectOptions{
+		ContentType: meta.ContentType, CacheControl: meta.CacheControl,
+		// One part in memory at a time: a recording may be gigabytes.
+		PartSize: 16 << 20, NumThreads: 1})
+	if err != nil {
+		return fmt.Errorf("s3: put %s: %w", name, err)
+	}
+	return nil
+}

@@ -90,7 +90,7 @@ func TestUploadRetriesFailedFiles(t *testing.T) {
 	r := recordThreeFiles(t, Options{Dir: dir, Store: store})
 	// Two failures: back-offs of 1 s and 2 s before the last attempts.
 	require.Eventually(t, func() bool { return store.count() == 3 }, 15*time.Second, 20*time.Millisecond,
-		"expected 3 objects after the retries, seen %d", store.count())
+		"expected 3 objects after the retries")
 
 	files, err := r.m.Catalog.Files("live/a")
 	require.NoError(t, err)
@@ -130,11 +130,11 @@ func TestUploadNeverBlocksRecordingAndDeletesLocal(t *testing.T) {
 
 	close(store.block)
 	require.Eventually(t, func() bool { return store.count() == 3 }, 5*time.Second, 20*time.Millisecond,
-		"expected 3 objects, seen %d", store.count())
+		"expected 3 objects")
 	require.Eventually(t, func() bool {
 		files, _ = r.m.Catalog.Files("live/a")
 		return len(files) == 0
-	}, 5*time.Second, 20*time.Millisecond, "expected the local files deleted after upload, seen %v", files)
+	}, 5*time.Second, 20*time.Millisecond, "expected the local files deleted after upload")
 	ents, err := os.ReadDir(filepath.Join(dir, "live", "a"))
 	require.NoError(t, err)
 	require.Empty(t, ents, "no file nor marker left")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluicemedia/sluice/internal/config"
 	"github.com/sluicemedia/sluice/internal/packager"
+	dashserver "github.com/sluicemedia/sluice/internal/server/dash"
 	hlsserver "github.com/sluicemedia/sluice/internal/server/hls"
 	"github.com/sluicemedia/sluice/internal/storage"
 )
@@ -24,8 +25,14 @@ var (
 )
 
 // storedPlaylistName is the object name of a stream's playlist under its
-// path: PREFIX + APP/NAME/index.m3u8.
-const storedPlaylistName = "index.m3u8"
+// path: PREFIX + APP/NAME/index.m3u8; storedMPDName its DASH MPD's (fMP4
+// variants only: DASH media are per-track fMP4).
+const (
+	storedPlaylistName = "index.m3u8"
+	storedMPDName      = "manifest.mpd"
+)
+
+var mpdMeta = storage.Meta{ContentType: "application/dash+xml", CacheControl: "max-age=1"}
 
 // keepBehind is how many segments that left the playlist stay stored, for
 // viewers (and CDN caches) holding a playlist one or two versions old.
@@ -139,7 +146,7 @@ func (u *hlsUploads) follow(path string) {
 	base := path + "/"
 	ts := u.format == packager.FormatMPEGTS
 	inits := map[int]bool{}
-	stored := map[uint64]string{} // segment objects by MSN
+	stored := map[uint64][]string{} // segment objects (HLS, DASH tracks) by MSN
 	var last uint64
 	have := false
 	for {
@@ -151,6 +158,11 @@ func (u *hlsUploads) follow(path string) {
 			}
 			if s.Init != nil && !inits[s.Init.ID] {
 				u.up.Put(base+hlsserver.StoredInitName(snap.SessionID, s.Init.ID), s.Init.Data, initMeta)
+				if !ts {
+					for _, o := range dashserver.StoredInits(snap.SessionID, s.Init) {
+						u.up.Put(base+o.Name, o.Data, initMeta)
+					}
+				}
 				inits[s.Init.ID] = true
 			}
 			name := base + hlsserver.StoredSegmentName(snap.SessionID, s.MSN, ts)
@@ -159,18 +171,34 @@ func (u *hlsUploads) follow(path string) {
 			} else {
 				u.up.Put(name, segmentBytes(s), fmp4Meta)
 			}
-			stored[s.MSN] = name
+			names := []string{name}
+			if !ts {
+				for _, o := range dashserver.StoredSegment(snap.SessionID, &s) {
+					u.up.Put(base+o.Name, o.Data, fmp4Meta)
+					names = append(names, base+o.Name)
+				}
+			}
+			stored[s.MSN] = names
 			last, have, changed = s.MSN, true, true
 		}
 		if changed || snap.Ended {
-			// After the segments it names: the queue keeps the order.
+			// After the segments they name: the queue keeps the order.
 			u.up.Put(base+storedPlaylistName, hlsserver.StoredPlaylist(snap), playlistMeta)
+			if !ts {
+				if mpd, err := dashserver.StoredMPD(snap, time.Now()); err == nil {
+					u.up.Put(base+storedMPDName, mpd, mpdMeta)
+				} else {
+					log.Warn("dash upload: MPD not rendered", "error", err)
+				}
+			}
 		}
 		if len(snap.Segments) > 0 {
 			first := snap.Segments[0].MSN
-			for msn, name := range stored {
+			for msn, names := range stored {
 				if msn+keepBehind < first {
-					u.up.Delete(name)
+					for _, name := range names {
+						u.up.Delete(name)
+					}
 					delete(stored, msn)
 				}
 			}

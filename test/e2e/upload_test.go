@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"os"
@@ -43,6 +44,49 @@ func anonGet(t *testing.T, url string) (int, string) {
 }
 
 var segNumRE = regexp.MustCompile(`_seg(\d+)\.(m4s|ts)$`)
+
+// dashSegRE matches the stored DASH track segments (SID_v_tT.m4s).
+var dashSegRE = regexp.MustCompile(`_[va](_e\d+)?_t\d+\.m4s$`)
+
+// storedMPDMedia lists the media object names a stored MPD's
+// SegmentTemplates name: each init, and each timeline entry's $Time$.
+func storedMPDMedia(t *testing.T, mpd string) []string {
+	t.Helper()
+	var doc struct {
+		Periods []struct {
+			Sets []struct {
+				Tmpl struct {
+					Init  string `xml:"initialization,attr"`
+					Media string `xml:"media,attr"`
+					S     []struct {
+						T *uint64 `xml:"t,attr"`
+						D uint64  `xml:"d,attr"`
+						R int     `xml:"r,attr"`
+					} `xml:"SegmentTimeline>S"`
+				} `xml:"SegmentTemplate"`
+			} `xml:"AdaptationSet"`
+		} `xml:"Period"`
+	}
+	require.NoError(t, xml.Unmarshal([]byte(mpd), &doc), "stored MPD:\n%s", mpd)
+	var names []string
+	for _, p := range doc.Periods {
+		for _, as := range p.Sets {
+			names = append(names, as.Tmpl.Init)
+			var at uint64
+			for _, s := range as.Tmpl.S {
+				if s.T != nil {
+					at = *s.T
+				}
+				for range s.R + 1 {
+					names = append(names, strings.Replace(as.Tmpl.Media, "$Time$", strconv.FormatUint(at, 10), 1))
+					at += s.D
+				}
+			}
+		}
+	}
+	require.NotEmpty(t, names, "no media in the stored MPD:\n%s", mpd)
+	return names
+}
 
 func TestHLSUploadToS3(t *testing.T) {
 	t.Parallel() // mostly waits (see main_test.go)
@@ -119,6 +163,30 @@ paths:
 	res, err := testutil.Decode(t, s3.URL(playlist), 3*time.Second)
 	require.NoError(t, err)
 	require.Greater(t, res.VideoFrames, 50, "frames decoded from the stored HLS (errors: %v)", res.Errors)
+
+	if variant == "fmp4" {
+		// DASH beside it: every media object the stored MPD's timeline
+		// names exists, old ones are deleted, and ffmpeg plays it from the
+		// bucket.
+		code, mpd := anonGet(t, s3.URL("cdn/live/up/manifest.mpd"))
+		require.Equal(t, http.StatusOK, code, "stored MPD: %s", mpd)
+		require.Contains(t, mpd, `type="dynamic"`)
+		require.NotContains(t, mpd, `r="-1"`, "a stored MPD names complete segments only")
+		objs = storedObjects(t, s3, "cdn/live/up/")
+		for _, name := range storedMPDMedia(t, mpd) {
+			require.True(t, objs["cdn/live/up/"+name], "the MPD names %s, not in the bucket %v", name, objs)
+		}
+		dashSegs := 0
+		for k := range objs {
+			if dashSegRE.MatchString(k) {
+				dashSegs++
+			}
+		}
+		require.LessOrEqual(t, dashSegs, 2*(3+2+1)+2, "DASH track segments stored (old ones deleted): %v", objs)
+		res, err := testutil.Decode(t, s3.URL("cdn/live/up/manifest.mpd"), 3*time.Second)
+		require.NoError(t, err)
+		require.Greater(t, res.VideoFrames, 50, "frames decoded from the stored DASH (errors: %v)", res.Errors)
+	}
 
 	m := getText(t, "http://"+s.HTTPAddr+"/metrics")
 	require.Regexp(t, `sluice_uploads_ok_total [1-9]`, m)

@@ -27,6 +27,10 @@ type mpdOptions struct {
 	trackBytes func(seg *packager.Segment, id int) int
 	// ast is the availabilityStartTime (set by buildMPD).
 	ast time.Time
+	// stored: the MPD of object storage (StoredMPD), whose media exist only
+	// once complete: no open timeline end, no chunked availability, and
+	// players held three segments behind the live edge.
+	stored bool
 }
 
 // presentationTime is where seg starts on the MPD's timeline: its wall
@@ -213,6 +217,12 @@ func buildMPD(snap *packager.Snapshot, o mpdOptions) *MPD {
 			Min:    snap.PartTarget.Milliseconds(),
 			Max:    (3 * target).Milliseconds(),
 		}}
+		if o.stored {
+			m.SuggestedPresentationDelay = xsDuration(3 * target)
+			m.ServiceDescription = &ServiceDescription{ID: "0", Latency: &Latency{
+				Target: (3 * target).Milliseconds(), Min: (2 * target).Milliseconds(), Max: (6 * target).Milliseconds(),
+			}}
+		}
 	}
 	m.MaxSegmentDuration = xsDuration(maxDur)
 
@@ -229,7 +239,7 @@ func buildMPD(snap *packager.Snapshot, o mpdOptions) *MPD {
 		}
 		i = j
 	}
-	if !snap.Ended && len(m.Periods) > 0 {
+	if !snap.Ended && !o.stored && len(m.Periods) > 0 {
 		openTimeline(&m.Periods[len(m.Periods)-1])
 	}
 	return m
@@ -280,7 +290,7 @@ func buildPeriod(snap *packager.Snapshot, run, all []packager.Segment, first int
 		PresentationTimeOffset: ticks(origin, ts),
 		SegmentTimeline:        &SegmentTimeline{},
 	}
-	if !snap.Ended && snap.PartTarget > 0 {
+	if !snap.Ended && snap.PartTarget > 0 && !o.stored {
 		f := false
 		st.AvailabilityTimeOffset = xsSeconds(max(target-snap.PartTarget, 0))
 		st.AvailabilityTimeComplete = &f

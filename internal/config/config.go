@@ -256,7 +256,8 @@ type HLSConfig struct {
 	// DVRWindow is the live timeshift window: live media playlists and
 	// MPDs list the newest segments covering this much media time (at
 	// least Window of them), kept in memory, so players can seek back
-	// that far. Default 0s: off (Window segments); 0s..24h.
+	// that far; at most 10800 segments. Default 0s: off (Window
+	// segments); 0s..24h.
 	DVRWindow Duration `yaml:"dvr_window"`
 	// DVRMaxBytes bounds the memory of one stream rendition's DVR window,
 	// in bytes: beyond it the oldest segments are dropped (the window

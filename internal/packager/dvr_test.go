@@ -112,3 +112,17 @@ func TestDVRWindowOffKeepsWindow(t *testing.T) {
 	require.Zero(t, snap.DVRWindow)
 	require.NotNil(t, p.Part(snap.Segments[0].MSN-1, 0), "Retain kept whatever the budget")
 }
+
+func TestDVRWindowSegmentCap(t *testing.T) {
+	video, audio := testTracks(t)
+	p := New(Options{Window: 3, Retain: 1, DVRWindow: time.Hour})
+	p.win.maxSegs = 8
+	require.NoError(t, p.SetTracks(video, audio))
+	f := &feeder{video: video, audio: audio, gop: 50}
+	f.feed(t, p, 41*time.Second)
+	_, n := listedSpan(p.Snapshot())
+	require.Equal(t, 8, n, "at most maxSegs listed")
+	p.win.mu.Lock()
+	require.Equal(t, 9, len(p.win.segs)-1, "the listed ones and Retain, besides the open segment")
+	p.win.mu.Unlock()
+}

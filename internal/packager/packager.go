@@ -97,7 +97,7 @@ type Options struct {
 	Retain int
 	// DVRWindow, when positive, makes snapshots list the newest complete
 	// segments covering this much media time (live timeshift), at least
-	// Window of them. Default 0: Window segments.
+	// Window of them, at most maxDVRSegments. Default 0: Window segments.
 	DVRWindow time.Duration
 	// DVRMaxBytes bounds the bytes of the complete segments kept with a
 	// DVRWindow: beyond it the oldest are dropped (the window shortens,

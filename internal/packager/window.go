@@ -232,6 +232,8 @@ type window struct {
 	// maxBytes shortens the DVR window, with the media time then kept.
 	overBudget func(kept time.Duration)
 	budgetHit  bool
+	// maxSegs bounds the segments a DVR window lists (maxDVRSegments).
+	maxSegs int
 	// snap is the snapshot of the current state, made by the first
 	// Snapshot call after a change and shared until the next (wake).
 	snap *Snapshot
@@ -244,8 +246,14 @@ type window struct {
 }
 
 func newWindow(listed, extra int, target time.Duration) *window {
-	return &window{listed: listed, extra: extra, show: listed, target: target, notify: make(chan struct{})}
+	return &window{listed: listed, extra: extra, show: listed, maxSegs: maxDVRSegments, target: target, notify: make(chan struct{})}
 }
+
+// maxDVRSegments bounds how many segments a DVR window lists whatever its
+// duration and byte budget (6 h of 2 s segments, a low-bit-rate stream's
+// budget would allow more): every snapshot copies the listed segments
+// (about 130 bytes each) and every full playlist lists them.
+const maxDVRSegments = 10800
 
 // wake wakes every waiter. Caller holds mu.
 func (w *window) wake() {
@@ -363,7 +371,7 @@ func (w *window) trimLocked() {
 			sum += w.segs[i].Duration
 			k++
 		}
-		want = max(want, k)
+		want = max(want, min(k, w.maxSegs))
 	}
 	for complete > want+w.extra {
 		w.dropOldestLocked()

@@ -32,6 +32,11 @@ func TestDVRWindowTrimsByDuration(t *testing.T) {
 	span, n := listedSpan(p.Snapshot())
 	require.Equal(t, 3, n, "complete segments after 7 s of 2 s GOPs")
 	require.Equal(t, 6*time.Second, span)
+	f.feed(t, p, 11*time.Second)
+	snap0 := p.Snapshot()
+	_, n = listedSpan(snap0)
+	require.Equal(t, 5, n, "a young stream lists all it has")
+	require.Equal(t, uint64(0), snap0.Segments[0].MSN)
 
 	f.feed(t, p, 41*time.Second)
 	snap := p.Snapshot()
@@ -125,4 +130,31 @@ func TestDVRWindowSegmentCap(t *testing.T) {
 	p.win.mu.Lock()
 	require.Equal(t, 9, len(p.win.segs)-1, "the listed ones and Retain, besides the open segment")
 	p.win.mu.Unlock()
+}
+
+// A DVR window keeping the segments before a skip in media time has its
+// gap segments tile all of the missing time, not just the newest Window
+// segments' worth: the older segments keep their place on the timeline.
+func TestDVRWindowGapTilesSkippedTime(t *testing.T) {
+	video, audio := testTracks(t)
+	p := New(Options{AlignMSN: true, Window: 3, Retain: 1, DVRWindow: time.Minute})
+	require.NoError(t, p.SetTracks(video, audio))
+	f := &feeder{video: video, audio: audio, gop: 50}
+	f.feed(t, p, 10*time.Second)
+	f.vn, f.an, f.start, f.disc = 0, 0, 30*time.Second, true // back at 30 s
+	f.feed(t, p, 41*time.Second)
+	snap := p.Snapshot()
+	require.Equal(t, uint64(0), snap.Segments[0].MSN, "everything since 0 s listed")
+	var gapTime time.Duration
+	for i, s := range snap.Segments {
+		require.Equal(t, uint64(i), s.MSN, "consecutive")
+		if s.Gap {
+			gapTime += s.Duration
+		}
+		if i > 0 {
+			prev := snap.Segments[i-1]
+			require.Equal(t, prev.Start+prev.Duration, s.Start, "segment %d starts where %d ends", s.MSN, prev.MSN)
+		}
+	}
+	require.Equal(t, 20*time.Second, gapTime, "10 s..30 s")
 }

@@ -767,8 +767,14 @@ func (p *Packager) fillGap(start time.Duration) {
 	if grid <= p.msn {
 		return
 	}
-	// Only the newest retained numbers can still be listed or fetched.
-	n := min(grid-p.msn, uint64(p.opts.Window+p.opts.Retain))
+	// Only the newest retained numbers can still be listed or fetched:
+	// Window of them, or with a DVR window as many as it lists (the gap
+	// segments tile the missing time behind the older segments it keeps).
+	keep := p.opts.Window
+	if p.opts.DVRWindow > 0 {
+		keep = max(keep, min(int((p.opts.DVRWindow+seg-1)/seg)+1, maxDVRSegments))
+	}
+	n := min(grid-p.msn, uint64(keep+p.opts.Retain))
 	from := max(p.prevEnd, start-time.Duration(n)*seg)
 	gaps := make([]*Segment, n)
 	for i := range gaps {

@@ -391,9 +391,12 @@ func (w *window) trimLocked() {
 			w.overBudget(kept)
 		}
 	}
-	// Past the budget, the extra segments are still kept behind the
-	// listed ones.
-	w.show = min(want, max(w.listed, complete-w.extra))
+	w.show = want
+	if w.budgetHit {
+		// Once the budget cut the window, the extra segments are still
+		// kept behind the listed ones (until it no longer cuts).
+		w.show = min(want, max(w.listed, complete-w.extra))
+	}
 }
 
 // dropOldestLocked forgets the oldest segment. Caller holds mu.

@@ -23,6 +23,8 @@ func newHLS(cfg *config.Config, h *hub.Hub, tc *transcode.Manager, log *slog.Log
 			SegmentDuration: cfg.HLS.SegmentDuration.Duration,
 			PartDuration:    cfg.HLS.PartDuration.Duration,
 			Window:          cfg.HLS.Window,
+			DVRWindow:       cfg.HLS.DVRWindow.Duration,
+			DVRMaxBytes:     int64(cfg.HLS.DVRMaxBytes),
 		}, Logger: log.With("component", "packager")},
 		Variant:          cfg.HLS.Variant,
 		MPEGTSUserAgents: cfg.HLS.MPEGTSUserAgents,

@@ -253,6 +253,17 @@ type HLSConfig struct {
 	// Window is how many complete segments playlists and MPDs list.
 	// Default 7; 3..100.
 	Window int `yaml:"window"`
+	// DVRWindow is the live timeshift window: live media playlists and
+	// MPDs list the newest segments covering this much media time (at
+	// least Window of them), kept in memory, so players can seek back
+	// that far; at most 10800 segments. Default 0s: off (Window
+	// segments); 0s..24h.
+	DVRWindow Duration `yaml:"dvr_window"`
+	// DVRMaxBytes bounds the memory of one stream rendition's DVR window,
+	// in bytes: beyond it the oldest segments are dropped (the window
+	// shortens, logged once per stream rendition), never the newest
+	// Window. Default 536870912 (512 MiB); at least 1048576 (1 MiB).
+	DVRMaxBytes int `yaml:"dvr_max_bytes"`
 	// MPEGTSUserAgents are substrings of the User-Agent header naming
 	// players without LL-HLS: a client whose User-Agent contains one gets
 	// MPEG-TS media playlists whatever Variant is, each listing at least

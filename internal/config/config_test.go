@@ -56,6 +56,8 @@ func TestDefaultsLoadAndValidate(t *testing.T) {
 	require.False(t, c.HTTPS.Enabled())
 	require.Equal(t, ":8189", c.WebRTC.Listen)
 	require.Equal(t, HLSLowLatency, c.HLS.Variant)
+	require.Zero(t, c.HLS.DVRWindow.Duration)
+	require.Equal(t, 512<<20, c.HLS.DVRMaxBytes)
 	require.Equal(t, HubConfig{
 		MaxLag:         D(5 * time.Second),
 		MaxGOPDuration: D(5 * time.Second),
@@ -326,6 +328,9 @@ func TestValidateErrors(t *testing.T) {
 		{"connections", func(c *Config) { c.RTMP.MaxConnections = 0 }, "rtmp.max_connections:"},
 		{"buffer", func(c *Config) { c.Hub.MaxBufferBytes = 0 }, "hub.max_buffer_bytes:"},
 		{"skips", func(c *Config) { c.Hub.MaxSkips = 0 }, "hub.max_skips:"},
+		{"dvr window", func(c *Config) { c.HLS.DVRWindow = D(-time.Second) }, "hls.dvr_window: want 0s (off)..24h, got -1s"},
+		{"dvr window long", func(c *Config) { c.HLS.DVRWindow = D(25 * time.Hour) }, "hls.dvr_window:"},
+		{"dvr bytes", func(c *Config) { c.HLS.DVRMaxBytes = 1000 }, "hls.dvr_max_bytes:"},
 		{"variant", func(c *Config) { c.HLS.Variant = "ts" }, `hls.variant: must be one of lowlatency, fmp4, mpegts, got "ts"`},
 		{"empty user agent", func(c *Config) { c.HLS.MPEGTSUserAgents = []string{"LibVLC", ""} }, `hls.mpegts_user_agents[1]: want 1..256 printable ASCII characters, got ""`},
 		{"user agent control", func(c *Config) { c.HLS.MPEGTSUserAgents = []string{"a\nb"} }, `hls.mpegts_user_agents[0]:`},

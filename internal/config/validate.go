@@ -85,6 +85,10 @@ func (c *Config) Validate() error {
 		v.fail("hls.part_duration", "want 50ms..segment_duration/2 (%s), got %s", c.HLS.SegmentDuration.Duration/2, d)
 	}
 	v.between("hls.window", c.HLS.Window, 3, 100)
+	if d := c.HLS.DVRWindow.Duration; d < 0 || d > 24*time.Hour {
+		v.fail("hls.dvr_window", "want 0s (off)..24h, got %s", d)
+	}
+	v.between("hls.dvr_max_bytes", c.HLS.DVRMaxBytes, 1<<20, math.MaxInt)
 	v.userAgents("hls.mpegts_user_agents", c.HLS.MPEGTSUserAgents)
 
 	v.positiveDuration("hub.max_lag", c.Hub.MaxLag)

@@ -95,6 +95,15 @@ type Options struct {
 	// Retain is how many complete segments beyond Window stay fetchable,
 	// for clients holding an older playlist. Default 2.
 	Retain int
+	// DVRWindow, when positive, makes snapshots list the newest complete
+	// segments covering this much media time (live timeshift), at least
+	// Window of them, at most maxDVRSegments. Default 0: Window segments.
+	DVRWindow time.Duration
+	// DVRMaxBytes bounds the bytes of the complete segments kept with a
+	// DVRWindow: beyond it the oldest are dropped (the window shortens,
+	// logged once), though never the newest Window+Retain. Default
+	// DefaultDVRMaxBytes.
+	DVRMaxBytes int64
 	// AlignMSN numbers the first segment round(start/SegmentDuration)
 	// instead of 0 (the following ones consecutively, as always), so the
 	// packagers of the renditions of one ladder — one timeline, keyframes
@@ -128,10 +137,20 @@ func (o *Options) setDefaults() {
 	} else if o.Retain == 0 {
 		o.Retain = 2
 	}
+	if o.DVRWindow < 0 {
+		o.DVRWindow = 0
+	}
+	if o.DVRMaxBytes <= 0 {
+		o.DVRMaxBytes = DefaultDVRMaxBytes
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 }
+
+// DefaultDVRMaxBytes is the default Options.DVRMaxBytes: 512 MiB, about
+// 20 minutes of a 3.5 Mbit/s stream.
+const DefaultDVRMaxBytes = 512 << 20
 
 // partSlack is added to PartDuration to make the part limit: RTMP/FLV
 // timestamps are whole milliseconds, so n frames of a constant-rate
@@ -241,9 +260,16 @@ func New(opts Options) *Packager {
 	p := &Packager{
 		opts:        opts,
 		id:          hex.EncodeToString(idb[:]),
-		win:         newWindow(opts.Window, opts.Window+opts.Retain, target),
+		win:         newWindow(opts.Window, opts.Retain, target),
 		log:         opts.Logger,
 		unsupported: make(map[av.Codec]bool),
+	}
+	p.win.dvr, p.win.maxBytes = opts.DVRWindow, opts.DVRMaxBytes
+	p.win.overBudget = func(kept time.Duration) {
+		// Once per packager: the budget then keeps shortening the window
+		// with every segment, which would flood the log.
+		p.log.Warn("hls dvr window shortened by hls.dvr_max_bytes",
+			"dvr_window", opts.DVRWindow, "dvr_max_bytes", opts.DVRMaxBytes, "kept", kept.Round(time.Second))
 	}
 	return p
 }
@@ -741,8 +767,14 @@ func (p *Packager) fillGap(start time.Duration) {
 	if grid <= p.msn {
 		return
 	}
-	// Only the newest retained numbers can still be listed or fetched.
-	n := min(grid-p.msn, uint64(p.opts.Window+p.opts.Retain))
+	// Only the newest retained numbers can still be listed or fetched:
+	// Window of them, or with a DVR window as many as it lists (the gap
+	// segments tile the missing time behind the older segments it keeps).
+	keep := p.opts.Window
+	if p.opts.DVRWindow > 0 {
+		keep = max(keep, min(int((p.opts.DVRWindow+seg-1)/seg)+1, maxDVRSegments))
+	}
+	n := min(grid-p.msn, uint64(keep+p.opts.Retain))
 	from := max(p.prevEnd, start-time.Duration(n)*seg)
 	gaps := make([]*Segment, n)
 	for i := range gaps {

@@ -166,6 +166,10 @@ type Snapshot struct {
 	// (EXT-X-PRELOAD-HINT), or a client fetches it as the continuation of
 	// the old timeline before any playlist shows the EXT-X-DISCONTINUITY.
 	DiscontinuityNext bool
+	// DVRWindow is the live timeshift window (Options.DVRWindow): 0 for a
+	// window of Options.Window segments. Segments cover it once the
+	// stream ran that long, unless the byte budget shortened it.
+	DVRWindow time.Duration
 	// Origin is the wall time of media time 0 on the session's first
 	// clock (DASH availabilityStartTime): it stays put when later epochs
 	// move the clock (Segment.Epoch). Zero before the first segment.
@@ -210,9 +214,26 @@ type window struct {
 	notify    chan struct{}
 	ended     bool
 	endErr    error
-	listed    int // how many complete segments a snapshot lists
-	retained  int // how many complete segments are kept (≥ listed)
+	listed    int // least complete segments a snapshot lists (Options.Window)
+	extra     int // complete segments kept beyond the listed (Options.Retain)
 	totalSegs uint64
+	// dvr is Options.DVRWindow: a snapshot lists the newest complete
+	// segments covering this much media time (at least listed of them).
+	dvr time.Duration
+	// maxBytes is Options.DVRMaxBytes; bytes is the size of the retained
+	// complete segments. Beyond it the oldest are dropped, but never the
+	// newest listed+extra (the window without DVR).
+	maxBytes int64
+	bytes    int64
+	// show is how many complete segments a snapshot lists, set by
+	// trimLocked.
+	show int
+	// overBudget, if set, is called (with mu held) the first time
+	// maxBytes shortens the DVR window, with the media time then kept.
+	overBudget func(kept time.Duration)
+	budgetHit  bool
+	// maxSegs bounds the segments a DVR window lists (maxDVRSegments).
+	maxSegs int
 	// snap is the snapshot of the current state, made by the first
 	// Snapshot call after a change and shared until the next (wake).
 	snap *Snapshot
@@ -224,9 +245,15 @@ type window struct {
 	observe func(*window)
 }
 
-func newWindow(listed, retained int, target time.Duration) *window {
-	return &window{listed: listed, retained: retained, target: target, notify: make(chan struct{})}
+func newWindow(listed, extra int, target time.Duration) *window {
+	return &window{listed: listed, extra: extra, show: listed, maxSegs: maxDVRSegments, target: target, notify: make(chan struct{})}
 }
+
+// maxDVRSegments bounds how many segments a DVR window lists whatever its
+// duration and byte budget (6 h of 2 s segments, a low-bit-rate stream's
+// budget would allow more): every snapshot copies the listed segments
+// (about 130 bytes each) and every full playlist lists them.
+const maxDVRSegments = 10800
 
 // wake wakes every waiter. Caller holds mu.
 func (w *window) wake() {
@@ -316,19 +343,72 @@ func (w *window) endSegment(dur time.Duration, ts []byte, last *Part) {
 	s.Duration = dur
 	s.TS = ts
 	s.Complete = true
+	w.bytes += int64(s.Size())
 	w.trimLocked()
 	w.wake()
 }
 
-// trimLocked drops the oldest segments beyond retained. Caller holds mu.
+// trimLocked drops the oldest segments no snapshot lists any more (and
+// the extra ones kept for clients holding an older playlist), then, with
+// a DVR window, the oldest beyond the byte budget, and sets show. Caller
+// holds mu.
+//
+// Without DVR a snapshot lists the newest listed complete segments. With
+// it, the newest ones covering dvr of media time: a segment is listed
+// while the newer ones sum to less than dvr, so the listed span is at
+// least dvr (by less than a segment more) once that much was produced.
+// Either way the first listed segment only moves forward.
 func (w *window) trimLocked() {
-	for len(w.segs) > w.retained {
-		if w.segs[1].Discontinuity {
-			w.discSeq++
-		}
-		w.segs[0] = nil
-		w.segs = w.segs[1:]
+	complete := len(w.segs)
+	if w.open() != nil {
+		complete--
 	}
+	want := w.listed
+	if w.dvr > 0 {
+		var sum time.Duration
+		k := 0
+		for i := complete - 1; i >= 0 && sum < w.dvr; i-- {
+			sum += w.segs[i].Duration
+			k++
+		}
+		want = max(want, min(k, w.maxSegs))
+	}
+	for complete > want+w.extra {
+		w.dropOldestLocked()
+		complete--
+	}
+	if w.dvr > 0 && w.maxBytes > 0 && w.bytes > w.maxBytes && complete > w.listed+w.extra {
+		for w.bytes > w.maxBytes && complete > w.listed+w.extra {
+			w.dropOldestLocked()
+			complete--
+		}
+		if !w.budgetHit && w.overBudget != nil {
+			w.budgetHit = true
+			var kept time.Duration
+			for _, s := range w.segs[:complete] {
+				kept += s.Duration
+			}
+			w.overBudget(kept)
+		}
+	}
+	w.show = want
+	if w.budgetHit {
+		// Once the budget cut the window, the extra segments are still
+		// kept behind the listed ones (until it no longer cuts).
+		w.show = min(want, max(w.listed, complete-w.extra))
+	}
+}
+
+// dropOldestLocked forgets the oldest segment. Caller holds mu.
+func (w *window) dropOldestLocked() {
+	if len(w.segs) > 1 && w.segs[1].Discontinuity {
+		w.discSeq++
+	}
+	if w.segs[0].Complete {
+		w.bytes -= int64(w.segs[0].Size())
+	}
+	w.segs[0] = nil
+	w.segs = w.segs[1:]
 }
 
 // addGaps appends complete gap segments (Segment.Gap) after the last
@@ -367,8 +447,8 @@ func (w *window) snapshotLocked(s *Snapshot) {
 	if w.open() != nil {
 		complete--
 	}
-	if complete > w.listed {
-		first = complete - w.listed
+	if complete > w.show {
+		first = complete - w.show
 	}
 	s.DiscontinuitySequence = w.discSeq
 	for i := 1; i <= first && i < len(w.segs); i++ {
@@ -383,6 +463,7 @@ func (w *window) snapshotLocked(s *Snapshot) {
 	s.TargetDuration = w.target
 	s.Ended = w.ended
 	s.Origin = w.origin
+	s.DVRWindow = w.dvr
 	s.DiscontinuityNext = w.discNext && w.open() == nil
 }
 

@@ -207,7 +207,14 @@ func buildMPD(snap *packager.Snapshot, o mpdOptions) *MPD {
 		m.MediaPresentationDuration = xsDuration(end)
 	} else {
 		m.MinimumUpdatePeriod = xsDuration(o.minimumUpdatePeriod)
-		m.TimeShiftBufferDepth = xsDuration(max(listed, target))
+		// What the timeline lists; with a DVR window the window itself
+		// once the segments cover it (they overshoot by up to a segment),
+		// less while the stream is younger or the byte budget cut it.
+		tsbd := max(listed, target)
+		if snap.DVRWindow > 0 {
+			tsbd = min(tsbd, max(snap.DVRWindow, target))
+		}
+		m.TimeShiftBufferDepth = xsDuration(tsbd)
 		// Clients that do not do low-latency play one segment behind the
 		// live edge; low-latency ones aim at three parts.
 		m.SuggestedPresentationDelay = xsDuration(target)

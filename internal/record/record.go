@@ -127,6 +127,10 @@ type Manager struct {
 	Catalog *Catalog
 	// up uploads closed files; nil without Options.Store.
 	up *uploader
+	// held are the files retention keeps because they await their upload
+	// (logged once each).
+	heldMu sync.Mutex
+	held   map[string]bool
 
 	ctx    context.Context
 	cancel context.CancelFunc

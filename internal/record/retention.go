@@ -62,6 +62,11 @@ func (m *Manager) Sweep() int {
 				continue
 			}
 			if m.opts.DeleteAfter > 0 && now.Sub(st.ModTime()) > m.opts.DeleteAfter && !m.isOpen(name) {
+				if m.awaitingUpload(p, name) {
+					keep = append(keep, kept{name, st.Size()})
+					total += st.Size()
+					continue
+				}
 				if m.remove(p, name, "older than record.delete_after") {
 					deleted++
 				}
@@ -71,7 +76,7 @@ func (m *Manager) Sweep() int {
 			total += st.Size()
 		}
 		for i := 0; cap > 0 && total > cap && i < len(keep); i++ {
-			if m.isOpen(keep[i].name) {
+			if m.isOpen(keep[i].name) || m.awaitingUpload(p, keep[i].name) {
 				continue
 			}
 			if m.remove(p, keep[i].name, "over the path's record.max_bytes") {
@@ -83,7 +88,40 @@ func (m *Manager) Sweep() int {
 	return deleted
 }
 
+// awaitingUpload reports whether retention must keep name because it is
+// to be uploaded (record.upload) and is not yet: deleting it would lose
+// the only copy while the store is down. Such files still count toward
+// MaxBytes, so uploaded ones go first. The first time a file is held, one
+// log line says so.
+func (m *Manager) awaitingUpload(path, name string) bool {
+	if m.up == nil {
+		return false
+	}
+	if _, err := os.Stat(name + uploadedSuffix); err == nil {
+		return false
+	}
+	m.heldMu.Lock()
+	first := !m.held[name]
+	if first && len(m.held) < maxHeldLogged {
+		if m.held == nil {
+			m.held = map[string]bool{}
+		}
+		m.held[name] = true
+	}
+	m.heldMu.Unlock()
+	if first {
+		m.opts.Logger.Warn("recording kept past retention: not uploaded yet", "proto", "record", "path", path, "file", name)
+	}
+	return true
+}
+
+// maxHeldLogged bounds the files awaitingUpload remembers having logged.
+const maxHeldLogged = 10000
+
 func (m *Manager) remove(path, name, why string) bool {
+	m.heldMu.Lock()
+	delete(m.held, name)
+	m.heldMu.Unlock()
 	err := os.Remove(name)
 	m.Catalog.Invalidate(name)
 	_ = os.Remove(name + uploadedSuffix)

@@ -139,3 +139,27 @@ func TestUploadNeverBlocksRecordingAndDeletesLocal(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ents, "no file nor marker left")
 }
+
+// TestRetentionKeepsFilesNotUploaded: with record.upload, retention never
+// deletes the only copy of a file the store has not taken yet (store
+// down); once a file is uploaded, retention deletes it as before.
+func TestRetentionKeepsFilesNotUploaded(t *testing.T) {
+	dir := t.TempDir()
+	store := &fakeStore{failFirst: 1 << 30} // the store is down for good
+	r := recordThreeFiles(t, Options{Dir: dir, Store: store, DeleteAfter: time.Millisecond})
+	time.Sleep(10 * time.Millisecond) // every file is past DeleteAfter
+	require.Zero(t, r.m.Sweep(), "nothing is deleted before it is uploaded")
+	files, err := r.m.Catalog.Files("live/a")
+	require.NoError(t, err)
+	require.Len(t, files, 3, "the files stay while the store is down")
+
+	// One file got uploaded (its marker): that one goes.
+	name := filepath.Join(dir, "live", "a", files[0])
+	require.NoError(t, os.WriteFile(name+uploadedSuffix, nil, 0o644))
+	require.Equal(t, 1, r.m.Sweep())
+	require.NoFileExists(t, name)
+	require.NoFileExists(t, name+uploadedSuffix)
+	files, err = r.m.Catalog.Files("live/a")
+	require.NoError(t, err)
+	require.Len(t, files, 2)
+}

@@ -161,7 +161,7 @@ func New(cfg *config.Config, log *slog.Logger) (a *App, err error) {
 		OnForward: a.relay.AddForwards}); err != nil {
 		return nil, err
 	}
-	if a.recorder, err = newRecorder(cfg, a.hub, a.auth, log.With("component", "record")); err != nil {
+	if a.recorder, err = newRecorder(cfg, a.hub, a.auth, a.relay.Located, log.With("component", "record")); err != nil {
 		return nil, err
 	}
 	a.rtmp = &rtmpserver.Server{

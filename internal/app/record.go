@@ -34,7 +34,10 @@ const maxClipDuration = 24 * time.Hour
 //
 // With record.upload every closed file is uploaded to the bucket as
 // PREFIX + recordings/APP/NAME/FILE.mp4.
-func newRecorder(cfg *config.Config, h *hub.Hub, az *auth.Authorizer, log *slog.Logger) (*record.Manager, error) {
+//
+// A cluster edge's copy of a stream another node owns (isEdgeCopy) is not
+// recorded unless record.edge_copies: the owner records the original.
+func newRecorder(cfg *config.Config, h *hub.Hub, az *auth.Authorizer, isEdgeCopy func(string) bool, log *slog.Logger) (*record.Manager, error) {
 	rc := cfg.Record
 	opts := record.Options{
 		Dir:                    rc.Dir,
@@ -45,6 +48,9 @@ func newRecorder(cfg *config.Config, h *hub.Hub, az *auth.Authorizer, log *slog.
 		DeleteLocalAfterUpload: rc.DeleteLocalAfterUpload,
 		Enabled: func(path string) bool {
 			if _, rendition := renditionSource(cfg, path); rendition {
+				return false
+			}
+			if !rc.EdgeCopies && isEdgeCopy != nil && isEdgeCopy(path) {
 				return false
 			}
 			return cfg.PathSettings(path).Record

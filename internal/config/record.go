@@ -36,6 +36,10 @@ type RecordConfig struct {
 	// DeleteLocalAfterUpload removes a file from Dir once it is uploaded.
 	// Needs Upload. Default false.
 	DeleteLocalAfterUpload bool `yaml:"delete_local_after_upload"`
+	// EdgeCopies records, on a cluster node, the streams it pulls from
+	// their owner for its own viewers too (the owner records the
+	// original). Default false: edge copies are not recorded.
+	EdgeCopies bool `yaml:"edge_copies"`
 }
 
 // daysRE matches a duration with a leading day count, "7d" or "1d12h".

@@ -238,6 +238,19 @@ func (m *Manager) Demand(ctx context.Context, path string) error {
 	return p.waitReady(ctx, created)
 }
 
+// Located reports whether path is pulled from the node Locate named (a
+// cluster edge's copy of a stream another node owns), not from a
+// configured source.
+func (m *Manager) Located(path string) bool {
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.pulls[path]
+	return p != nil && p.src.Located
+}
+
 // readers counts the readers of st that keep an on-demand pull running.
 func (m *Manager) readers(st *hub.Stream) int {
 	n := 0

@@ -50,12 +50,14 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 		used[m] = true
 	}
 
-	// A cluster node (real Redis) with object storage (real S3 server), so
-	// that the cluster and upload series are registered too.
+	// A cluster node (real Redis) with object storage (real S3 server) and
+	// recording upload, so that the cluster and upload series are
+	// registered too.
 	redis := testutil.StartRedis(t)
 	s3 := testutil.StartS3(t)
 	cfg := writeConfig(t, `storage:
   s3: { endpoint: "`+s3.Endpoint+`", bucket: `+s3.Bucket+`, access_key: `+s3.AccessKey+`, secret_key: `+s3.SecretKey+`, insecure: true }
+record: { dir: "`+t.TempDir()+`", upload: true }
 `)
 	s := testutil.StartSluice(t, []string{"SLUICE_CLUSTER_REDIS=" + redis.URL(), "SLUICE_CLUSTER_NODE_ID=grafana"}, "-config", cfg)
 	testutil.PublishTestPattern(t, "rtmp://"+s.RTMPAddr+"/live/grafana", testutil.PublishOptions{})
